@@ -1,0 +1,1 @@
+"""jaxdl: the first chapters of Dive into Deep Learning as pure, jitted, tested JAX."""

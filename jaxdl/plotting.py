@@ -1,0 +1,172 @@
+"""The book's plotting helpers, headless: every function returns a matplotlib Figure.
+
+Nothing here calls ``plt.show()``. Figures are drawn with the object-oriented API on the Agg
+canvas, so the library works on machines without a display; ``save_figure`` writes a PNG
+atomically (temporary name, then rename), so a figure on disk is never half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+DEFAULT_FMTS = ("-", "m--", "g-.", "r:")
+
+
+def new_figure(figsize: tuple[float, float] = (3.5, 2.5), nrows: int = 1, ncols: int = 1):
+    """Creates a headless Figure and its axes.
+
+    Args:
+      figsize: width and height in inches.
+      nrows: rows of subplots.
+      ncols: columns of subplots.
+
+    Returns:
+      ``(figure, axes)``; ``axes`` is one Axes for a 1x1 grid, else an array of them.
+
+    >>> fig, ax = new_figure()
+    >>> type(ax).__name__
+    'Axes'
+    """
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=True)
+    return fig, axes
+
+
+def _has_one_axis(x) -> bool:
+    """True when ``x`` is one series (a 1-D array or a flat list of numbers)."""
+    if hasattr(x, "ndim"):
+        return x.ndim == 1
+    return isinstance(x, Sequence) and not isinstance(x[0], Sequence) and not hasattr(x[0], "ndim")
+
+
+def plot(
+    X,
+    Y=None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    legend: Sequence[str] | None = None,
+    xlim=None,
+    ylim=None,
+    xscale: str = "linear",
+    yscale: str = "linear",
+    fmts: Sequence[str] = DEFAULT_FMTS,
+    figsize: tuple[float, float] = (3.5, 2.5),
+    axes: Axes | None = None,
+) -> Figure:
+    """Plots one or several series, as the book's ``d2l.plot``.
+
+    ``X`` and ``Y`` are each one series or a list of series. With ``Y`` omitted, ``X`` holds the
+    values and the index is the x axis. With one ``X`` and several ``Y``, the ``X`` is shared.
+
+    Args:
+      X: x values: an array [n], or a list of them.
+      Y: y values: an array [n], or a list of them; ``None`` plots ``X`` against its index.
+      xlabel: label of the x axis.
+      ylabel: label of the y axis.
+      legend: one name per series.
+      xlim: ``(left, right)`` limits of the x axis.
+      ylim: ``(bottom, top)`` limits of the y axis.
+      xscale: ``"linear"`` or ``"log"``.
+      yscale: ``"linear"`` or ``"log"``.
+      fmts: matplotlib format strings, used in turn for the series.
+      figsize: width and height in inches, when a new figure is made.
+      axes: draw into these axes instead of a new figure.
+
+    Returns:
+      The Figure that holds the axes.
+
+    Raises:
+      ValueError: when X and Y hold different numbers of series, or ``fmts`` is empty.
+
+    >>> import numpy as np
+    >>> x = np.arange(0.0, 3.0, 0.1)
+    >>> fig = plot(x, [x**2, 2 * x - 1], "x", "f(x)", legend=["f(x)", "tangent"])
+    >>> len(fig.axes[0].lines)
+    2
+    """
+    if not fmts:
+        raise ValueError("fmts: expected at least one format string, got an empty sequence")
+    if Y is None:
+        X, Y = [[]], X
+    if _has_one_axis(X):
+        X = [X]
+    if _has_one_axis(Y):
+        Y = [Y]
+    if len(X) != len(Y):
+        if len(X) != 1:
+            raise ValueError(
+                f"X and Y: expected one X or as many X as Y series, got {len(X)} X and "
+                f"{len(Y)} Y series"
+            )
+        X = X * len(Y)
+    if legend is not None and len(legend) != len(Y):
+        raise ValueError(f"legend: expected {len(Y)} names, one per series, got {len(legend)}")
+    if axes is None:
+        fig, axes = new_figure(figsize)
+    else:
+        fig = axes.figure
+    for i, (x, y) in enumerate(zip(X, Y)):
+        fmt = fmts[i % len(fmts)]
+        y = np.asarray(y)
+        if len(x):
+            axes.plot(np.asarray(x), y, fmt)
+        else:
+            axes.plot(y, fmt)
+    set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+    return fig
+
+
+def set_axes(axes: Axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> None:
+    """Sets labels, limits, scales, legend and grid of ``axes``, as the book's ``set_axes``."""
+    if xlabel:
+        axes.set_xlabel(xlabel)
+    if ylabel:
+        axes.set_ylabel(ylabel)
+    axes.set_xscale(xscale)
+    axes.set_yscale(yscale)
+    if xlim is not None:
+        axes.set_xlim(xlim)
+    if ylim is not None:
+        axes.set_ylim(ylim)
+    if legend:
+        axes.legend(legend)
+    axes.grid(True)
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """Writes ``fig`` as a PNG at ``path`` atomically; makes the parent folder.
+
+    Args:
+      fig: the figure.
+      path: destination file name, ending in ``.png``.
+      dpi: resolution.
+
+    Returns:
+      The path written.
+
+    Raises:
+      ValueError: when ``path`` does not end in ``.png``.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"path: expected a file name ending in .png, got {str(path)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", dpi=dpi)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
