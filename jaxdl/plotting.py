@@ -114,7 +114,7 @@ def plot(
         fig, axes = new_figure(figsize)
     else:
         fig = axes.figure
-    for i, (x, y) in enumerate(zip(X, Y)):
+    for i, (x, y) in enumerate(zip(X, Y, strict=True)):
         fmt = fmts[i % len(fmts)]
         y = np.asarray(y)
         if len(x):
