@@ -1,0 +1,114 @@
+"""Minibatch schedules: every example exactly once per epoch, the last partial batch kept.
+
+The book's loop shuffles the examples each epoch and yields ``ceil(n / batch_size)`` batches, the
+last one short. Inside ``jit`` and ``lax.scan`` every batch must have the same shape, so the
+schedule is a pair of arrays: ``indices [num_batches, batch_size]`` into the data and
+``mask [num_batches, batch_size]`` that is False on the padding slots of the last batch. Losses
+are averaged over the True slots only, so the result equals the book's short last batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class BatchSchedule(NamedTuple):
+    """One epoch's minibatches.
+
+    Attributes:
+      indices: int32 [num_batches, batch_size], positions into the data; padding slots hold 0.
+      mask: bool [num_batches, batch_size], True where the slot holds a real example.
+    """
+
+    indices: jax.Array
+    mask: jax.Array
+
+
+def check_batch_size(batch_size, num_examples: int, name: str = "batch_size") -> None:
+    """Raises ValueError unless ``1 <= batch_size <= num_examples`` (integers)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise TypeError(f"{name}: expected an int, got {type(batch_size).__name__}")
+    if not 1 <= batch_size <= num_examples:
+        raise ValueError(
+            f"{name}: expected an integer in [1, {num_examples}] (the number of examples), "
+            f"got {batch_size}"
+        )
+
+
+def num_batches(num_examples: int, batch_size: int) -> int:
+    """``ceil(num_examples / batch_size)``: the last partial batch counts.
+
+    >>> num_batches(1000, 10), num_batches(1001, 10)
+    (100, 101)
+    """
+    check_batch_size(batch_size, num_examples)
+    return math.ceil(num_examples / batch_size)
+
+
+def batch_schedule(key: jax.Array | None, num_examples: int, batch_size: int) -> BatchSchedule:
+    """The minibatches of one epoch, shuffled with ``key`` (in order when ``key`` is None).
+
+    Works inside ``jit`` (``num_examples`` and ``batch_size`` are static Python ints).
+
+    Args:
+      key: a ``jax.random.key``; a fresh one per epoch reshuffles the examples every epoch.
+      num_examples: number of examples n.
+      batch_size: examples per batch, in [1, n].
+
+    Returns:
+      A BatchSchedule of ``ceil(n / batch_size)`` batches.
+
+    >>> s = batch_schedule(None, 5, 2)
+    >>> s.indices.tolist(), s.mask.tolist()
+    ([[0, 1], [2, 3], [4, 0]], [[True, True], [True, True], [True, False]])
+    """
+    n_batches = num_batches(num_examples, batch_size)
+    order = jnp.arange(num_examples) if key is None else jax.random.permutation(key, num_examples)
+    padding = n_batches * batch_size - num_examples
+    indices = jnp.concatenate([order, jnp.zeros(padding, order.dtype)]).astype(jnp.int32)
+    mask = jnp.arange(n_batches * batch_size) < num_examples
+    return BatchSchedule(
+        indices.reshape(n_batches, batch_size), mask.reshape(n_batches, batch_size)
+    )
+
+
+def data_iter(batch_size: int, features, labels, *, key: jax.Array | None) -> Iterator:
+    """The book's ``data_iter``: a plain Python generator of shuffled minibatches.
+
+    For teaching; the training engine uses :func:`batch_schedule`, which visits the same
+    examples in the same order for the same key.
+
+    Args:
+      batch_size: examples per batch.
+      features: [n, ...] array.
+      labels: [n, ...] array.
+      key: shuffles the examples; None keeps their order.
+
+    Yields:
+      ``(features[batch], labels[batch])``; the last batch may be shorter.
+
+    >>> import numpy as np
+    >>> [y.tolist() for _, y in data_iter(2, np.zeros((5, 1)), np.arange(5), key=None)]
+    [[0, 1], [2, 3], [4]]
+    """
+    num_examples = len(features)
+    if len(labels) != num_examples:
+        raise ValueError(
+            f"features and labels: expected the same number of examples, got {num_examples} "
+            f"and {len(labels)}"
+        )
+    check_batch_size(batch_size, num_examples)
+    order = (
+        np.arange(num_examples)
+        if key is None
+        else np.asarray(jax.random.permutation(key, num_examples))
+    )
+    for start in range(0, num_examples, batch_size):
+        batch = order[start : start + batch_size]
+        yield features[batch], labels[batch]

@@ -1,0 +1,90 @@
+"""Linear regression: from scratch, concise (flax.linen), and in closed form.
+
+Both trainable variants draw ``w ~ N(0, 0.01²)`` and set ``b = 0``, as the book, and output one
+prediction per example, shape [batch].
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxdl.train import Model
+
+INIT_STD = 0.01
+
+
+def linear_regression(*, init_std: float = INIT_STD) -> Model:
+    """The from-scratch model ``y_hat = X w + b`` with params ``{"w": [d], "b": []}``.
+
+    Args:
+      init_std: standard deviation of the initial weights.
+
+    Returns:
+      A Model; ``init(key, x [batch, d])``, ``apply(params, x [batch, d]) -> [batch]``.
+
+    >>> model = linear_regression()
+    >>> params = model.init(jax.random.key(0), jnp.ones((1, 3)))
+    >>> params["w"].shape, model.apply(params, jnp.ones((4, 3))).shape
+    ((3,), (4,))
+    """
+
+    def init(key, x):
+        return {
+            "w": init_std * jax.random.normal(key, (x.shape[-1],)),
+            "b": jnp.zeros(()),
+        }
+
+    def apply(params, x):
+        return x @ params["w"] + params["b"]
+
+    return Model(init, apply)
+
+
+class LinearRegression(nn.Module):
+    """The concise model: one ``nn.Dense(1)`` layer, squeezed to [batch]."""
+
+    init_std: float = INIT_STD
+
+    @nn.compact
+    def __call__(self, x):
+        dense = nn.Dense(
+            1, kernel_init=nn.initializers.normal(self.init_std), bias_init=nn.initializers.zeros
+        )
+        return dense(x)[..., 0]
+
+
+def concise_linear_regression(*, init_std: float = INIT_STD) -> Model:
+    """:class:`LinearRegression` as a Model."""
+    module = LinearRegression(init_std=init_std)
+    return Model(module.init, module.apply)
+
+
+def closed_form(X, y) -> tuple[jax.Array, jax.Array]:
+    """Least-squares ``(w, b)`` minimising ``||X w + b - y||²``, through an SVD solve.
+
+    Solves the normal equations ``[X 1]ᵀ[X 1] θ = [X 1]ᵀ y`` without forming ``XᵀX`` (whose
+    condition number is the square of ``X``'s), by ``jnp.linalg.lstsq`` on the design matrix
+    with a column of ones for the bias.
+
+    Args:
+      X: features [n, d].
+      y: targets [n].
+
+    Returns:
+      ``(w [d], b [])``.
+
+    >>> X = jnp.array([[0.0], [1.0], [2.0]])
+    >>> w, b = closed_form(X, 2 * X[:, 0] + 1)
+    >>> [round(float(w[0]), 4), round(float(b), 4)]
+    [2.0, 1.0]
+    """
+    X, y = jnp.asarray(X), jnp.asarray(y)
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a matrix [n, d], got shape {X.shape}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y: expected shape ({X.shape[0]},) to match X, got {y.shape}")
+    design = jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)
+    theta, *_ = jnp.linalg.lstsq(design, y)
+    return theta[:-1], theta[-1]

@@ -1,0 +1,109 @@
+"""Optimizers as optax ``GradientTransformation``s, and the L2 penalty.
+
+``sgd`` is the book's minibatch SGD written from scratch: ``update`` turns gradients into
+``-learning_rate * grad``, exactly as ``optax.sgd`` does. Its state carries the learning rate, so
+the training engine can name it when a run diverges, and a sweep can hold it in an array.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class SGDState(NamedTuple):
+    """State of :func:`sgd`: only the learning rate, a float32 scalar."""
+
+    learning_rate: jax.Array
+
+
+def _check_rate(value, name: str, *, allow_zero: bool) -> None:
+    """Validates a concrete hyperparameter; traced values (under vmap or jit) pass through."""
+    if isinstance(value, jax.core.Tracer) or jnp.ndim(value) != 0:
+        return
+    value = float(value)
+    ok = value >= 0 if allow_zero else value > 0
+    if not (ok and math.isfinite(value)):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name}: expected a finite number {bound}, got {value}")
+
+
+def sgd(learning_rate) -> optax.GradientTransformation:
+    """Minibatch stochastic gradient descent: ``params <- params - learning_rate * grad``.
+
+    Args:
+      learning_rate: step size > 0; a float or a float32 scalar array (traced values are
+        allowed, e.g. one rate per model under ``jax.vmap``).
+
+    Returns:
+      An optax GradientTransformation; ``optax.apply_updates`` applies its updates.
+
+    >>> opt = sgd(0.1)
+    >>> params = {"w": jnp.array([1.0, 2.0])}
+    >>> updates, _ = opt.update({"w": jnp.array([1.0, -1.0])}, opt.init(params))
+    >>> optax.apply_updates(params, updates)["w"].tolist()
+    [0.8999999761581421, 2.0999999046325684]
+    """
+    _check_rate(learning_rate, "learning_rate", allow_zero=False)
+
+    def init(params):
+        del params
+        return SGDState(jnp.asarray(learning_rate, jnp.float32))
+
+    def update(updates, state, params=None):
+        del params
+        updates = jax.tree.map(lambda g: -state.learning_rate * g, updates)
+        return updates, state
+
+    return optax.GradientTransformation(init, update)
+
+
+def sgd_weight_decay(learning_rate, weight_decay, *, mask=None) -> optax.GradientTransformation:
+    """SGD with decoupled weight decay: ``params <- params - lr * (grad + weight_decay * params)``.
+
+    ``optax.add_decayed_weights`` chained before :func:`sgd`. With plain SGD this equals adding
+    the penalty ``weight_decay / 2 * ||w||²`` to the loss (see :func:`l2_penalty`).
+
+    Args:
+      learning_rate: step size > 0.
+      weight_decay: decay coefficient >= 0 (a traced scalar is allowed).
+      mask: optional pytree of bools (or a function of params returning one) selecting the
+        parameters to decay; the book decays weights, not biases.
+
+    Returns:
+      An optax GradientTransformation.
+    """
+    _check_rate(weight_decay, "weight_decay", allow_zero=True)
+    return optax.chain(optax.add_decayed_weights(weight_decay, mask), sgd(learning_rate))
+
+
+def l2_penalty(params) -> jax.Array:
+    """The book's ``l2_penalty``: ``½ ||w||²``, summed over every leaf of ``params``.
+
+    Note this is half the squared norm, not the L2 norm; for the norm use ``jaxdl.linalg``.
+
+    >>> float(l2_penalty({"w": jnp.array([3.0, 4.0])}))
+    12.5
+    """
+    leaves = jax.tree.leaves(params)
+    if not leaves:
+        raise ValueError("params: expected at least one array, got an empty pytree")
+    return sum(jnp.sum(jnp.square(p)) for p in leaves) / 2
+
+
+def find_learning_rate(opt_state) -> float | None:
+    """The learning rate held in an optimizer state, or None when it holds none.
+
+    Finds :class:`SGDState` and the ``hyperparams`` of ``optax.inject_hyperparams``.
+    """
+    is_state = lambda s: isinstance(s, SGDState) or hasattr(s, "hyperparams")  # noqa: E731
+    for node in jax.tree.leaves(opt_state, is_leaf=is_state):
+        if isinstance(node, SGDState):
+            return float(jnp.ravel(node.learning_rate)[0])
+        if hasattr(node, "hyperparams") and "learning_rate" in node.hyperparams:
+            return float(jnp.ravel(node.hyperparams["learning_rate"])[0])
+    return None
