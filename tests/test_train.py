@@ -322,7 +322,6 @@ def _fit(data, **kwargs):
             ValueError,
             "eval_data: expected x and y with the same number of examples",
         ),
-        (([[1.0, 2.0]], np.ones(1)), {"batch_size": 1}, TypeError, "x to be an array, got list"),
     ],
 )
 def test_bad_input(data, kwargs, error, message):
