@@ -1,0 +1,125 @@
+"""Linear regression models, the closed form, and synthetic data."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxdl.data.synthetic import synthetic_regression
+from jaxdl.models.linear import closed_form, concise_linear_regression, linear_regression
+from jaxdl.optim import sgd
+from jaxdl.train import fit
+
+
+def test_synthetic_data_follows_the_model():
+    w, b = jnp.array([2.0, -3.4]), 4.2
+    X, y = synthetic_regression(jax.random.key(0), w, b, 20000, noise=0.5)
+    assert X.shape == (20000, 2) and y.shape == (20000,)
+    np.testing.assert_allclose(np.std(np.asarray(X), axis=0), 1.0, atol=0.02)
+    residual = np.asarray(y - X @ w - b)
+    np.testing.assert_allclose(residual.std(), 0.5, atol=0.01)
+    np.testing.assert_allclose(residual.mean(), 0.0, atol=0.01)
+
+
+def test_synthetic_same_key_same_data_other_key_other_data():
+    a = synthetic_regression(jax.random.key(1), jnp.ones(3), 0.0, 5)
+    b = synthetic_regression(jax.random.key(1), jnp.ones(3), 0.0, 5)
+    c = synthetic_regression(jax.random.key(2), jnp.ones(3), 0.0, 5)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"w": jnp.ones((2, 1))}, r"w: expected a vector \[num_features\], got shape \(2, 1\)"),
+        ({"b": jnp.ones(2)}, r"b: expected a scalar, got shape \(2,\)"),
+        ({"num_examples": 0}, "num_examples: expected an integer >= 1, got 0"),
+        ({"noise": -1.0}, "noise: expected a standard deviation >= 0, got -1.0"),
+    ],
+)
+def test_synthetic_bad_input(kwargs, message):
+    args = {"w": jnp.ones(2), "b": 1.0, "num_examples": 3} | kwargs
+    with pytest.raises(ValueError, match=message):
+        synthetic_regression(jax.random.key(0), **args)
+
+
+def test_closed_form_equals_numpy_lstsq():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4)).astype(np.float32)
+    y = (X @ rng.normal(size=4) + 0.3 + rng.normal(size=50) * 0.1).astype(np.float32)
+    w, b = jax.jit(closed_form)(X, y)
+    design = np.hstack([X, np.ones((50, 1))]).astype(np.float64)
+    theta = np.linalg.lstsq(design, y.astype(np.float64), rcond=None)[0]
+    np.testing.assert_allclose(w, theta[:-1], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(b, theta[-1], rtol=1e-4, atol=1e-5)
+
+
+def test_closed_form_hand_values():
+    X = jnp.array([[0.0], [1.0], [2.0], [3.0]])
+    w, b = closed_form(X, 3 * X[:, 0] - 1)
+    np.testing.assert_allclose([float(w[0]), float(b)], [3.0, -1.0], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (np.ones(3), np.ones(3), r"X: expected a matrix \[n, d\], got shape \(3,\)"),
+        (np.ones((3, 2)), np.ones((3, 1)), r"y: expected shape \(3,\) to match X, got \(3, 1\)"),
+    ],
+)
+def test_closed_form_bad_input(X, y, message):
+    with pytest.raises(ValueError, match=message):
+        closed_form(X, y)
+
+
+@pytest.mark.parametrize("make", [linear_regression, concise_linear_regression])
+def test_initialisation_is_the_books(make):
+    model = make()
+    params = model.init(jax.random.key(0), jnp.ones((1, 4000)))
+    leaves = {
+        "/".join(str(k) for k in path): v for path, v in jax.tree_util.tree_leaves_with_path(params)
+    }
+    weights = next(v for k, v in leaves.items() if "w" in k or "kernel" in k)
+    bias = next(v for k, v in leaves.items() if "b" in k and "kernel" not in k)
+    np.testing.assert_allclose(np.std(np.asarray(weights)), 0.01, rtol=0.05)
+    np.testing.assert_array_equal(bias, 0.0)
+    assert model.apply(params, jnp.ones((5, 4000))).shape == (5,)
+
+
+def test_concise_model_is_a_dense_layer():
+    model = concise_linear_regression()
+    x = jax.random.normal(jax.random.key(1), (6, 3))
+    params = model.init(jax.random.key(0), x)
+    dense = params["params"]["Dense_0"]
+    np.testing.assert_allclose(
+        model.apply(params, x),
+        np.asarray(x) @ np.asarray(dense["kernel"])[:, 0] + dense["bias"][0],
+        rtol=1e-6,
+    )
+
+
+def weights_and_bias(params):
+    if "params" in params:
+        dense = params["params"]["Dense_0"]
+        return dense["kernel"][:, 0], dense["bias"][0]
+    return params["w"], params["b"]
+
+
+@pytest.mark.parametrize("make", [linear_regression, concise_linear_regression])
+def test_sgd_converges_to_the_closed_form(make):
+    X, y = synthetic_regression(jax.random.key(3), jnp.array([2.0, -3.4]), 4.2, 200, noise=0.5)
+    w, b = closed_form(X, y)
+    result = fit(
+        make(),
+        lambda o, t: 0.5 * (o - t) ** 2,
+        sgd(0.5),
+        (X, y),
+        epochs=100,
+        batch_size=200,
+        key=jax.random.key(0),
+        quiet=True,
+    )
+    w_sgd, b_sgd = weights_and_bias(result.state.params)
+    np.testing.assert_allclose(w_sgd, w, atol=1e-4)
+    np.testing.assert_allclose(b_sgd, b, atol=1e-4)
