@@ -6,9 +6,18 @@ Scripts import it as ``common`` (``python experiments/NAME.py`` puts this folder
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl.data.fashion_mnist import load_fashion_mnist, show_images, text_labels, to_device
+from jaxdl.metrics import correct
+from jaxdl.plotting import new_figure, plot, save_figure
 from jaxdl.results import write_json
+from jaxdl.train import fit
 
 RESULTS_ROOT = Path("results")
 
@@ -76,3 +85,112 @@ def save_metrics(out: Path, metrics: dict) -> Path:
     path = write_json(out / "metrics.json", metrics)
     print(f"wrote {path}")
     return path
+
+
+QUICK_TRAIN, QUICK_TEST = 2000, 500
+
+
+def fashion_mnist_on_device(args):
+    """Loads Fashion-MNIST and moves it to the device once: ``(x_train, y_train, x_test,
+    y_test, test_images)``; images float32 [N, 784] in [0, 1], labels int32 [N], and the
+    uint8 test images [N, 28, 28] kept on the host for figures. ``--quick`` keeps the first
+    2000 training and 500 test examples."""
+    start = time.perf_counter()
+    data = load_fashion_mnist(args.data_dir)
+    train, test = data.train, data.test
+    if args.quick:
+        train = type(train)(train.images[:QUICK_TRAIN], train.labels[:QUICK_TRAIN])
+        test = type(test)(test.images[:QUICK_TEST], test.labels[:QUICK_TEST])
+    arrays = (
+        to_device(train.images),
+        jnp.asarray(train.labels),
+        to_device(test.images),
+        jnp.asarray(test.labels),
+    )
+    arrays[-1].block_until_ready()
+    print(
+        f"Fashion-MNIST: {len(train.labels)} training and {len(test.labels)} test images "
+        f"on {arrays[0].devices()} in {time.perf_counter() - start:.2f} s"
+    )
+    return (*arrays, test.images)
+
+
+def train_classifiers(args, variants: dict) -> dict:
+    """Trains each ``{name: (model, loss, optimizer)}`` on Fashion-MNIST as the book's
+    ``train_ch3``, prints its epochs, draws ``curves.png`` (train loss, train acc, test acc
+    against epoch, one panel per variant) and ``predictions.png`` (test images with true and
+    predicted labels, one row per variant), and returns the metrics of each variant.
+    """
+    x_train, y_train, x_test, y_test, test_images = fashion_mnist_on_device(args)
+    keys = jax.random.split(jax.random.key(args.seed), len(variants))
+    metrics, predictions = {}, {}
+    for key, (name, (model, loss, optimizer)) in zip(keys, variants.items(), strict=True):
+        result = fit(
+            model,
+            loss,
+            optimizer,
+            (x_train, y_train),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            key=key,
+            eval_data=(x_test, y_test),
+            metrics={"acc": correct},
+            desc=name,
+        )
+        h = result.history
+        history = {
+            "train_loss": h.get("train_loss", []),
+            "train_acc": h.get("train_acc", []),
+            "test_loss": h.get("eval_loss", []),
+            "test_acc": h.get("eval_acc", []),
+        }
+        for e, values in enumerate(zip(*history.values(), strict=True), 1):
+            loss_value, train_acc, _, test_acc = values
+            print(
+                f"{name} epoch {e}: loss {loss_value:.3f}, train acc {train_acc:.3f}, "
+                f"test acc {test_acc:.3f}"
+            )
+        seconds = h.get("seconds", [])
+        steady = seconds[1:] or seconds
+        metrics[name] = {
+            "test_acc": history["test_acc"][-1] if args.epochs else None,
+            "train_acc": history["train_acc"][-1] if args.epochs else None,
+            "train_loss": history["train_loss"][-1] if args.epochs else None,
+            "history": history,
+            "seconds_per_epoch": float(np.median(steady)) if steady else None,
+        }
+        logits = model.apply(result.state.params, x_test[:8])
+        predictions[name] = np.asarray(jnp.argmax(logits, axis=-1))
+
+    if args.epochs:
+        fig, axes = new_figure((4.0 * len(metrics), 3.0), ncols=len(metrics))
+        for ax, (name, m) in zip(np.atleast_1d(axes), metrics.items(), strict=True):
+            h = m["history"]
+            epochs = np.arange(1, len(h["train_loss"]) + 1)
+            plot(
+                epochs,
+                [h["train_loss"], h["train_acc"], h["test_acc"]],
+                "epoch",
+                legend=["train loss", "train acc", "test acc"],
+                xlim=(1, max(len(epochs), 2)),
+                axes=ax,
+            )
+            ax.set_title(name)
+        save_figure(fig, args.out / "curves.png")
+
+    true = text_labels(np.asarray(y_test[:8]))
+    rows = [
+        f"{t}\n{p}"
+        for name in predictions
+        for t, p in zip(true, text_labels(predictions[name]), strict=True)
+    ]
+    images = np.concatenate([test_images[:8]] * len(predictions))
+    fig = show_images(images, len(predictions), 8, titles=rows)
+    save_figure(fig, args.out / "predictions.png")
+    for name, m in metrics.items():
+        if args.epochs:
+            print(
+                f"{name}: loss {m['train_loss']:.3f}, train acc {m['train_acc']:.3f}, "
+                f"test acc {m['test_acc']:.3f}, {m['seconds_per_epoch']:.2f} s/epoch"
+            )
+    return metrics

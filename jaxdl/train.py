@@ -15,6 +15,7 @@ key gives the same parameters, bit for bit, on the same machine.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -182,8 +183,10 @@ def make_evaluate(
 class History(Mapping):
     """Per-epoch metrics: ``history["train_loss"]`` is a list with one float per epoch.
 
-    Keys are ``train_loss``, ``train_<metric>`` and, with evaluation data, ``eval_loss`` and
-    ``eval_<metric>``.
+    Keys are ``train_loss``, ``train_<metric>`` (averaged over the epoch's minibatches), with
+    evaluation data ``eval_loss`` and ``eval_<metric>`` (or ``eval_<name>_loss``... for named
+    evaluation sets), and ``seconds``: each epoch's wall time, its evaluation included (the
+    first epoch's includes compilation).
     """
 
     def __init__(self, metrics: Mapping[str, list[float]] | None = None):
@@ -284,6 +287,39 @@ def _prefixed(prefix: str, stats: Mapping[str, jax.Array]) -> dict[str, jax.Arra
     return {f"{prefix}_{name}": value for name, value in stats.items()}
 
 
+def _evaluators(model, loss, eval_data, *, batch_size, eval_batch_size, metrics, params=None):
+    """Validates ``eval_data`` and builds one evaluation per set.
+
+    ``eval_data`` is ``(x, y)`` or ``(x, y, valid)`` (prefix ``eval``), or a mapping
+    ``{name: (x, y[, valid])}`` (prefixes ``eval_<name>``). With ``params``, integer labels are
+    range-checked against the model's outputs.
+
+    Returns:
+      A list of ``(prefix, evaluate, arrays)``; ``evaluate(params, *arrays)`` gives the stats.
+    """
+    if eval_data is None:
+        return []
+    if isinstance(eval_data, Mapping):
+        sets = {(f"eval_{k}", f"eval_data[{k!r}]"): v for k, v in eval_data.items()}
+    else:
+        sets = {("eval", "eval_data"): eval_data}
+    evaluators = []
+    for (prefix, label), arrays in sets.items():
+        if not isinstance(arrays, tuple | list) or len(arrays) not in (2, 3):
+            raise TypeError(
+                f"{label}: expected a tuple (x, y) or (x, y, valid), got {type(arrays).__name__}"
+            )
+        arrays = tuple(a if isinstance(a, jax.core.Tracer) else jnp.asarray(a) for a in arrays)
+        n_eval = check_data(arrays[0], arrays[1], label)
+        if params is not None:
+            check_labels(model, params, arrays[0], arrays[1], label)
+        size = min(n_eval, eval_batch_size or max(batch_size, 1024))
+        check_batch_size(size, n_eval, "eval_batch_size")
+        evaluate = make_evaluate(model, loss, num_examples=n_eval, batch_size=size, metrics=metrics)
+        evaluators.append((prefix, evaluate, arrays))
+    return evaluators
+
+
 def train(
     model: Model,
     loss: Loss,
@@ -307,8 +343,8 @@ def train(
     Args:
       model, loss, optimizer, epochs, batch_size, key, metrics, regularizer: as :func:`fit`.
       data: ``(x [n, ...], y [n, ...])``.
-      eval_data: optional ``(x, y)`` evaluated after every epoch, or
-        ``(x, y, valid)`` with a bool [n] mask of the examples to evaluate.
+      eval_data: as :func:`fit`; a tuple may carry a third array, ``valid`` (bool [n]), the
+        examples to evaluate.
       eval_batch_size: batch size for evaluation (default: as :func:`fit`).
       valid: optional bool [n] mask of the training rows that are real (padding rows False).
 
@@ -328,25 +364,22 @@ def train(
         metrics=metrics,
         regularizer=regularizer,
     )
-    evaluate = None
-    if eval_data is not None:
-        ex, ey, *eval_valid = eval_data
-        n_eval = check_data(ex, ey, "eval_data")
-        evaluate = make_evaluate(
-            model,
-            loss,
-            num_examples=n_eval,
-            batch_size=min(n_eval, eval_batch_size or max(batch_size, 1024)),
-            metrics=metrics,
-        )
+    evaluators = _evaluators(
+        model,
+        loss,
+        eval_data,
+        batch_size=batch_size,
+        eval_batch_size=eval_batch_size,
+        metrics=metrics,
+    )
     init_key, data_key = jax.random.split(key)
     state = init_state(model, optimizer, init_key, x[:1])
 
     def one_epoch(state, e):
         state, stats = epoch_fn(state, x, y, jax.random.fold_in(data_key, e), valid)
         record = _prefixed("train", stats)
-        if evaluate is not None:
-            record |= _prefixed("eval", evaluate(state.params, ex, ey, *eval_valid))
+        for prefix, evaluate, arrays in evaluators:
+            record |= _prefixed(prefix, evaluate(state.params, *arrays))
         return state, record
 
     return jax.lax.scan(one_epoch, state, jnp.arange(epochs))
@@ -382,7 +415,9 @@ def fit(
       epochs: number of epochs >= 0.
       batch_size: examples per step, in [1, n].
       key: a ``jax.random.key`` for initialisation and shuffling.
-      eval_data: optional ``(x, y)`` evaluated after every epoch (keys ``eval_*``).
+      eval_data: optional ``(x, y)`` evaluated after every epoch (history keys ``eval_loss``,
+        ``eval_<metric>``), or a mapping ``{name: (x, y)}`` of several sets (keys
+        ``eval_<name>_loss``, ...).
       metrics: per-example metrics ``{name: f(output, y) -> [batch]}``, e.g. accuracy.
       regularizer: a function of the parameters added to each step's mean loss.
       eval_batch_size: evaluation batch size (default ``max(batch_size, 1024)``, at most n).
@@ -415,27 +450,29 @@ def fit(
         ),
         donate_argnums=0,
     )
-    evaluate = None
-    if eval_data is not None:
-        ex, ey = (jnp.asarray(a) for a in eval_data)
-        n_eval = check_data(ex, ey, "eval_data")
-        check_labels(model, state.params, ex, ey, "eval_data")
-        eval_batch_size = min(n_eval, eval_batch_size or max(batch_size, 1024))
-        check_batch_size(eval_batch_size, n_eval, "eval_batch_size")
-        evaluate = jax.jit(
-            make_evaluate(
-                model, loss, num_examples=n_eval, batch_size=eval_batch_size, metrics=metrics
-            )
+    evaluators = [
+        (prefix, jax.jit(evaluate), arrays)
+        for prefix, evaluate, arrays in _evaluators(
+            model,
+            loss,
+            eval_data,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            metrics=metrics,
+            params=state.params,
         )
+    ]
     learning_rate = find_learning_rate(state.opt_state)
     history = History()
     with tqdm(range(epochs), desc=desc, disable=quiet, unit="epoch", leave=False) as bar:
         for e in bar:
+            start = time.perf_counter()
             state, stats = epoch_fn(state, x, y, jax.random.fold_in(data_key, e))
             record = _prefixed("train", stats)
-            if evaluate is not None:
-                record |= _prefixed("eval", evaluate(state.params, ex, ey))
+            for prefix, evaluate, arrays in evaluators:
+                record |= _prefixed(prefix, evaluate(state.params, *arrays))
             record = {name: float(value) for name, value in record.items()}
+            record["seconds"] = time.perf_counter() - start  # float() above waited for the epoch
             if not math.isfinite(record["train_loss"]):
                 raise FloatingPointError(
                     f"training diverged: the train loss is {record['train_loss']} at epoch "

@@ -118,7 +118,7 @@ def test_history_keys_and_eval_loss(regression_data):
     )
     h = result.history
     assert isinstance(h, History)
-    assert set(h) == {"train_loss", "train_abs", "eval_loss", "eval_abs"}
+    assert set(h) == {"train_loss", "train_abs", "eval_loss", "eval_abs", "seconds"}
     assert all(len(v) == 2 for v in h.values())
     p = result.state.params
     expected = np.mean(0.5 * (np.asarray(x @ p["w"] + p["b"]) - np.asarray(y)) ** 2)
@@ -346,3 +346,24 @@ def test_labels_out_of_range_are_refused():
                 key=jax.random.key(0),
                 quiet=True,
             )
+
+
+def test_named_evaluation_sets(regression_data):
+    x, y = regression_data
+    result = _fit(
+        (x, y),
+        epochs=2,
+        batch_size=10,
+        eval_data={"train": (x, y), "head": (x[:10], y[:10])},
+    )
+    h = result.history
+    assert {"eval_train_loss", "eval_head_loss"} <= set(h)
+    p = result.state.params
+    head = np.mean(0.5 * (np.asarray(x[:10] @ p["w"] + p["b"]) - np.asarray(y[:10])) ** 2)
+    np.testing.assert_allclose(h["eval_head_loss"][-1], head, rtol=1e-5)
+
+
+def test_bad_named_evaluation_set(regression_data):
+    x, y = regression_data
+    with pytest.raises(TypeError, match=r"eval_data\['test'\]: expected a tuple \(x, y\)"):
+        _fit((x, y), eval_data={"test": x})

@@ -1,0 +1,79 @@
+"""Softmax regression: from scratch and concise (flax.linen).
+
+Both flatten images ``[batch, 28, 28]`` (or already flat ``[batch, 784]``) and return logits
+``[batch, num_outputs]``; the softmax lives in the loss (``jaxdl.losses.cross_entropy``), where
+log-sum-exp keeps it stable. Weights are drawn ``N(0, 0.01²)``, biases are zero, as the book.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxdl.train import Model
+
+INIT_STD = 0.01
+
+
+def _check_outputs(num_outputs) -> None:
+    if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs < 1:
+        raise ValueError(f"num_outputs: expected an integer >= 1, got {num_outputs!r}")
+
+
+def flatten(x: jax.Array) -> jax.Array:
+    """``[batch, ...] -> [batch, features]``."""
+    return x.reshape(x.shape[0], -1)
+
+
+def softmax_regression(num_outputs: int = 10, *, init_std: float = INIT_STD) -> Model:
+    """The from-scratch model ``logits = flatten(X) W + b`` with params ``{"W", "b"}``.
+
+    Args:
+      num_outputs: number of classes.
+      init_std: standard deviation of the initial weights.
+
+    Returns:
+      A Model; ``apply(params, x [batch, ...]) -> logits [batch, num_outputs]``.
+
+    >>> model = softmax_regression()
+    >>> params = model.init(jax.random.key(0), jnp.zeros((1, 28, 28)))
+    >>> params["W"].shape, model.apply(params, jnp.zeros((2, 784))).shape
+    ((784, 10), (2, 10))
+    """
+    _check_outputs(num_outputs)
+
+    def init(key, x):
+        num_inputs = flatten(x).shape[1]
+        return {
+            "W": init_std * jax.random.normal(key, (num_inputs, num_outputs)),
+            "b": jnp.zeros(num_outputs),
+        }
+
+    def apply(params, x):
+        return flatten(x) @ params["W"] + params["b"]
+
+    return Model(init, apply)
+
+
+class SoftmaxRegression(nn.Module):
+    """The concise model: flatten, then ``nn.Dense(num_outputs)``."""
+
+    num_outputs: int = 10
+    init_std: float = INIT_STD
+
+    @nn.compact
+    def __call__(self, x):
+        dense = nn.Dense(
+            self.num_outputs,
+            kernel_init=nn.initializers.normal(self.init_std),
+            bias_init=nn.initializers.zeros,
+        )
+        return dense(flatten(x))
+
+
+def concise_softmax_regression(num_outputs: int = 10, *, init_std: float = INIT_STD) -> Model:
+    """:class:`SoftmaxRegression` as a Model."""
+    _check_outputs(num_outputs)
+    module = SoftmaxRegression(num_outputs, init_std)
+    return Model(module.init, module.apply)
