@@ -1,0 +1,162 @@
+"""Model selection, underfitting and overfitting with polynomial regression (book 4.4).
+
+Data (the book's): x ~ N(0, 1), features x^i / i! for i = 0..19, labels
+5 + 1.2 x - 3.4 x²/2! + 5.6 x³/3! + N(0, 0.1²); 100 training and 100 test examples. Model: a
+linear layer without bias on the first k features (``jaxdl.selection.masked_linear``, PyTorch's
+default uniform initialisation), loss (ŷ - y)² (``nn.MSELoss``: no ½), SGD with learning rate
+0.01, batch 10.
+
+- degree3: the first 4 features (degree 3, the true model), 400 epochs: a good fit.
+- linear: the first 2 features, 400 epochs: underfitting.
+- all20: all 20 features, 1500 epochs: overfitting (train loss below test loss).
+- sweep: every number of features 1..20 (degree 0..19) trained at once with ``jax.vmap`` over
+  feature masks for the overfitting run's epochs; the model-complexity curve.
+
+Command: ``python experiments/polynomial_regression.py [--epochs 400 --overfit-epochs 1500
+--lr 0.01 --batch-size 10 --seed 0 --out results/polynomial_regression --quick]``
+
+metrics.json: ``{"degree3"|"linear"|"all20": {"w": learned weights of the features in use,
+"train_loss", "test_loss": final losses over the whole set, "num_features", "epochs"},
+"sweep": {"num_features": [1..20], "degree": [0..19], "train_loss": [...],
+"test_loss": [...]}}``.
+Figures: ``fits.png`` (train and test loss against epoch, log scale, one panel per fit) and
+``complexity.png`` (final train and test loss against degree).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxdl.optim import sgd
+from jaxdl.plotting import new_figure, plot, save_figure
+from jaxdl.selection import masked_linear, polynomial_features
+from jaxdl.train import check_finite_history, train
+
+import common
+
+MAX_DEGREE = 20
+NUM_TRAIN = NUM_TEST = 100
+TRUE_W = (5.0, 1.2, -3.4, 5.6)
+NOISE = 0.1
+FITS = {"degree3": 4, "linear": 2, "all20": MAX_DEGREE}
+
+
+def make_data(key):
+    """``(train, test)`` pairs of ``(features [100, 20], labels [100])``."""
+    key_x, key_noise = jax.random.split(key)
+    x = jax.random.normal(key_x, (NUM_TRAIN + NUM_TEST,))
+    features = polynomial_features(x, MAX_DEGREE)
+    true_w = jnp.zeros(MAX_DEGREE).at[: len(TRUE_W)].set(jnp.array(TRUE_W))
+    labels = features @ true_w + NOISE * jax.random.normal(key_noise, x.shape)
+    return (features[:NUM_TRAIN], labels[:NUM_TRAIN]), (features[NUM_TRAIN:], labels[NUM_TRAIN:])
+
+
+def train_by_num_features(num_features, key, data, *, epochs, lr, batch_size):
+    """Trains one model per entry of ``num_features`` (an int array) at once, with ``vmap``.
+
+    The model with k features trains with ``fold_in(key, k)``, whatever else trains beside it.
+    """
+    train_set, test_set = data
+
+    def one(k):
+        model = masked_linear(jnp.arange(MAX_DEGREE) < k)
+        return train(
+            model,
+            optax.squared_error,
+            sgd(lr),
+            train_set,
+            epochs=epochs,
+            batch_size=batch_size,
+            key=jax.random.fold_in(key, k),
+            eval_data={"train": train_set, "test": test_set},
+        )
+
+    state, history = jax.jit(jax.vmap(one))(jnp.asarray(num_features))
+    history = {name: np.asarray(v) for name, v in history.items()}
+    check_finite_history(history, f"polynomial regression (lr {lr})")
+    return np.asarray(state.params["w"]), history
+
+
+def main(argv=None) -> dict:
+    p = common.parser("polynomial_regression", __doc__, epochs=400, lr=0.01, batch_size=10)
+    p.add_argument(
+        "--overfit-epochs",
+        type=common.non_negative_int,
+        default=1500,
+        help="epochs of the all-features fit and of the sweep",
+    )
+    args = p.parse_args(argv)
+    if args.quick:
+        args.epochs, args.overfit_epochs = min(args.epochs, 40), min(args.overfit_epochs, 60)
+    key_data, key_train = jax.random.split(jax.random.key(args.seed))
+    data = make_data(key_data)
+    options = dict(lr=args.lr, batch_size=args.batch_size)
+
+    short = train_by_num_features([4, 2], key_train, data, epochs=args.epochs, **options)
+    num_features = np.arange(1, MAX_DEGREE + 1)
+    long = train_by_num_features(
+        num_features, key_train, data, epochs=args.overfit_epochs, **options
+    )
+    sources = {"degree3": (short, 0), "linear": (short, 1), "all20": (long, MAX_DEGREE - 1)}
+    metrics, curves = {}, {}
+    for name, ((w, history), row) in sources.items():
+        k = FITS[name]
+        train_curve, test_curve = history["eval_train_loss"][row], history["eval_test_loss"][row]
+        curves[name] = (train_curve, test_curve)
+        metrics[name] = {
+            "w": w[row, :k].tolist(),
+            "train_loss": float(train_curve[-1]) if len(train_curve) else None,
+            "test_loss": float(test_curve[-1]) if len(test_curve) else None,
+            "num_features": k,
+            "epochs": len(train_curve),
+        }
+        print(f"{name}: weight {np.round(metrics[name]['w'], 4)}")
+        if len(train_curve):
+            print(f"{name}: train loss {train_curve[-1]:.4f}, test loss {test_curve[-1]:.4f}")
+
+    _, sweep_history = long
+    if args.overfit_epochs:
+        metrics["sweep"] = {
+            "num_features": num_features.tolist(),
+            "degree": (num_features - 1).tolist(),
+            "train_loss": sweep_history["eval_train_loss"][:, -1].tolist(),
+            "test_loss": sweep_history["eval_test_loss"][:, -1].tolist(),
+        }
+        for k, tr, te in zip(
+            num_features, *(metrics["sweep"][s] for s in ("train_loss", "test_loss")), strict=True
+        ):
+            print(f"sweep: {k:2d} features (degree {k - 1:2d}): train {tr:.4f}, test {te:.4f}")
+
+        fig, axes = new_figure((12, 3), ncols=3)
+        for ax, (name, (train_curve, test_curve)) in zip(axes, curves.items(), strict=True):
+            epochs = np.arange(1, len(train_curve) + 1)
+            plot(
+                epochs,
+                [train_curve, test_curve],
+                "epoch",
+                "loss",
+                legend=["train", "test"],
+                yscale="log",
+                axes=ax,
+            )
+            ax.set_title(f"{name} ({FITS[name]} features)")
+        save_figure(fig, args.out / "fits.png")
+        fig = plot(
+            num_features - 1,
+            [metrics["sweep"]["train_loss"], metrics["sweep"]["test_loss"]],
+            "degree (number of features - 1)",
+            f"loss after {args.overfit_epochs} epochs",
+            legend=["train", "test"],
+            yscale="log",
+            figsize=(4.5, 3),
+        )
+        save_figure(fig, args.out / "complexity.png")
+    common.save_metrics(args.out, metrics)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

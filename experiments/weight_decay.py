@@ -1,0 +1,168 @@
+"""Weight decay, from scratch and concise (the book's section 4.5).
+
+Data (the book's): y = 0.05 + Σ 0.01 x_i + N(0, 0.01²) with 200 features, 20 training and 100
+test examples; linear regression with w ~ N(0, 1), b = 0; SGD, batch 5, learning rate 0.003,
+100 epochs. Only w is decayed, as in the book.
+
+- scratch: penalty λ/2 ||w||² (``jaxdl.optim.l2_penalty``) added to the loss ½(ŷ - y)².
+- concise: loss (ŷ - y)² (``nn.MSELoss``) and decoupled weight decay
+  (``optax.add_decayed_weights`` chained with SGD: ``jaxdl.optim.sgd_weight_decay``), as the
+  book's ``torch.optim.SGD(weight_decay=wd)`` on the weights.
+- sweep: the scratch variant for 16 values of λ in a logspace, trained at once with
+  ``jax.vmap``.
+
+Command: ``python experiments/weight_decay.py [--epochs 100 --lr 0.003 --batch-size 5
+--seed 0 --out results/weight_decay --quick]``
+
+metrics.json: ``{"scratch"|"concise": {"0"|"3": {"w_norm": the true L2 norm ||w||₂ (not
+½||w||²), "train_loss", "test_loss": final losses over the whole sets (each variant's own
+loss)}}, "sweep": {"lambda": [16 values], "w_norm": [...], "test_loss": [...]}}``.
+Figures: ``curves.png`` (train and test loss against epoch, log scale, per variant and λ) and
+``sweep.png`` (final test loss and ||w||₂ against λ).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxdl.data.synthetic import synthetic_regression
+from jaxdl.linalg import l2_norm
+from jaxdl.losses import squared_loss
+from jaxdl.models.linear import concise_linear_regression, linear_regression
+from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay
+from jaxdl.plotting import new_figure, plot, save_figure
+from jaxdl.train import check_finite_history, train
+
+import common
+
+NUM_INPUTS, NUM_TRAIN, NUM_TEST = 200, 20, 100
+TRUE_B, NOISE = 0.05, 0.01
+LAMBDAS = (0.0, 3.0)
+SWEEP = np.logspace(-3, 2, 16)
+
+
+def make_data(key):
+    """``(train, test)``: 20 and 100 examples of the book's 200-feature problem."""
+    key_train, key_test = jax.random.split(key)
+    w = jnp.full(NUM_INPUTS, 0.01)
+    return (
+        synthetic_regression(key_train, w, TRUE_B, NUM_TRAIN, NOISE),
+        synthetic_regression(key_test, w, TRUE_B, NUM_TEST, NOISE),
+    )
+
+
+def weights(variant: str, params):
+    """The weights w [..., 200] of either variant's parameters (stacked or not)."""
+    if variant == "concise":
+        return params["params"]["Dense_0"]["kernel"][..., 0]
+    return params["w"]
+
+
+def setup(variant: str, lam, lr: float):
+    """``(model, loss, optimizer, regularizer)`` of a variant for one λ (may be traced)."""
+    if variant == "scratch":
+        regularizer = lambda params: lam * l2_penalty(params["w"])  # noqa: E731
+        return linear_regression(init_std=1.0), squared_loss, sgd(lr), regularizer
+    decay_kernel_only = {"params": {"Dense_0": {"kernel": True, "bias": False}}}
+    optimizer = sgd_weight_decay(lr, lam, mask=decay_kernel_only)
+    return concise_linear_regression(init_std=1.0), optax.squared_error, optimizer, None
+
+
+def train_lambdas(variant: str, lambdas, key, data, args):
+    """Trains one model per λ at once (``vmap``), all from the same initial parameters."""
+    train_set, test_set = data
+
+    def one(lam):
+        model, loss, optimizer, regularizer = setup(variant, lam, args.lr)
+        return train(
+            model,
+            loss,
+            optimizer,
+            train_set,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            key=key,
+            eval_data={"train": train_set, "test": test_set},
+            regularizer=regularizer,
+        )
+
+    state, history = jax.jit(jax.vmap(one))(jnp.asarray(lambdas, jnp.float32))
+    history = {name: np.asarray(v) for name, v in history.items()}
+    check_finite_history(history, f"weight decay, {variant} (lr {args.lr})")
+    norms = np.asarray(jax.vmap(l2_norm)(weights(variant, state.params)))
+    return norms, history
+
+
+def main(argv=None) -> dict:
+    args = common.parser("weight_decay", __doc__, epochs=100, lr=0.003, batch_size=5).parse_args(
+        argv
+    )
+    if args.quick:
+        args.epochs = min(args.epochs, 20)
+    key_data, key_train = jax.random.split(jax.random.key(args.seed))
+    data = make_data(key_data)
+
+    metrics, curves = {}, {}
+    for variant in ("scratch", "concise"):
+        norms, history = train_lambdas(variant, LAMBDAS, key_train, data, args)
+        metrics[variant] = {}
+        for i, lam in enumerate(LAMBDAS):
+            train_curve = history["eval_train_loss"][i]
+            test_curve = history["eval_test_loss"][i]
+            curves[f"{variant}, λ = {lam:g}"] = (train_curve, test_curve)
+            metrics[variant][f"{lam:g}"] = {
+                "w_norm": float(norms[i]),
+                "train_loss": float(train_curve[-1]) if args.epochs else None,
+                "test_loss": float(test_curve[-1]) if args.epochs else None,
+            }
+            print(f"{variant}, lambda {lam:g}: L2 norm of w: {norms[i]:.4f}")
+            if args.epochs:
+                print(f"  train loss {train_curve[-1]:.4g}, test loss {test_curve[-1]:.4g}")
+
+    norms, history = train_lambdas("scratch", SWEEP, key_train, data, args)
+    metrics["sweep"] = {
+        "lambda": SWEEP.tolist(),
+        "w_norm": norms.tolist(),
+        "test_loss": history["eval_test_loss"][:, -1].tolist() if args.epochs else [],
+    }
+    for lam, norm, test in zip(SWEEP, norms, metrics["sweep"]["test_loss"], strict=False):
+        print(f"sweep: lambda {lam:8.4g}: ||w|| {norm:8.4f}, test loss {test:.4g}")
+
+    if args.epochs:
+        fig, axes = new_figure((8, 6), nrows=2, ncols=2)
+        for ax, (title, (train_curve, test_curve)) in zip(
+            axes.ravel(), curves.items(), strict=True
+        ):
+            epochs = np.arange(1, len(train_curve) + 1)
+            plot(
+                epochs,
+                [train_curve, test_curve],
+                "epoch",
+                "loss",
+                legend=["train", "test"],
+                yscale="log",
+                axes=ax,
+            )
+            ax.set_title(title)
+        save_figure(fig, args.out / "curves.png")
+        fig, (ax_loss, ax_norm) = new_figure((8, 3), ncols=2)
+        plot(
+            SWEEP,
+            metrics["sweep"]["test_loss"],
+            "λ",
+            "test loss",
+            xscale="log",
+            yscale="log",
+            axes=ax_loss,
+        )
+        plot(SWEEP, norms, "λ", "||w||₂", xscale="log", yscale="log", axes=ax_norm)
+        save_figure(fig, args.out / "sweep.png")
+    common.save_metrics(args.out, metrics)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
