@@ -34,7 +34,7 @@ def to_plain(value):
 
 
 def write_json(path: str | os.PathLike, obj) -> Path:
-    """Writes ``obj`` as indented JSON at ``path``: a temporary file renamed into place.
+    """Writes ``obj`` as indented JSON at ``path``, atomically (see :func:`write_text`).
 
     Args:
       path: destination; its parent folder is made when missing.
@@ -43,8 +43,17 @@ def write_json(path: str | os.PathLike, obj) -> Path:
     Returns:
       The path written.
     """
+    return write_text(path, json.dumps(to_plain(obj), indent=2) + "\n")
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Writes ``text`` at ``path``: a temporary file in the same folder, renamed into place,
+    so a reader never sees a half-written file.
+
+    Returns:
+      The path written.
+    """
     path = Path(path)
-    text = json.dumps(to_plain(obj), indent=2) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -24,16 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def run_experiment(tmp_path):
-    """Runs ``python experiments/NAME.py --quick --out TMP ARGS...`` as a user would.
+    """Runs ``python experiments/NAME.py --quick --out TMP ARGS...`` as a user would
+    (``quick=False`` runs the default configuration).
 
     Returns ``(metrics, stdout, out_dir)``; fails the test with the script's stderr when the
     script exits non-zero.
     """
 
-    def run(name: str, *args: str, timeout: float = 300):
+    def run(name: str, *args: str, quick: bool = True, timeout: float = 300):
         out = tmp_path / name
-        cmd = [sys.executable, str(ROOT / "experiments" / f"{name}.py"), "--quick"]
-        cmd += ["--out", str(out), *args]
+        cmd = [sys.executable, str(ROOT / "experiments" / f"{name}.py")]
+        cmd += ["--quick"] * quick + ["--out", str(out), *args]
         env = {**os.environ, "MPLBACKEND": "Agg"}
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         assert proc.returncode == 0, f"{name}.py failed:\n{proc.stdout}\n{proc.stderr}"
