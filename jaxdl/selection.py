@@ -110,6 +110,55 @@ def _stack(indices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return stacked, valid
 
 
+def fold_arrays(num_examples: int, k: int) -> tuple[np.ndarray, ...]:
+    """The k folds as padded arrays, ready for ``jax.vmap``.
+
+    Returns:
+      ``(train_indices [k, m], train_valid [k, m], val_indices [k, v], val_valid [k, v])``:
+      each fold's training and validation rows, padded to the longest fold and masked.
+    """
+    splits = k_fold_splits(num_examples, k)
+    return (*_stack([t for t, _ in splits]), *_stack([v for _, v in splits]))
+
+
+def make_fold_trainer(
+    model: Model,
+    loss,
+    optimizer,
+    data,
+    *,
+    epochs: int,
+    batch_size: int,
+    metrics: Mapping[str, Metric] | None = None,
+    regularizer: Callable[[Any], jax.Array] | None = None,
+):
+    """The pure function that trains and scores the model of one fold.
+
+    Returns:
+      ``one_fold(key, train_indices, train_valid, val_indices, val_valid) -> (state, history)``
+      over rows of ``data``, for one row of :func:`fold_arrays`; ``jax.vmap`` it over folds.
+    """
+    x, y = data
+
+    def one_fold(key, t_idx, t_valid, v_idx, v_valid):
+        xt, yt, xv, yv = x[t_idx], y[t_idx], x[v_idx], y[v_idx]
+        return train(
+            model,
+            loss,
+            optimizer,
+            (xt, yt),
+            epochs=epochs,
+            batch_size=batch_size,
+            key=key,
+            eval_data={"train": (xt, yt, t_valid), "val": (xv, yv, v_valid)},
+            metrics=metrics,
+            regularizer=regularizer,
+            valid=t_valid,
+        )
+
+    return one_fold
+
+
 class CrossValidation(NamedTuple):
     """Result of :func:`cross_validate`.
 
@@ -163,30 +212,20 @@ def cross_validate(
       FloatingPointError: when a fold's training loss turns NaN or inf.
     """
     x, y = (jnp.asarray(a) for a in data)
-    n = check_data(x, y, "data")
-    splits = k_fold_splits(n, k)
+    folds = fold_arrays(check_data(x, y, "data"), k)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs: expected an integer >= 1, got {epochs!r}")
-    train_idx, train_valid = _stack([t for t, _ in splits])
-    val_idx, val_valid = _stack([v for _, v in splits])
-
-    def one_fold(fold_key, t_idx, t_valid, v_idx, v_valid):
-        xt, yt, xv, yv = x[t_idx], y[t_idx], x[v_idx], y[v_idx]
-        return train(
-            model,
-            loss,
-            optimizer,
-            (xt, yt),
-            epochs=epochs,
-            batch_size=batch_size,
-            key=fold_key,
-            eval_data={"train": (xt, yt, t_valid), "val": (xv, yv, v_valid)},
-            metrics=metrics,
-            regularizer=regularizer,
-            valid=t_valid,
-        )
-
-    args = (jax.random.split(key, k), train_idx, train_valid, val_idx, val_valid)
+    one_fold = make_fold_trainer(
+        model,
+        loss,
+        optimizer,
+        (x, y),
+        epochs=epochs,
+        batch_size=batch_size,
+        metrics=metrics,
+        regularizer=regularizer,
+    )
+    args = (jax.random.split(key, k), *folds)
     if vmap:
         state, history = jax.jit(jax.vmap(one_fold))(*args)
     else:
