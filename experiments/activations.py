@@ -1,0 +1,99 @@
+"""ReLU, sigmoid and tanh and their derivatives (the book's section on activation functions).
+
+As the book: x = arange(-8.0, 8.0, 0.1) (160 points, float32); each activation is the
+from-scratch ``jaxdl.activations`` function and its derivative is ``jax.vmap(jax.grad(f))``
+over x (the book calls ``y.backward`` on the sum). Each is checked against ``jax.nn``'s value
+and gradient, and at x = 0: ReLU's derivative is 0 (the book's convention), sigmoid's
+derivative peaks at 0.25, tanh's at 1. No training; ``--quick`` runs the same thing.
+
+Command: ``python experiments/activations.py [--out results/activations --quick]``
+
+metrics.json:
+  ``"x"``: ``{"start": -8.0, "stop": 8.0, "step": 0.1, "num_points": 160}``;
+  ``"relu"|"sigmoid"|"tanh"``: ``{"max_abs_diff_value"``: max |f(x) - jax.nn.f(x)| over x,
+  ``"max_abs_diff_grad"``: max |f'(x) - jax.nn.f'(x)| over x (both via vmap(grad)),
+  ``"value_at_0"``, ``"grad_at_0"``: f(0) and f'(0), ``"grad_max"``: the largest f'(x) over x,
+  ``"grad_argmax_x"``: the x where it is reached (first one), ``"grad_at_-8"``:
+  f'(-8), ``"grad_at_7.9"``: f'(7.9) (the ends of the grid)}``.
+Figures: ``relu.png``, ``relu_grad.png``, ``sigmoid.png``, ``sigmoid_grad.png``, ``tanh.png``,
+``tanh_grad.png`` (each as the book: the function, or its gradient, against x).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl.activations import relu, sigmoid, tanh
+from jaxdl.plotting import plot, save_figure
+
+import common
+
+START, STOP, STEP = -8.0, 8.0, 0.1
+ACTIVATIONS = {
+    "relu": (relu, jax.nn.relu),
+    "sigmoid": (sigmoid, jax.nn.sigmoid),
+    "tanh": (tanh, jax.nn.tanh),
+}
+
+
+def derivative(f):
+    """The elementwise derivative of a scalar function ``f``: ``jax.vmap(jax.grad(f))``."""
+    return jax.vmap(jax.grad(f))
+
+
+def check(name: str, x: jax.Array) -> dict:
+    """Values and derivatives of one activation over ``x [n]``, compared with jax.nn's."""
+    ours, reference = ACTIVATIONS[name]
+    y, dy = ours(x), derivative(ours)(x)
+    y_ref, dy_ref = reference(x), derivative(reference)(x)
+    zero = jnp.zeros(())
+    i = int(jnp.argmax(dy))
+    return {
+        "max_abs_diff_value": float(jnp.max(jnp.abs(y - y_ref))),
+        "max_abs_diff_grad": float(jnp.max(jnp.abs(dy - dy_ref))),
+        "value_at_0": float(ours(zero)),
+        "grad_at_0": float(jax.grad(ours)(zero)),
+        "grad_max": float(dy[i]),
+        "grad_argmax_x": float(x[i]),
+        "grad_at_-8": float(dy[0]),
+        "grad_at_7.9": float(dy[-1]),
+    }, (y, dy)
+
+
+def main(argv=None) -> dict:
+    p = common.parser("activations", __doc__)
+    args = p.parse_args(argv)
+
+    x = jnp.arange(START, STOP, STEP)
+    metrics = {"x": {"start": START, "stop": STOP, "step": STEP, "num_points": int(x.shape[0])}}
+    for name in ACTIVATIONS:
+        metrics[name], (y, dy) = check(name, x)
+        fig = plot(x, y, "x", f"{name}(x)", figsize=(5, 2.5))
+        save_figure(fig, args.out / f"{name}.png")
+        fig = plot(x, dy, "x", f"grad of {name}", figsize=(5, 2.5))
+        save_figure(fig, args.out / f"{name}_grad.png")
+
+    print(f"x = arange({START}, {STOP}, {STEP}): {metrics['x']['num_points']} points")
+    header = "max|f - jax.nn.f|  max|f' - jax.nn.f'|  f(0)    f'(0)   max f' (at x)"
+    print(f"{'':8s}{header}")
+    for name in ACTIVATIONS:
+        m = metrics[name]
+        print(
+            f"{name:8s}{m['max_abs_diff_value']:<19.3g}{m['max_abs_diff_grad']:<21.3g}"
+            f"{m['value_at_0']:<8.4g}{m['grad_at_0']:<8.4g}{m['grad_max']:.4g} "
+            f"(x = {m['grad_argmax_x']:.3g})"
+        )
+    print(
+        "ReLU'(0) = 0 (book's convention): "
+        f"{np.isclose(metrics['relu']['grad_at_0'], 0.0)}; sigmoid'(0) = 0.25: "
+        f"{np.isclose(metrics['sigmoid']['grad_at_0'], 0.25)}; tanh'(0) = 1: "
+        f"{np.isclose(metrics['tanh']['grad_at_0'], 1.0)}"
+    )
+    common.save_metrics(args.out, metrics)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

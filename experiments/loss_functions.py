@@ -1,0 +1,131 @@
+"""Regression losses, their likelihoods and gradients, and why softmax needs the max shift.
+
+Reproduces the book's figure of the L2 (squared), L1 (absolute) and Huber losses over the
+residual x = y - y' in [-3, 3]: each loss l(x), its likelihood exp(-l(x)) (the Gaussian for
+L2, the Laplace for L1), and its gradient dl/dx computed with ``jax.vmap(jax.grad(...))``. The
+losses are ``jaxdl.losses.squared_loss`` (½x², the book's, with the ½), ``l1_loss`` (|x|, with
+derivative 0 at 0) and ``huber_loss`` (delta = 1).
+
+It then shows, printing it, that the book's unshifted softmax (``jaxdl.activations.
+naive_softmax``) overflows to NaN in float32 on large logits, where ``softmax`` (max shift) and
+``cross_entropy`` (log-sum-exp) stay finite. No training; ``--quick`` runs the same thing.
+
+Command: ``python experiments/loss_functions.py [--out results/loss_functions --quick]``
+
+metrics.json:
+  ``"points"``: the residuals sampled, [-2, -0.5, 0, 0.5, 2];
+  ``"huber_delta"``: 1.0;
+  ``"loss"``, ``"likelihood"``, ``"gradient"``: ``{"l2"|"l1"|"huber": [one value per
+  point]}``: l(x), exp(-l(x)) and dl/dx at the points;
+  ``"overflow"``: a list with one entry per logit vector, each ``{"logits": [...],
+  "naive_softmax_finite": bool (False: inf or NaN appeared), "softmax_finite": bool,
+  "softmax": [...], "cross_entropy": [the loss for each possible label], "cross_entropy_finite":
+  bool, "naive_cross_entropy_finite": bool (-log naive_softmax)}``.
+Figure: ``loss_functions.png``: three panels side by side: losses, likelihoods, gradients.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl.activations import naive_softmax, softmax
+from jaxdl.losses import cross_entropy, huber_loss, l1_loss, squared_loss
+from jaxdl.plotting import new_figure, plot, save_figure
+
+import common
+
+POINTS = (-2.0, -0.5, 0.0, 0.5, 2.0)
+HUBER_DELTA = 1.0
+OVERFLOW_LOGITS = ([1e4, 0.0, -1e4], [100.0, 1000.0])
+LOSSES = {
+    "l2": squared_loss,
+    "l1": l1_loss,
+    "huber": lambda y_hat, y: huber_loss(y_hat, y, delta=HUBER_DELTA),
+}
+LABELS = {"l2": "L2: ½x²", "l1": "L1: |x|", "huber": f"Huber, δ = {HUBER_DELTA:g}"}
+
+
+def of_residual(loss):
+    """The loss of one residual x = y - y' as a scalar function of x: ``f(x) -> l(x)``."""
+
+    def f(x):
+        return loss(jnp.reshape(x, (1,)), jnp.zeros((1,), jnp.result_type(x)))[0]
+
+    return f
+
+
+def curves(x: jax.Array) -> dict:
+    """``{name: (loss, likelihood, gradient)}`` over the residuals ``x [n]``."""
+    out = {}
+    for name, loss in LOSSES.items():
+        values = loss(x, jnp.zeros_like(x))
+        gradient = jax.vmap(jax.grad(of_residual(loss)))(x)
+        out[name] = (values, jnp.exp(-values), gradient)
+    return out
+
+
+def overflow_demo(logits) -> dict:
+    """Naive vs stable softmax, and cross-entropy, on one float32 logit vector."""
+    z = jnp.asarray(logits, jnp.float32)[None, :]
+    naive, stable = naive_softmax(z)[0], softmax(z)[0]
+    labels = jnp.arange(z.shape[1])
+    batch = jnp.broadcast_to(z, (z.shape[1], z.shape[1]))
+    ce = cross_entropy(batch, labels)
+    naive_ce = -jnp.log(naive)
+    print(f"logits {list(logits)} (float32):")
+    print(f"  naive_softmax  {np.asarray(naive)}   exp(logits) = {np.asarray(jnp.exp(z[0]))}")
+    print(f"  softmax        {np.asarray(stable)}")
+    print(f"  cross_entropy for labels {list(range(z.shape[1]))}: {np.asarray(ce)}")
+    print(f"  -log(naive_softmax):        {np.asarray(naive_ce)}")
+    return {
+        "logits": [float(v) for v in logits],
+        "naive_softmax_finite": bool(jnp.all(jnp.isfinite(naive))),
+        "softmax_finite": bool(jnp.all(jnp.isfinite(stable))),
+        "softmax": [float(v) for v in stable],
+        "cross_entropy": [float(v) for v in ce],
+        "cross_entropy_finite": bool(jnp.all(jnp.isfinite(ce))),
+        "naive_cross_entropy_finite": bool(jnp.all(jnp.isfinite(naive_ce))),
+    }
+
+
+def main(argv=None) -> dict:
+    p = common.parser("loss_functions", __doc__)
+    args = p.parse_args(argv)
+
+    x = jnp.linspace(-3.0, 3.0, 601)
+    data = curves(x)
+    fig, axes = new_figure((12.0, 3.2), ncols=3)
+    panels = ("loss", "likelihood exp(-loss)", "gradient")
+    for i, (ax, ylabel) in enumerate(zip(axes, panels, strict=True)):
+        plot(
+            x,
+            [data[name][i] for name in LOSSES],
+            "y - y'",
+            ylabel,
+            legend=[LABELS[name] for name in LOSSES],
+            xlim=(-3, 3),
+            axes=ax,
+        )
+        ax.set_title(ylabel)
+    save_figure(fig, args.out / "loss_functions.png")
+
+    points = jnp.asarray(POINTS)
+    sampled = curves(points)
+    metrics = {"points": list(POINTS), "huber_delta": HUBER_DELTA}
+    for i, key in enumerate(("loss", "likelihood", "gradient")):
+        metrics[key] = {name: [float(v) for v in sampled[name][i]] for name in LOSSES}
+    print(f"residual x:         {'  '.join(f'{v:8.3f}' for v in POINTS)}")
+    for key in ("loss", "likelihood", "gradient"):
+        for name in LOSSES:
+            values = "  ".join(f"{v:8.4f}" for v in metrics[key][name])
+            print(f"{key:10s} {name:6s}  {values}")
+
+    metrics["overflow"] = [overflow_demo(logits) for logits in OVERFLOW_LOGITS]
+    common.save_metrics(args.out, metrics)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
