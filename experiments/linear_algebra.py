@@ -1,0 +1,166 @@
+"""Linear algebra with JAX arrays (the book's section on linear algebra).
+
+As the book: scalars, vectors, matrices and their transpose (a symmetric matrix equals its
+transpose), tensors, copies (JAX arrays are immutable, so a copy is only needed to get a new
+buffer), the Hadamard product, sums and means along axes with and without ``keepdims``,
+``cumsum``, dot products, matrix-vector and matrix-matrix products, and the norms. The norms are
+``jaxdl.linalg``'s from-scratch ``l1_norm``, ``l2_norm`` and ``frobenius_norm``, compared with
+``jnp.linalg.norm``; their gradient at the zero vector is finite (0), where the naive
+``sqrt(sum(x**2))`` gives NaN. No training; ``--quick`` does the same as the default run.
+
+Command: ``python experiments/linear_algebra.py [--out results/linear_algebra --quick]``
+
+metrics.json:
+  ``"scalars"``: ``{"x": 3, "y": 2, "add", "mul", "div", "pow"}``;
+  ``"vector"``: ``{"x": arange(4), "x[3]", "len", "shape"}``;
+  ``"matrix"``: ``{"A": arange(20).reshape(5, 4), "A.T"}``;
+  ``"symmetric"``: ``B == B.T`` for the book's B (all true);
+  ``"tensor_shape"``: ``[2, 3, 4]``;
+  ``"hadamard"``: ``A * B`` for A = B = arange(20.).reshape(5, 4);
+  ``"copy"``: ``{"equal": bool, "same_buffer": bool}`` of ``A.copy()`` against A;
+  ``"scalar_plus_tensor_shape"``: shape of ``2 * X`` for X [2, 3, 4];
+  ``"sums"``: ``{"x": sum of arange(4.) (6), "A": sum of A (190), "axis0": [40, 45, 50, 55],
+  "axis1": [6, 22, 38, 54, 70], "axes01": 190, "mean": 9.5, "sum_over_size": 9.5,
+  "mean_axis0": [8, 9, 10, 11], "keepdims_axis1": [[6], [22], [38], [54], [70]],
+  "keepdims_shape": [5, 1], "A_over_row_sums": A / A.sum(axis=1, keepdims=True),
+  "cumsum_axis0": the running sum of A over rows}``;
+  ``"dot"``: dot(arange(4.), ones(4)) (6); ``"dot_as_sum"``: sum(x * y) (6);
+  ``"matvec"``: A @ x ([14, 38, 62, 86, 110]); ``"matmul"``: A @ ones(4, 3);
+  ``"l2_norm"``: l2_norm([3, -4]) (5); ``"l1_norm"``: l1_norm([3, -4]) (7);
+  ``"frobenius_norm"``: frobenius_norm(ones(4, 9)) (6);
+  ``"norms"``: ``{"l2_reference", "l1_reference", "frobenius_reference"``: the same with
+  jnp.linalg.norm, ``"grad_l2_at_zero"``: [0, 0], ``"grad_l1_at_zero"``: [0, 0],
+  ``"grad_frobenius_at_zero_max_abs"``: 0, ``"naive_grad_at_zero_is_nan"``: bool}``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxdl.linalg import frobenius_norm, l1_norm, l2_norm
+
+import common
+
+
+def show(label: str, value) -> None:
+    """Prints ``label`` then ``value`` on the next line, as the book's cell outputs."""
+    print(f"{label}\n{value!r}")
+
+
+def main(argv=None) -> dict:
+    p = common.parser("linear_algebra", __doc__)
+    args = p.parse_args(argv)
+    m = {}
+
+    print("== Scalars")
+    x, y = jnp.array(3.0), jnp.array(2.0)
+    show("x + y, x * y, x / y, x ** y", (x + y, x * y, x / y, x**y))
+    m["scalars"] = {"x": x, "y": y, "add": x + y, "mul": x * y, "div": x / y, "pow": x**y}
+
+    print("\n== Vectors")
+    x = jnp.arange(4)
+    show("x = jnp.arange(4)", x)
+    show("x[3]", x[3])
+    show("len(x), x.shape", (len(x), x.shape))
+    m["vector"] = {"x": x, "x[3]": x[3], "len": len(x), "shape": list(x.shape)}
+
+    print("\n== Matrices")
+    A = jnp.arange(20).reshape(5, 4)
+    show("A", A)
+    show("A.T", A.T)
+    B = jnp.array([[1, 2, 3], [2, 0, 4], [3, 4, 5]])
+    show("B == B.T", B == B.T)
+    m["matrix"] = {"A": A, "A.T": A.T}
+    m["symmetric"] = B == B.T
+
+    print("\n== Tensors")
+    X = jnp.arange(24).reshape(2, 3, 4)
+    show("X", X)
+    m["tensor_shape"] = list(X.shape)
+
+    print("\n== Tensor arithmetic")
+    A = jnp.arange(20, dtype=jnp.float32).reshape(5, 4)
+    B = A.copy()  # A new buffer; with immutable arrays `B = A` would be just as safe.
+    show("A, A + B", (A, A + B))
+    show("A * B", A * B)
+    m["hadamard"] = A * B
+    m["copy"] = {
+        "equal": bool(jnp.array_equal(A, B)),
+        "same_buffer": A.unsafe_buffer_pointer() == B.unsafe_buffer_pointer(),
+    }
+    a = 2
+    show("a + X, (a * X).shape", (a + X, (a * X).shape))
+    m["scalar_plus_tensor_shape"] = list((a * X).shape)
+
+    print("\n== Reduction")
+    x = jnp.arange(4, dtype=jnp.float32)
+    show("x, x.sum()", (x, x.sum()))
+    show("A.shape, A.sum()", (A.shape, A.sum()))
+    show("A.sum(axis=0)", A.sum(axis=0))
+    show("A.sum(axis=1)", A.sum(axis=1))
+    show("A.sum(axis=(0, 1))", A.sum(axis=(0, 1)))
+    show("A.mean(), A.sum() / A.size", (A.mean(), A.sum() / A.size))
+    show("A.mean(axis=0), A.sum(axis=0) / A.shape[0]", (A.mean(axis=0), A.sum(axis=0) / A.shape[0]))
+    sum_A = A.sum(axis=1, keepdims=True)
+    show("sum_A = A.sum(axis=1, keepdims=True)", sum_A)
+    show("A / sum_A", A / sum_A)
+    show("A.cumsum(axis=0)", A.cumsum(axis=0))
+    m["sums"] = {
+        "x": x.sum(),
+        "A": A.sum(),
+        "axis0": A.sum(axis=0),
+        "axis1": A.sum(axis=1),
+        "axes01": A.sum(axis=(0, 1)),
+        "mean": A.mean(),
+        "sum_over_size": A.sum() / A.size,
+        "mean_axis0": A.mean(axis=0),
+        "keepdims_axis1": sum_A,
+        "keepdims_shape": list(sum_A.shape),
+        "A_over_row_sums": A / sum_A,
+        "cumsum_axis0": A.cumsum(axis=0),
+    }
+
+    print("\n== Products")
+    y = jnp.ones(4, dtype=jnp.float32)
+    show("x, y, jnp.dot(x, y)", (x, y, jnp.dot(x, y)))
+    show("jnp.sum(x * y)", jnp.sum(x * y))
+    show("A.shape, x.shape, jnp.matmul(A, x)", (A.shape, x.shape, jnp.matmul(A, x)))
+    B = jnp.ones((4, 3))
+    show("jnp.matmul(A, B)", jnp.matmul(A, B))
+    m.update(dot=jnp.dot(x, y), dot_as_sum=jnp.sum(x * y), matvec=A @ x, matmul=A @ B)
+
+    print("\n== Norms")
+    u = jnp.array([3.0, -4.0])
+    show("l2_norm(u)", l2_norm(u))
+    show("l1_norm(u)", l1_norm(u))
+    show("frobenius_norm(jnp.ones((4, 9)))", frobenius_norm(jnp.ones((4, 9))))
+    references = {
+        "l2_reference": jnp.linalg.norm(u),
+        "l1_reference": jnp.linalg.norm(u, 1),
+        "frobenius_reference": jnp.linalg.norm(jnp.ones((4, 9)), "fro"),
+    }
+    print("jnp.linalg.norm gives", ", ".join(f"{float(v):g}" for v in references.values()))
+    zero = jnp.zeros(2)
+    grad_l2, grad_l1 = jax.grad(l2_norm)(zero), jax.grad(l1_norm)(zero)
+    grad_fro = jax.grad(frobenius_norm)(jnp.zeros((4, 9)))
+    naive = jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zero)
+    show("jax.grad(l2_norm)(zeros(2))", grad_l2)
+    show("jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zeros(2))  # naive", naive)
+    m.update(
+        l2_norm=l2_norm(u), l1_norm=l1_norm(u), frobenius_norm=frobenius_norm(jnp.ones((4, 9)))
+    )
+    m["norms"] = {
+        **references,
+        "grad_l2_at_zero": grad_l2,
+        "grad_l1_at_zero": grad_l1,
+        "grad_frobenius_at_zero_max_abs": jnp.max(jnp.abs(grad_fro)),
+        "naive_grad_at_zero_is_nan": bool(jnp.all(jnp.isnan(naive))),
+    }
+
+    common.save_metrics(args.out, m)
+    return m
+
+
+if __name__ == "__main__":
+    main()

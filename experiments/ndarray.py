@@ -1,0 +1,209 @@
+"""Data manipulation with JAX arrays (the book's section on tensors / ndarrays).
+
+Follows the book's walk-through with ``jax.numpy``: creating arrays (arange, zeros, ones, normal
+noise from an explicit ``jax.random.key``, nested lists), shape, size and reshape (with -1),
+elementwise arithmetic and exp, concatenation along both axes, comparison, sum, broadcasting,
+indexing and slicing. Where the book writes into a tensor (``X[1, 2] = 9``, ``Z[:] = X + Y``,
+``X += Y``), JAX arrays are immutable: ``X.at[1, 2].set(9)`` returns a new array, and the
+memory saving of in-place updates comes from buffer donation: a function jitted with
+``donate_argnums`` may reuse the donated input's buffer for its output, and the donated input is
+deleted afterwards (``.is_deleted()``). Then conversion to and from NumPy and to Python scalars,
+and device placement. No training; ``--quick`` does the same as the default run.
+
+Command: ``python experiments/ndarray.py [--seed 0 --out results/ndarray --quick]``
+
+metrics.json:
+  ``"arange"``: ``arange(12)``; ``"shape"``: its shape ``[12]``; ``"size"``: 12;
+  ``"reshape_shape"``: shape of ``x.reshape(3, 4)``; ``"reshape_inferred_shape"``: shape of
+  ``x.reshape(-1, 4)``; ``"flatten_shape"``: shape of ``X.reshape(-1)``;
+  ``"zeros_shape"``, ``"ones_shape"``: ``[2, 3, 4]``; ``"normal"``: ``{"shape": [3, 4],
+  "same_key_same_values": bool, "split_key_new_values": bool}``;
+  ``"from_list"``: the array made from the book's nested list;
+  ``"elementwise"``: ``{"x", "y", "add", "sub", "mul", "div", "pow", "exp"}`` for
+  x = [1, 2, 4, 8], y = [2, 2, 2, 2];
+  ``"concat_axis0"`` [6, 4] and ``"concat_axis1"`` [3, 8]: X = arange(12.).reshape(3, 4) and
+  the book's Y joined; ``"equal"``: ``X == Y`` (booleans); ``"sum"``: ``X.sum()`` (66);
+  ``"broadcast"``: ``arange(3).reshape(3, 1) + arange(2).reshape(1, 2)``;
+  ``"last_row"``: ``X[-1]``; ``"rows_1_2"``: ``X[1:3]``;
+  ``"set_element"``: ``X.at[1, 2].set(9)``; ``"set_rows"``: then ``.at[0:2, :].set(12)``;
+  ``"original_unchanged"``: X is still arange(12) after both (bool);
+  ``"add_makes_new_array"``: ``Y = Y + X`` binds a new object (bool);
+  ``"augmented_assign_makes_new_array"``: so does ``W += Y`` (bool);
+  ``"donation"``: ``{"input_deleted": bool, "buffer_reused": bool, "result_correct": bool}``
+  for ``jax.jit(lambda z, x, y: z.at[:].set(x + y), donate_argnums=0)`` (buffer reuse is up to
+  the backend; CPU and GPU do it);
+  ``"numpy"``: ``{"to_numpy_type", "from_numpy_type", "round_trip_equal"}``;
+  ``"scalar"``: ``{"item", "float", "int"}`` of ``jnp.array(3.5)``;
+  ``"devices"``: ``{"available": [str], "platform": str, "array_devices": [str],
+  "device_put_devices": [str]}``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import common
+
+
+def show(label: str, value) -> None:
+    """Prints ``label`` then ``value`` on the next line, as the book's cell outputs."""
+    print(f"{label}\n{value!r}")
+
+
+@partial(jax.jit, donate_argnums=0)
+def add_into(z, x, y):
+    """The book's ``Z[:] = X + Y``: the result may be written into ``z``'s donated buffer."""
+    return z.at[:].set(x + y)
+
+
+def main(argv=None) -> dict:
+    p = common.parser("ndarray", __doc__)
+    args = p.parse_args(argv)
+    key = jax.random.key(args.seed)
+    m = {}
+
+    print("== Getting started")
+    x = jnp.arange(12)
+    show("x = jnp.arange(12)", x)
+    show("x.shape", x.shape)
+    show("x.size", x.size)
+    X = x.reshape(3, 4)
+    show("X = x.reshape(3, 4)", X)
+    show("x.reshape(-1, 4).shape", x.reshape(-1, 4).shape)
+    show("X.reshape(-1).shape", X.reshape(-1).shape)
+    m.update(
+        arange=x,
+        shape=list(x.shape),
+        size=x.size,
+        reshape_shape=list(X.shape),
+        reshape_inferred_shape=list(x.reshape(-1, 4).shape),
+        flatten_shape=list(X.reshape(-1).shape),
+    )
+    zeros, ones = jnp.zeros((2, 3, 4)), jnp.ones((2, 3, 4))
+    show("jnp.zeros((2, 3, 4))", zeros)
+    show("jnp.ones((2, 3, 4))", ones)
+    normal = jax.random.normal(key, (3, 4))
+    show(f"jax.random.normal(jax.random.key({args.seed}), (3, 4))", normal)
+    same = jax.random.normal(key, (3, 4))
+    _, subkey = jax.random.split(key)
+    other = jax.random.normal(subkey, (3, 4))
+    print(
+        "same key, same numbers:",
+        bool(jnp.array_equal(normal, same)),
+        "| split key, new numbers:",
+        not bool(jnp.array_equal(normal, other)),
+    )
+    from_list = jnp.array([[2, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
+    show("jnp.array([[2, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])", from_list)
+    m.update(
+        zeros_shape=list(zeros.shape),
+        ones_shape=list(ones.shape),
+        normal={
+            "shape": list(normal.shape),
+            "same_key_same_values": bool(jnp.array_equal(normal, same)),
+            "split_key_new_values": not bool(jnp.array_equal(normal, other)),
+        },
+        from_list=from_list,
+    )
+
+    print("\n== Operations")
+    a, b = jnp.array([1.0, 2, 4, 8]), jnp.array([2, 2, 2, 2])
+    ops = {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b, "pow": a**b}
+    show("x + y, x - y, x * y, x / y, x ** y", tuple(ops.values()))
+    show("jnp.exp(x)", jnp.exp(a))
+    m["elementwise"] = {"x": a, "y": b, **ops, "exp": jnp.exp(a)}
+    X = jnp.arange(12, dtype=jnp.float32).reshape(3, 4)
+    Y = jnp.array([[2.0, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
+    cat0, cat1 = jnp.concatenate((X, Y), axis=0), jnp.concatenate((X, Y), axis=1)
+    show("jnp.concatenate((X, Y), axis=0)", cat0)
+    show("jnp.concatenate((X, Y), axis=1)", cat1)
+    show("X == Y", X == Y)
+    show("X.sum()", X.sum())
+    m.update(concat_axis0=cat0, concat_axis1=cat1, equal=X == Y, sum=X.sum())
+
+    print("\n== Broadcasting")
+    c, d = jnp.arange(3).reshape(3, 1), jnp.arange(2).reshape(1, 2)
+    show("a, b", (c, d))
+    show("a + b", c + d)
+    m["broadcast"] = c + d
+
+    print("\n== Indexing and slicing")
+    show("X[-1], X[1:3]", (X[-1], X[1:3]))
+    X1 = X.at[1, 2].set(9)
+    show("X.at[1, 2].set(9)  # X[1, 2] = 9 returns a new array", X1)
+    X2 = X1.at[0:2, :].set(12)
+    show("X.at[0:2, :].set(12)  # X[0:2, :] = 12", X2)
+    unchanged = bool(jnp.array_equal(X, jnp.arange(12.0).reshape(3, 4)))
+    print("X itself is unchanged (arrays are immutable):", unchanged)
+    m.update(
+        last_row=X[-1], rows_1_2=X[1:3], set_element=X1, set_rows=X2, original_unchanged=unchanged
+    )
+
+    print("\n== Saving memory")
+    before = id(Y)
+    Y = Y + X
+    new_array = id(Y) != before
+    print("Y = Y + X binds a new array, id(Y) == before:", not new_array)
+    W = X
+    before = id(W)
+    W += Y
+    augmented_new = id(W) != before
+    print("W += Y also binds a new array (no in-place add), id(W) == before:", not augmented_new)
+    Z = jnp.zeros_like(Y)
+    expected = X + Y
+    pointer = Z.unsafe_buffer_pointer()
+    Z_new = add_into(Z, X, Y)
+    deleted = Z.is_deleted()
+    reused = Z_new.unsafe_buffer_pointer() == pointer
+    correct = bool(jnp.array_equal(Z_new, expected))
+    print("Z = add_into(Z, X, Y), jitted with donate_argnums=0, computes Z.at[:].set(X + Y)")
+    print("donated Z.is_deleted():", deleted)
+    print("the result lives in Z's old buffer:", reused)
+    try:
+        np.asarray(Z)
+    except RuntimeError as e:
+        print("using Z afterwards:", type(e).__name__, e)
+    m.update(
+        add_makes_new_array=new_array,
+        augmented_assign_makes_new_array=augmented_new,
+        donation={"input_deleted": deleted, "buffer_reused": reused, "result_correct": correct},
+    )
+
+    print("\n== Conversion to other Python objects")
+    A = np.asarray(X)
+    B = jnp.asarray(A)
+    show("type(A), type(B)", (type(A), type(B)))
+    s = jnp.array(3.5)
+    show("a, a.item(), float(a), int(a)", (s, s.item(), float(s), int(s)))
+    m.update(
+        numpy={
+            "to_numpy_type": type(A).__name__,
+            "from_numpy_type": type(B).__name__,
+            "round_trip_equal": bool(np.array_equal(A, np.asarray(B))),
+        },
+        scalar={"item": s.item(), "float": float(s), "int": int(s)},
+    )
+
+    print("\n== Devices")
+    devices = jax.devices()
+    show("jax.devices()", devices)
+    show("X.devices()", X.devices())
+    placed = jax.device_put(X, devices[-1])
+    show(f"jax.device_put(X, {devices[-1]}).devices()", placed.devices())
+    m["devices"] = {
+        "available": [str(dev) for dev in devices],
+        "platform": devices[0].platform,
+        "array_devices": sorted(str(dev) for dev in X.devices()),
+        "device_put_devices": sorted(str(dev) for dev in placed.devices()),
+    }
+
+    common.save_metrics(args.out, m)
+    return m
+
+
+if __name__ == "__main__":
+    main()
