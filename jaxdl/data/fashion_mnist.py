@@ -1,0 +1,407 @@
+"""Fashion-MNIST: finding, checking and loading it, its text labels, image grids, and the move
+of the images to the device.
+
+``load_fashion_mnist`` looks, in order, in
+
+1. ``data_dir``, when given (then only there: a folder without the files is an error);
+2. the folder named by ``$JAXDL_DATA_DIR``;
+3. the folders of ``DEFAULT_DIRS``: the Debian package's ``/usr/share/datasets/fashion-mnist``
+   (``apt-get install -y dataset-fashion-mnist``);
+4. TensorFlow Datasets, ``tfds.data_source("fashion_mnist", download=True)``: array_record
+   files, read without TensorFlow; downloads when online. (With TFDS 4.9, preparing
+   Fashion-MNIST after the download needs TensorFlow; offline, the download retries for
+   minutes before it fails.)
+
+A folder holds the four IDX files of the original release, gzip-compressed
+(``train-images-idx3-ubyte.gz``, ...) or not (the same names without ``.gz``). Each file's
+uncompressed content is checked against the SHA-256 digest of the original file
+(``EXPECTED_SHA256``), so a re-compressed copy such as Debian's passes and a damaged one fails.
+
+The data stay NumPy arrays on the host: images uint8 [N, 28, 28], labels int32 [N].
+:func:`to_device` moves images to the device once and scales them there.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from matplotlib.figure import Figure
+
+from jaxdl.data.idx import read_idx
+from jaxdl.plotting import new_figure
+
+logger = logging.getLogger(__name__)
+
+NUM_CLASSES = 10
+IMAGE_SHAPE = (28, 28)
+TEXT_LABELS = (
+    "t-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
+)
+# Split -> (images file, labels file), the names of the original release without ".gz".
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# SHA-256 of the original files' uncompressed bytes.
+EXPECTED_SHA256 = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+ENV_VAR = "JAXDL_DATA_DIR"
+DEFAULT_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets/fashion-mnist"),)
+TFDS_NAME = "fashion_mnist"
+_TFDS_CHUNK = 8192  # records per batched read from a TFDS data source
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class Split(NamedTuple):
+    """One split of Fashion-MNIST, on the host.
+
+    Attributes:
+      images: uint8 [N, 28, 28], pixel values 0..255.
+      labels: int32 [N], class indices 0..9 (see :func:`text_labels`).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+class FashionMNIST(NamedTuple):
+    """Fashion-MNIST's training (60000 images) and test (10000 images) splits."""
+
+    train: Split
+    test: Split
+
+
+def _all_names() -> list[str]:
+    return [name for pair in FILES.values() for name in pair]
+
+
+def _digests(verify) -> Mapping[str, str | None]:
+    """File name -> expected digest (None: not checked), from ``verify``."""
+    if verify is True:
+        return dict(EXPECTED_SHA256)
+    if verify is False:
+        return dict.fromkeys(_all_names())
+    if isinstance(verify, Mapping):
+        missing = [name for name in _all_names() if name not in verify]
+        if missing:
+            raise ValueError(
+                f"verify: expected a digest for each of {_all_names()}, missing {missing}"
+            )
+        for name in _all_names():
+            digest = verify[name]
+            if digest is not None and not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
+                raise ValueError(
+                    f"verify[{name!r}]: expected 64 lowercase hex digits or None, got {digest!r}"
+                )
+        return verify
+    raise TypeError(
+        f"verify: expected True, False or a mapping of file names to digests, got {verify!r}"
+    )
+
+
+def _find_files(folder: Path) -> tuple[dict[str, Path], str]:
+    """The four files in ``folder`` (uncompressed preferred: faster) and, when some are
+    missing, a sentence saying what is missing."""
+    if not folder.is_dir():
+        return {}, "no such folder" if not folder.exists() else "not a folder"
+    found, missing = {}, []
+    for name in _all_names():
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                found[name] = candidate
+                break
+        else:
+            missing.append(f"{name}[.gz]")
+    return found, f"missing {', '.join(missing)}" if missing else ""
+
+
+def _check_split(images: np.ndarray, labels: np.ndarray, images_from: str, labels_from: str):
+    """Checks shapes, types and label range; returns the Split (labels as int32)."""
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"{images_from}: expected uint8 images [N, 28, 28], found {images.dtype} "
+            f"{list(images.shape)}"
+        )
+    if labels.ndim != 1 or labels.dtype.kind not in "ui":
+        raise ValueError(
+            f"{labels_from}: expected integer labels [N], found {labels.dtype} {list(labels.shape)}"
+        )
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{images_from} and {labels_from}: expected as many images as labels, "
+            f"found {len(images)} images and {len(labels)} labels"
+        )
+    bad = np.flatnonzero((labels < 0) | (labels >= NUM_CLASSES))
+    if bad.size:
+        raise ValueError(
+            f"{labels_from}: expected labels in [0, {NUM_CLASSES}), found {bad.size} outside, "
+            f"the first {labels[bad[0]]} at index {bad[0]}"
+        )
+    return Split(images, labels.astype(np.int32))
+
+
+def _load_folder(files: Mapping[str, Path], digests: Mapping[str, str | None]) -> FashionMNIST:
+    splits = {}
+    for split, (images_name, labels_name) in FILES.items():
+        images_path, labels_path = files[images_name], files[labels_name]
+        images = read_idx(images_path, sha256=digests[images_name])
+        labels = read_idx(labels_path, sha256=digests[labels_name])
+        splits[split] = _check_split(images, labels, str(images_path), str(labels_path))
+    return FashionMNIST(**splits)
+
+
+def _split_from_records(source, name: str) -> Split:
+    """Reads a TFDS data source of ``{'image': uint8 [28, 28, 1], 'label': int}`` records into
+    a Split, in batched reads (``__getitems__``)."""
+    n = len(source)
+    images = np.empty((n, *IMAGE_SHAPE), np.uint8)
+    labels = np.empty(n, np.int64)
+    for start in range(0, n, _TFDS_CHUNK):
+        stop = min(start + _TFDS_CHUNK, n)
+        records = source.__getitems__(list(range(start, stop)))
+        chunk = np.stack([np.asarray(r["image"]) for r in records])
+        if chunk.dtype != np.uint8 or chunk.shape != (stop - start, *IMAGE_SHAPE, 1):
+            raise ValueError(
+                f"{name}: expected uint8 images [28, 28, 1], found {chunk.dtype} "
+                f"{list(chunk.shape[1:])}"
+            )
+        images[start:stop] = chunk[..., 0]
+        labels[start:stop] = [r["label"] for r in records]
+    return _check_split(images, labels, f"{name} images", f"{name} labels")
+
+
+def _nothing_found(tried: list[tuple[str, str]]) -> FileNotFoundError:
+    places = "\n".join(f"  - {place}: {why}" for place, why in tried)
+    files = ", ".join(f"{name}.gz" for name in _all_names())
+    return FileNotFoundError(
+        "Fashion-MNIST not found. Looked in:\n"
+        f"{places}\n"
+        "Get it in one of three ways:\n"
+        "  1. install the Debian/Ubuntu package: sudo apt-get install -y dataset-fashion-mnist\n"
+        f"  2. let TensorFlow Datasets download it when online: tfds.data_source({TFDS_NAME!r}, "
+        "download=True) (preparing it needs TensorFlow installed)\n"
+        f"  3. put the four IDX files ({files}) in a folder and pass it as data_dir or set "
+        f"${ENV_VAR}"
+    )
+
+
+def load_fashion_mnist(
+    data_dir: str | os.PathLike | None = None, *, verify: bool | Mapping[str, str] = True
+) -> FashionMNIST:
+    """Finds, checks and loads Fashion-MNIST (see the module docstring for where it looks).
+
+    Args:
+      data_dir: a folder of the four IDX files, ``.gz`` or not. When given, only this folder
+        is used.
+      verify: ``True`` checks each IDX file's uncompressed content against
+        ``EXPECTED_SHA256``; ``False`` skips the digests (a small generated set); a mapping of
+        the four file names (without ``.gz``) to SHA-256 digests (or None: not checked)
+        checks against those. Shapes,
+        types, label range and counts are checked always. Data from TFDS have no digests here
+        (TFDS checks its downloads itself).
+
+    Returns:
+      ``FashionMNIST(train, test)``, each a ``Split(images uint8 [N, 28, 28], labels int32
+      [N])`` of NumPy arrays on the host.
+
+    Raises:
+      FileNotFoundError: when ``data_dir`` lacks the files, or nothing is found anywhere; the
+        message lists every place looked in and how to get the data.
+      ValueError: on a damaged file (header, length, digest), labels outside [0, 10), or
+        different numbers of images and labels.
+
+    >>> import tempfile
+    >>> from jaxdl.data.idx import write_idx
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     for images, labels in FILES.values():
+    ...         _ = write_idx(f"{tmp}/{images}.gz", np.zeros((3, 28, 28), np.uint8))
+    ...         _ = write_idx(f"{tmp}/{labels}.gz", np.array([0, 9, 4], np.uint8))
+    ...     data = load_fashion_mnist(tmp, verify=False)
+    >>> data.train.images.shape, data.test.labels
+    ((3, 28, 28), array([0, 9, 4], dtype=int32))
+    """
+    digests = _digests(verify)
+    if data_dir is not None:
+        folder = Path(data_dir)
+        files, missing = _find_files(folder)
+        if missing:
+            raise FileNotFoundError(
+                f"data_dir: expected a folder with the Fashion-MNIST IDX files, "
+                f"got {str(folder)!r}: {missing}"
+            )
+        logger.info("Fashion-MNIST from %s", folder)
+        return _load_folder(files, digests)
+
+    tried = []
+    env = os.environ.get(ENV_VAR)
+    folders = ([(f"${ENV_VAR}={env}", Path(env))] if env else []) + [
+        (str(folder), Path(folder)) for folder in DEFAULT_DIRS
+    ]
+    if not env:
+        tried.append((f"${ENV_VAR}", "not set"))
+    for place, folder in folders:
+        files, missing = _find_files(folder)
+        if not missing:
+            logger.info("Fashion-MNIST from %s", folder)
+            return _load_folder(files, digests)
+        tried.append((place, missing))
+
+    place = f"TensorFlow Datasets, tfds.data_source({TFDS_NAME!r}, download=True)"
+    try:
+        import tensorflow_datasets as tfds
+
+        sources = tfds.data_source(TFDS_NAME, split=["train", "test"], download=True)
+    except Exception as err:  # TFDS fails in many ways offline (or without TensorFlow)
+        tried.append((place, f"{type(err).__name__}: {err}"))
+        raise _nothing_found(tried) from err
+    logger.info("Fashion-MNIST from %s", place)
+    train, test = (
+        _split_from_records(s, f"TFDS {TFDS_NAME} {n}")
+        for s, n in zip(sources, ("train", "test"), strict=True)
+    )
+    return FashionMNIST(train, test)
+
+
+def text_labels(labels) -> list[str]:
+    """The book's names of Fashion-MNIST classes.
+
+    Args:
+      labels: class indices [n], integers in [0, 10).
+
+    Returns:
+      One name per label, from ``TEXT_LABELS``.
+
+    Raises:
+      TypeError: when ``labels`` are not integers.
+      ValueError: when ``labels`` is not 1-D or holds a value outside [0, 10).
+
+    >>> text_labels([0, 9, 5])
+    ['t-shirt', 'ankle boot', 'sandal']
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "ui":
+        raise TypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
+    if labels.ndim != 1:
+        raise ValueError(f"labels: expected a 1-D array [n], got shape {labels.shape}")
+    bad = labels[(labels < 0) | (labels >= NUM_CLASSES)]
+    if bad.size:
+        raise ValueError(
+            f"labels: expected class indices in [0, {NUM_CLASSES}), got {bad.tolist()}"
+        )
+    return [TEXT_LABELS[int(i)] for i in labels]
+
+
+def show_images(
+    images,
+    num_rows: int,
+    num_cols: int,
+    titles: Sequence[str] | None = None,
+    scale: float = 1.5,
+    cmap: str | None = None,
+) -> Figure:
+    """Draws images in a grid, as the book's ``show_images``; axis ticks hidden.
+
+    Args:
+      images: [n, height, width] (or [n, height, width, 3 or 4] for colour), n at most
+        ``num_rows * num_cols``; NumPy or JAX arrays, or a list of images.
+      num_rows: rows of the grid.
+      num_cols: columns of the grid.
+      titles: one title per image, or None.
+      scale: inches per image.
+      cmap: matplotlib colour map of 2-D images; ``None`` is matplotlib's default, as the book.
+
+    Returns:
+      The Figure, with ``num_rows * num_cols`` axes (those without an image are blank).
+
+    Raises:
+      ValueError: on a grid size below 1, ``scale <= 0``, images of the wrong rank, more
+        images than cells, or titles not one per image.
+
+    >>> fig = show_images(np.zeros((3, 28, 28), np.uint8), 1, 3, titles=["a", "b", "c"])
+    >>> len(fig.axes), fig.axes[2].get_title()
+    (3, 'c')
+    """
+    for arg, value in (("num_rows", num_rows), ("num_cols", num_cols)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{arg}: expected an integer >= 1, got {value!r}")
+    if not scale > 0:
+        raise ValueError(f"scale: expected a number > 0, got {scale!r}")
+    images = np.asarray(images)
+    if images.ndim not in (3, 4):
+        raise ValueError(
+            f"images: expected [n, height, width] or [n, height, width, channels], "
+            f"got shape {images.shape}"
+        )
+    if len(images) > num_rows * num_cols:
+        raise ValueError(
+            f"images: expected at most num_rows * num_cols = {num_rows * num_cols} images, "
+            f"got {len(images)}"
+        )
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles: expected {len(images)} titles, one per image, got {len(titles)}")
+    fig, axes = new_figure((num_cols * scale, num_rows * scale), num_rows, num_cols)
+    axes = np.asarray(axes, dtype=object).reshape(-1)
+    for i, ax in enumerate(axes):
+        if i >= len(images):
+            ax.axis("off")
+            continue
+        ax.imshow(images[i], cmap=cmap)
+        ax.get_xaxis().set_visible(False)
+        ax.get_yaxis().set_visible(False)
+        if titles is not None:
+            ax.set_title(titles[i])
+    return fig
+
+
+def to_device(images, device=None) -> jax.Array:
+    """Moves uint8 images to the device once, then scales and flattens them there.
+
+    Only the uint8 array crosses to the device (a quarter of the float32 bytes); the cast,
+    the division by 255 and the reshape are ``jnp`` operations on the device. Labels need no
+    helper: ``jnp.asarray(split.labels)`` (or ``jax.device_put``) moves them as int32.
+
+    Args:
+      images: uint8 [n, height, width] (or any [n, ...]), NumPy or JAX.
+      device: a ``jax.Device`` or ``Sharding`` for ``jax.device_put``; None is the default
+        device.
+
+    Returns:
+      float32 [n, height * width] in [0, 1], on the device.
+
+    Raises:
+      TypeError: when ``images`` are not uint8.
+      ValueError: when ``images`` have fewer than 2 dimensions.
+
+    >>> to_device(np.array([[[0, 255], [51, 102]]], np.uint8))
+    Array([[0. , 1. , 0.2, 0.4]], dtype=float32)
+    """
+    if not isinstance(images, jax.Array):
+        images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"images: expected uint8 pixel values, got dtype {images.dtype}")
+    if images.ndim < 2:
+        raise ValueError(f"images: expected [n, height, width], got shape {images.shape}")
+    x = jax.device_put(images, device)
+    return jnp.reshape(x, (x.shape[0], math.prod(x.shape[1:]))).astype(jnp.float32) / 255.0

@@ -1,0 +1,215 @@
+"""Reading and writing IDX files, the format of MNIST and Fashion-MNIST.
+
+An IDX file is a header and a payload. The header is a magic number of four bytes — two zero
+bytes, a type code, the number of dimensions ``ndim`` — followed by ``ndim`` sizes, each a
+big-endian unsigned 32-bit integer. The payload is the array's elements in C order, big-endian.
+Files are often gzip-compressed; the reader recognises gzip by its magic bytes ``1f 8b``, not
+by the file name.
+
+Everything is checked before an array is returned: the magic number, the type code, the header
+length and that the payload holds exactly the elements the header announces. A truncated or
+corrupt file (also a broken gzip stream) raises ValueError naming the file, what was expected
+and what was found. ``read_idx`` can also check the SHA-256 digest of the uncompressed bytes,
+so a re-compressed copy of a file passes and a damaged one fails.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import os
+import re
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+# IDX type code -> element type as stored (big-endian).
+IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+# Kind and size of an element ("u1", "f4", ...) -> IDX type code.
+_TYPE_CODES = {dtype.str[1:]: code for code, dtype in IDX_DTYPES.items()}
+_GZIP_MAGIC = b"\x1f\x8b"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _codes() -> str:
+    return ", ".join(f"0x{code:02X} ({dtype.name})" for code, dtype in IDX_DTYPES.items())
+
+
+def decode_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decodes the uncompressed bytes of an IDX file.
+
+    Args:
+      data: the file's bytes, header and payload, not compressed.
+      name: what to call the data in error messages, e.g. the file name.
+
+    Returns:
+      A new, writable array of the header's shape, in native byte order.
+
+    Raises:
+      ValueError: on a wrong magic number, an unknown type code, or a header or payload of the
+        wrong length; the message names ``name``, what was expected and what was found.
+
+    >>> decode_idx(bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 8, 9]))
+    array([7, 8, 9], dtype=uint8)
+    """
+    if len(data) < 4:
+        raise ValueError(
+            f"{name}: truncated IDX header: expected at least 4 bytes for the magic number, "
+            f"found {len(data)} bytes"
+        )
+    if data[:2] != b"\x00\x00":
+        raise ValueError(
+            f"{name}: not an IDX file: expected the magic number to start with bytes "
+            f"0x00 0x00, found 0x{data[0]:02X} 0x{data[1]:02X}"
+        )
+    code, ndim = data[2], data[3]
+    if code not in IDX_DTYPES:
+        raise ValueError(
+            f"{name}: unsupported IDX element type code: expected one of {_codes()}, "
+            f"found 0x{code:02X}"
+        )
+    if ndim == 0:
+        raise ValueError(f"{name}: bad IDX header: expected at least 1 dimension, found 0")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(
+            f"{name}: truncated IDX header: expected {header} bytes for {ndim} dimensions, "
+            f"found {len(data)} bytes"
+        )
+    shape = tuple(int(n) for n in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    dtype = IDX_DTYPES[code]
+    expected = math.prod(shape) * dtype.itemsize
+    found = len(data) - header
+    if found != expected:
+        what = "truncated IDX payload" if found < expected else "trailing bytes after IDX payload"
+        raise ValueError(
+            f"{name}: {what}: expected {expected} bytes of {dtype.name} data for shape {shape}, "
+            f"found {found} bytes"
+        )
+    array = np.frombuffer(data, dtype, offset=header).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))  # a copy: native byte order, writable
+
+
+def encode_idx(array) -> bytes:
+    """Encodes an array as the uncompressed bytes of an IDX file.
+
+    Args:
+      array: an array of uint8, int8, int16, int32, float32 or float64 with 1 to 255
+        dimensions, each smaller than 2**32.
+
+    Returns:
+      The header and the big-endian payload.
+
+    Raises:
+      TypeError: when the element type has no IDX type code.
+      ValueError: when the number of dimensions or a size does not fit the header.
+
+    >>> encode_idx(np.array([7, 8, 9], np.uint8)).hex()
+    '0000080100000003070809'
+    """
+    array = np.asarray(array)
+    code = _TYPE_CODES.get(array.dtype.str[1:])
+    if code is None:
+        raise TypeError(f"array: expected an element type among {_codes()}, got {array.dtype}")
+    if not 1 <= array.ndim <= 255:
+        raise ValueError(f"array: expected 1 to 255 dimensions, got shape {array.shape}")
+    if max(array.shape) >= 2**32:
+        raise ValueError(f"array: expected every size below 2**32, got shape {array.shape}")
+    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    return header + np.ascontiguousarray(array, IDX_DTYPES[code]).tobytes()
+
+
+def _read_bytes(path: str | os.PathLike) -> bytes:
+    """Reads a file's bytes, decompressed when they are gzip (recognised by magic bytes).
+
+    Raises:
+      ValueError: on a broken gzip stream, naming the file.
+    """
+    data = Path(path).read_bytes()
+    if data[:2] != _GZIP_MAGIC:
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(
+            f"{path}: broken gzip stream: expected a complete gzip file, found an error: {err}"
+        ) from err
+
+
+def read_idx(path: str | os.PathLike, *, sha256: str | None = None) -> np.ndarray:
+    """Reads an IDX file, raw or gzip-compressed, and checks it.
+
+    Args:
+      path: the file; gzip is recognised by its magic bytes, whatever the name.
+      sha256: when given, the expected SHA-256 digest (64 lowercase hex digits) of the
+        uncompressed bytes; a re-compressed copy of a file passes, a damaged one does not.
+
+    Returns:
+      A new, writable array of the file's shape and element type, in native byte order.
+
+    Raises:
+      ValueError: on a broken gzip stream, a bad header, a payload of the wrong length or a
+        digest mismatch; the message names the file, what was expected and what was found.
+      FileNotFoundError: when there is no file at ``path``.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_idx(f"{tmp}/x-idx2-int.gz", np.arange(6, dtype=np.int32).reshape(2, 3))
+    ...     read_idx(path)
+    array([[0, 1, 2],
+           [3, 4, 5]], dtype=int32)
+    """
+    if sha256 is not None and not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)):
+        raise ValueError(f"sha256: expected 64 lowercase hex digits, got {sha256!r}")
+    data = _read_bytes(path)
+    if sha256 is not None:
+        found = hashlib.sha256(data).hexdigest()
+        if found != sha256:
+            raise ValueError(
+                f"{path}: SHA-256 digest of the uncompressed content does not match: "
+                f"expected {sha256}, found {found}"
+            )
+    return decode_idx(data, str(path))
+
+
+def write_idx(path: str | os.PathLike, array, compress: bool = True) -> Path:
+    """Writes ``array`` as an IDX file, atomically (temporary file, then rename).
+
+    Args:
+      path: destination; its parent folder is made when missing. By convention a compressed
+        file's name ends in ``.gz``; the reader does not rely on it.
+      array: an array of uint8, int8, int16, int32, float32 or float64 (see :func:`encode_idx`).
+      compress: gzip the file.
+
+    Returns:
+      The path written.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     read_idx(write_idx(f"{tmp}/x-idx1-ubyte", np.array([1, 2], np.uint8), compress=False))
+    array([1, 2], dtype=uint8)
+    """
+    data = encode_idx(array)
+    if compress:
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
