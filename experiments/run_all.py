@@ -90,7 +90,11 @@ EXPERIMENTS = [
     Entry(
         "loss_functions",
         "L2, L1 and Huber losses, likelihoods and gradients (figure)",
-        lambda m: ", ".join(f"{k}" for k in m)[:300],
+        lambda m: (
+            f"Huber(2) = {m['loss']['huber'][-1]:g}; naive softmax finite: "
+            f"{[c['naive_softmax_finite'] for c in m['overflow']]}; softmax and cross-entropy "
+            f"finite: {[c['softmax_finite'] and c['cross_entropy_finite'] for c in m['overflow']]}"
+        ),
     ),
     Entry(
         "softmax_regression",
@@ -99,8 +103,12 @@ EXPERIMENTS = [
     ),
     Entry(
         "activations",
-        "ReLU, sigmoid, tanh and their derivatives (figures)",
-        lambda m: ", ".join(f"{k}" for k in m)[:300],
+        "ReLU, sigmoid, tanh and their derivatives (figures); ReLU'(0) = 0",
+        lambda m: (
+            f"ReLU'(0) = {m['relu']['grad_at_0']:g}, sigmoid'(0) = "
+            f"{m['sigmoid']['grad_at_0']:g}, tanh'(0) = {m['tanh']['grad_at_0']:g}; max |f' - "
+            f"jax.nn f'| {max(m[a]['max_abs_diff_grad'] for a in ('relu', 'sigmoid', 'tanh')):.1e}"
+        ),
     ),
     Entry(
         "mlp",

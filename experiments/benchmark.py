@@ -1,0 +1,240 @@
+"""Speed of the training engine against this machine's own ceilings, measured in one run.
+
+Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``):
+
+- ``matmul_gflops``: float32 matmul throughput through ``jnp`` (a large square product, median
+  of several runs); ``bandwidth_gbs``: device memory bandwidth (a large array copy, bytes read
+  plus written per second).
+- ``data_load_s``: Fashion-MNIST loaded, checked and moved to the device.
+- ``softmax`` | ``mlp``: ``epoch_s``: steady-state seconds per training epoch (median of the
+  epochs after a warm-up, results blocked on; batch 256, the experiments' models and losses);
+  ``floor_s``: the floor it implies (MLP: 6·N·#weights FLOPs over the matmul rate; softmax: the
+  training images' bytes over the bandwidth); ``ratio`` = epoch / floor; ``compile_s``: first
+  epoch minus a steady one.
+- ``kfold``: 5-fold cross-validation of the ``kfold`` experiment's default problem (20
+  features, 400 epochs) with ``vmap`` against the same compiled single-fold function called
+  once per fold; ``sweep``: 16 values of λ on the weight-decay problem, ``vmap`` against 16
+  calls of the compiled single run. ``vmap_s``, ``sequential_s``, ``speedup``; compilation is
+  excluded on both sides.
+- ``peak_rss_mib``: peak resident memory of ``experiments/mlp.py`` run in a child process.
+
+Command: ``python experiments/benchmark.py [--out results/benchmark --repeats 7 --quick]``;
+``--quick`` uses small sizes (for the test suite, which checks the JSON's shape only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxdl.losses import cross_entropy
+from jaxdl.metrics import correct
+from jaxdl.models.mlp import mlp
+from jaxdl.models.softmax import softmax_regression
+from jaxdl.optim import sgd
+from jaxdl.results import write_json
+from jaxdl.selection import fold_arrays, make_fold_trainer, masked_linear
+from jaxdl.train import init_state, make_epoch, train
+
+import common
+import weight_decay
+from polynomial_regression import MAX_DEGREE, make_data
+
+HERE = Path(__file__).resolve().parent
+
+
+def median_seconds(fn, repeats: int) -> float:
+    """Median wall time of ``fn()`` (which must block on its results) over ``repeats`` runs."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_gflops(size: int, repeats: int) -> float:
+    """float32 ``a @ b`` for square [size, size] matrices: 2·size³ FLOPs per product."""
+    a, b = (jax.random.normal(k, (size, size)) for k in jax.random.split(jax.random.key(0)))
+    product = jax.jit(jnp.matmul)
+    product(a, b).block_until_ready()
+    seconds = median_seconds(lambda: product(a, b).block_until_ready(), repeats)
+    return 2 * size**3 / seconds / 1e9
+
+
+def bandwidth_gbs(num_bytes: int, repeats: int) -> float:
+    """A float32 array read and written once (``x + 1``): 2·bytes moved per call."""
+    x = jnp.zeros(num_bytes // 4, jnp.float32)
+    copy = jax.jit(lambda x: x + 1.0)
+    copy(x).block_until_ready()
+    seconds = median_seconds(lambda: copy(x).block_until_ready(), repeats)
+    return 2 * x.nbytes / seconds / 1e9
+
+
+def time_epochs(model, x, y, *, batch_size: int, lr: float, repeats: int) -> dict:
+    """First-epoch and steady-state epoch times of the engine's jitted, donated epoch."""
+    optimizer = sgd(lr)
+    epoch = jax.jit(
+        make_epoch(
+            model,
+            cross_entropy,
+            optimizer,
+            num_examples=len(x),
+            batch_size=batch_size,
+            metrics={"acc": correct},
+        ),
+        donate_argnums=0,
+    )
+    key = jax.random.key(0)
+    state = init_state(model, optimizer, key, x[:1])
+    times = []
+    for e in range(repeats + 1):
+        start = time.perf_counter()
+        state, stats = epoch(state, x, y, jax.random.fold_in(key, e))
+        jax.block_until_ready((state, stats))
+        times.append(time.perf_counter() - start)
+    steady = statistics.median(times[1:])
+    return {"epoch_s": steady, "compile_s": max(times[0] - steady, 0.0)}
+
+
+def vmap_against_sequential(one, args, repeats: int) -> dict:
+    """``jit(vmap(one))(*args)`` against ``jit(one)`` called on each row; compiled beforehand."""
+    together = jax.jit(jax.vmap(one)).lower(*args).compile()
+    single = jax.jit(one).lower(*(a[0] for a in args)).compile()
+    rows = len(jax.tree.leaves(args)[0])
+
+    def sequential():
+        jax.block_until_ready([single(*(a[i] for a in args)) for i in range(rows)])
+
+    vmap_s = median_seconds(lambda: jax.block_until_ready(together(*args)), repeats)
+    sequential_s = median_seconds(sequential, repeats)
+    return {"vmap_s": vmap_s, "sequential_s": sequential_s, "speedup": sequential_s / vmap_s}
+
+
+def kfold_problem(quick: bool) -> tuple:
+    """The kfold experiment's default problem: 20 features, 5 folds, 400 epochs."""
+    (x, y), _ = make_data(jax.random.key(0))
+    epochs = 20 if quick else 400
+    one_fold = make_fold_trainer(
+        masked_linear(jnp.ones(MAX_DEGREE)),
+        optax.squared_error,
+        sgd(0.01),
+        (x, y),
+        epochs=epochs,
+        batch_size=10,
+    )
+    return one_fold, (jax.random.split(jax.random.key(1), 5), *fold_arrays(len(x), 5))
+
+
+def sweep_problem(quick: bool) -> tuple:
+    """The weight-decay REFERENCE problem, one scratch run per λ (16 values)."""
+    (train_set, test_set) = weight_decay.make_data(jax.random.key(0))
+    epochs = 10 if quick else 100
+
+    def one(lam, key):
+        model, loss, optimizer, regularizer = weight_decay.setup("scratch", lam, 0.003)
+        return train(
+            model,
+            loss,
+            optimizer,
+            train_set,
+            epochs=epochs,
+            batch_size=5,
+            key=key,
+            eval_data={"test": test_set},
+            regularizer=regularizer,
+        )
+
+    lambdas = jnp.asarray(np.logspace(-3, 2, 16), jnp.float32)
+    return one, (lambdas, jax.random.split(jax.random.key(1), 16))
+
+
+def peak_rss_mib(quick: bool) -> float:
+    """Peak resident memory of ``experiments/mlp.py`` (default run, or --quick) in a child."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, str(HERE / "mlp.py"), "--out", out] + ["--quick"] * quick
+        subprocess.run(cmd, check=True, capture_output=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(prog="benchmark.py", description=__doc__)
+    p.add_argument("--out", type=Path, default=Path("results/benchmark"))
+    p.add_argument("--repeats", type=common.positive_int, default=7)
+    p.add_argument("--quick", action="store_true", help="small sizes, for the test suite")
+    args = p.parse_args(argv)
+    repeats = 2 if args.quick else args.repeats
+    print(f"backend {jax.default_backend()}, devices {jax.devices()}")
+
+    results = {
+        "backend": jax.default_backend(),
+        "device": str(jax.devices()[0]),
+        "matmul_gflops": matmul_gflops(256 if args.quick else 2048, repeats),
+        "bandwidth_gbs": bandwidth_gbs((1 if args.quick else 256) * 2**20, repeats),
+    }
+    start = time.perf_counter()
+    load_args = argparse.Namespace(data_dir=None, quick=args.quick)
+    x_train, y_train, *_ = common.fashion_mnist_on_device(load_args)
+    results["data_load_s"] = time.perf_counter() - start
+
+    n, batch_size = len(x_train), 256
+    models = {"softmax": softmax_regression(), "mlp": mlp((256,))}
+    for name, model in models.items():
+        timing = time_epochs(
+            model, x_train, y_train, batch_size=batch_size, lr=0.1, repeats=repeats + 3
+        )
+        if name == "mlp":
+            weights = 784 * 256 + 256 * 10
+            floor = 6 * n * weights / (results["matmul_gflops"] * 1e9)
+        else:
+            floor = x_train.nbytes / (results["bandwidth_gbs"] * 1e9)
+        results[name] = {**timing, "floor_s": floor, "ratio": timing["epoch_s"] / floor}
+
+    results["kfold"] = vmap_against_sequential(*kfold_problem(args.quick), repeats)
+    results["sweep"] = vmap_against_sequential(*sweep_problem(args.quick), repeats)
+    results["peak_rss_mib"] = peak_rss_mib(args.quick)
+
+    rows = [
+        ("float32 matmul", f"{results['matmul_gflops']:.1f} GFLOP/s"),
+        ("memory bandwidth", f"{results['bandwidth_gbs']:.1f} GB/s"),
+        ("Fashion-MNIST load + transfer", f"{results['data_load_s']:.2f} s"),
+    ]
+    for name in models:
+        r = results[name]
+        rows.append(
+            (
+                f"{name} epoch (batch {batch_size})",
+                f"{r['epoch_s']:.3f} s = {r['ratio']:.2f} x floor {r['floor_s']:.3f} s; "
+                f"compile {r['compile_s']:.2f} s",
+            )
+        )
+    for name, label in (("kfold", "5-fold CV"), ("sweep", "16-value lambda sweep")):
+        r = results[name]
+        rows.append(
+            (
+                f"{label}, vmap vs sequential",
+                f"{r['vmap_s']:.3f} s vs {r['sequential_s']:.3f} s = {r['speedup']:.1f}x",
+            )
+        )
+    rows.append(("peak RSS, mlp experiment", f"{results['peak_rss_mib']:.0f} MiB"))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    path = write_json(args.out / "benchmark.json", results)
+    print(f"wrote {path}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
