@@ -186,6 +186,7 @@ def train_classifiers(args, variants: dict) -> dict:
     ]
     images = np.concatenate([test_images[:8]] * len(predictions))
     fig = show_images(images, len(predictions), 8, titles=rows)
+    fig.suptitle(f"true / predicted label; rows: {', '.join(predictions)}")
     save_figure(fig, args.out / "predictions.png")
     for name, m in metrics.items():
         if args.epochs:
