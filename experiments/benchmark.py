@@ -13,9 +13,9 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   epoch minus a steady one.
 - ``kfold``: 5-fold cross-validation of the ``kfold`` experiment's default problem (20
   features, 400 epochs) with ``vmap`` against the same compiled single-fold function called
-  once per fold; ``sweep``: 16 values of λ on the weight-decay problem, ``vmap`` against 16
-  calls of the compiled single run. ``vmap_s``, ``sequential_s``, ``speedup``; compilation is
-  excluded on both sides.
+  once per fold; ``sweep``: 16 values of λ on the weight-decay problem (one key for all, as
+  ``weight_decay.py``), ``vmap`` against 16 calls of the compiled single run. ``vmap_s``,
+  ``sequential_s``, ``speedup``; compilation is excluded on both sides.
 - ``peak_rss_mib``: peak resident memory of ``experiments/mlp.py`` run in a child process.
 
 Command: ``python experiments/benchmark.py [--out results/benchmark --repeats 7 --quick]``;
@@ -142,11 +142,12 @@ def kfold_problem(quick: bool) -> tuple:
 
 
 def sweep_problem(quick: bool) -> tuple:
-    """The weight-decay REFERENCE problem, one scratch run per λ (16 values)."""
+    """The weight-decay REFERENCE problem, one scratch run per λ (16 values), every run from
+    the same key (same initial weights and minibatch order, as ``weight_decay.py``'s sweep)."""
     (train_set, test_set) = weight_decay.make_data(jax.random.key(0))
     epochs = 10 if quick else 100
 
-    def one(lam, key):
+    def one(lam):
         model, loss, optimizer, regularizer = weight_decay.setup("scratch", lam, 0.003)
         return train(
             model,
@@ -155,13 +156,12 @@ def sweep_problem(quick: bool) -> tuple:
             train_set,
             epochs=epochs,
             batch_size=5,
-            key=key,
+            key=jax.random.key(1),
             eval_data={"test": test_set},
             regularizer=regularizer,
         )
 
-    lambdas = jnp.asarray(np.logspace(-3, 2, 16), jnp.float32)
-    return one, (lambdas, jax.random.split(jax.random.key(1), 16))
+    return one, (jnp.asarray(np.logspace(-3, 2, 16), jnp.float32),)
 
 
 def peak_rss_mib(quick: bool) -> float:
