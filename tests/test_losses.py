@@ -91,6 +91,19 @@ def test_check_grads_away_from_kinks(loss, x64):
     check_grads(loss, (y_hat, y), order=2, modes=["rev"])
 
 
+def test_huber_gradient_at_its_kinks(x64):
+    # Huber is once differentiable at |x| = delta: the gradient there is ±delta, and central
+    # differences across the kink agree with jax.grad (first order only: the curvature jumps).
+    delta = 1.5
+    at = jnp.array([delta, -delta], jnp.float64)
+    grad = jax.grad(lambda v: jnp.sum(huber_loss(v, jnp.zeros(2), delta=delta)))(at)
+    np.testing.assert_allclose(grad, [delta, -delta])
+    # The one-sided pieces differ by O(eps), so the step is small.
+    check_grads(
+        lambda v: huber_loss(v, jnp.zeros(2), delta=delta), (at,), order=1, modes=["rev"], eps=1e-7
+    )
+
+
 def test_huber_is_continuous_at_delta():
     delta = 1.5
     eps = 1e-4
