@@ -31,7 +31,7 @@ import numpy as np
 import optax
 
 from jaxdl.optim import sgd
-from jaxdl.plotting import new_figure, plot, save_figure
+from jaxdl.plotting import loss_panels, plot, save_figure
 from jaxdl.selection import masked_linear, polynomial_features
 from jaxdl.train import check_finite_history, train
 
@@ -130,19 +130,8 @@ def main(argv=None) -> dict:
         ):
             print(f"sweep: {k:2d} features (degree {k - 1:2d}): train {tr:.4f}, test {te:.4f}")
 
-        fig, axes = new_figure((12, 3), ncols=3)
-        for ax, (name, (train_curve, test_curve)) in zip(axes, curves.items(), strict=True):
-            epochs = np.arange(1, len(train_curve) + 1)
-            plot(
-                epochs,
-                [train_curve, test_curve],
-                "epoch",
-                "loss",
-                legend=["train", "test"],
-                yscale="log",
-                axes=ax,
-            )
-            ax.set_title(f"{name} ({FITS[name]} features)")
+        titled = {f"{name} ({FITS[name]} features)": c for name, c in curves.items()}
+        fig = loss_panels(titled, ncols=3)
         save_figure(fig, args.out / "fits.png")
         fig = plot(
             num_features - 1,

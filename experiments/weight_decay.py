@@ -33,7 +33,7 @@ from jaxdl.linalg import l2_norm
 from jaxdl.losses import squared_loss
 from jaxdl.models.linear import concise_linear_regression, linear_regression
 from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay
-from jaxdl.plotting import new_figure, plot, save_figure
+from jaxdl.plotting import loss_panels, new_figure, plot, save_figure
 from jaxdl.train import check_finite_history, train
 
 import common
@@ -132,21 +132,7 @@ def main(argv=None) -> dict:
         print(f"sweep: lambda {lam:8.4g}: ||w|| {norm:8.4f}, test loss {test:.4g}")
 
     if args.epochs:
-        fig, axes = new_figure((8, 6), nrows=2, ncols=2)
-        for ax, (title, (train_curve, test_curve)) in zip(
-            axes.ravel(), curves.items(), strict=True
-        ):
-            epochs = np.arange(1, len(train_curve) + 1)
-            plot(
-                epochs,
-                [train_curve, test_curve],
-                "epoch",
-                "loss",
-                legend=["train", "test"],
-                yscale="log",
-                axes=ax,
-            )
-            ax.set_title(title)
+        fig = loss_panels(curves, ncols=2)
         save_figure(fig, args.out / "curves.png")
         fig, (ax_loss, ax_norm) = new_figure((8, 3), ncols=2)
         plot(

@@ -22,7 +22,7 @@ from jaxdl.linalg import frobenius_norm, l1_norm, l2_norm
 from jaxdl.losses import cross_entropy, huber_loss, l1_loss, squared_loss
 from jaxdl.metrics import accuracy, correct
 from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay
-from jaxdl.plotting import new_figure, plot, save_figure, set_axes
+from jaxdl.plotting import loss_panels, new_figure, plot, save_figure, set_axes
 from jaxdl.selection import cross_validate, k_fold_splits, masked_linear, polynomial_features
 from jaxdl.train import (
     FitResult,
@@ -60,6 +60,7 @@ __all__ = [
     "l2_norm",
     "l2_penalty",
     "log_softmax",
+    "loss_panels",
     "make_epoch",
     "make_evaluate",
     "masked_linear",

@@ -7,8 +7,8 @@ atomically (temporary name, then rename), so a figure on disk is never half-writ
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +16,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from jaxdl.results import write_bytes
 
 DEFAULT_FMTS = ("-", "m--", "g-.", "r:")
 
@@ -125,6 +127,42 @@ def plot(
     return fig
 
 
+def loss_panels(
+    curves: dict[str, tuple], ncols: int, *, panel_size: tuple[float, float] = (4.0, 3.0)
+) -> Figure:
+    """One panel per run, each with its training and test loss against epoch, log scale.
+
+    Args:
+      curves: ``{title: (train_losses [epochs], test_losses [epochs])}``.
+      ncols: panels per row; rows follow from the number of runs.
+      panel_size: width and height of one panel in inches.
+
+    Returns:
+      The Figure.
+
+    >>> fig = loss_panels({"a": ([1.0, 0.5], [1.2, 0.9]), "b": ([2.0, 1.0], [2.5, 2.0])}, 2)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['a', 'b']
+    """
+    if not curves:
+        raise ValueError("curves: expected at least one run, got none")
+    nrows = -(-len(curves) // ncols)
+    fig, axes = new_figure((panel_size[0] * ncols, panel_size[1] * nrows), nrows, ncols)
+    for ax, (title, (train_curve, test_curve)) in zip(np.ravel(axes), curves.items(), strict=False):
+        epochs = np.arange(1, len(train_curve) + 1)
+        plot(
+            epochs,
+            [train_curve, test_curve],
+            "epoch",
+            "loss",
+            legend=["train", "test"],
+            yscale="log",
+            axes=ax,
+        )
+        ax.set_title(title)
+    return fig
+
+
 def set_axes(axes: Axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> None:
     """Sets labels, limits, scales, legend and grid of ``axes``, as the book's ``set_axes``."""
     if xlabel:
@@ -143,7 +181,8 @@ def set_axes(axes: Axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> 
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Writes ``fig`` as a PNG at ``path`` atomically; makes the parent folder.
+    """Writes ``fig`` as a PNG at ``path`` atomically (rendered in memory, then written through
+    :func:`jaxdl.results.write_bytes`); makes the parent folder.
 
     Args:
       fig: the figure.
@@ -159,14 +198,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"path: expected a file name ending in .png, got {str(path)!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return write_bytes(path, buffer.getvalue())

@@ -47,8 +47,13 @@ def write_json(path: str | os.PathLike, obj) -> Path:
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Writes ``text`` at ``path``: a temporary file in the same folder, renamed into place,
-    so a reader never sees a half-written file.
+    """Writes ``text`` at ``path`` atomically (see :func:`write_bytes`)."""
+    return write_bytes(path, text.encode())
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Writes ``data`` at ``path``: a temporary file in the same folder, renamed into place,
+    so a reader never sees a half-written file. Makes the parent folder when missing.
 
     Returns:
       The path written.
@@ -57,8 +62,8 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

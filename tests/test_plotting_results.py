@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from jaxdl.plotting import new_figure, plot, save_figure
+from jaxdl.plotting import loss_panels, new_figure, plot, save_figure
 from jaxdl.results import to_plain, write_json, write_text
 
 
@@ -89,3 +89,19 @@ def test_write_json_refuses_nan_and_keeps_the_old_file(tmp_path):
 
 def test_to_plain_nested():
     assert to_plain({"a": [np.float32(0.5), {"b": np.array(2)}]}) == {"a": [0.5, {"b": 2}]}
+
+
+def test_loss_panels_one_panel_per_run():
+    curves = {"a": ([4.0, 2.0, 1.0], [5.0, 3.0, 2.0]), "b": ([1.0], [2.0]), "c": ([3.0], [1.0])}
+    fig = loss_panels(curves, ncols=2)
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in titled] == ["a", "b", "c"]
+    np.testing.assert_allclose(titled[0].lines[1].get_ydata(), [5.0, 3.0, 2.0])
+    np.testing.assert_allclose(titled[0].lines[0].get_xdata(), [1, 2, 3])
+    assert titled[0].get_yscale() == "log"
+    assert len(fig.axes) == 4  # a 2 x 2 grid for three runs
+
+
+def test_loss_panels_needs_a_run():
+    with pytest.raises(ValueError, match="curves: expected at least one run, got none"):
+        loss_panels({}, ncols=2)

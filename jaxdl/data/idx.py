@@ -20,11 +20,12 @@ import hashlib
 import math
 import os
 import re
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from jaxdl.results import write_bytes
 
 # IDX type code -> element type as stored (big-endian).
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -202,14 +203,4 @@ def write_idx(path: str | os.PathLike, array, compress: bool = True) -> Path:
     data = encode_idx(array)
     if compress:
         data = gzip.compress(data, compresslevel=6, mtime=0)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes(path, data)
