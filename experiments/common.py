@@ -15,6 +15,7 @@ import numpy as np
 
 from jaxdl.data.fashion_mnist import load_fashion_mnist, show_images, text_labels, to_device
 from jaxdl.metrics import correct
+from jaxdl.parallel import data_mesh
 from jaxdl.plotting import new_figure, plot, save_figure
 from jaxdl.results import write_json
 from jaxdl.train import fit
@@ -36,6 +37,11 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
     return value
+
+
+def device_count(text: str) -> int | str:
+    """argparse type: ``all`` or an integer >= 1."""
+    return text if text == "all" else positive_int(text)
 
 
 def positive_float(text: str) -> float:
@@ -71,6 +77,12 @@ def parser(
     if data_dir:
         p.add_argument(
             "--data-dir", type=Path, default=None, help="folder of the Fashion-MNIST IDX files"
+        )
+        p.add_argument(
+            "--devices",
+            type=device_count,
+            default=1,
+            help="train data-parallel over N local devices, or 'all' (default 1)",
         )
     p.add_argument("--seed", type=int, default=0, help="root of every random key")
     p.add_argument(
@@ -122,6 +134,9 @@ def train_classifiers(args, variants: dict) -> dict:
     predicted labels, one row per variant), and returns the metrics of each variant.
     """
     x_train, y_train, x_test, y_test, test_images = fashion_mnist_on_device(args)
+    mesh = None if args.devices == 1 else data_mesh(args.devices)
+    if mesh is not None:
+        print(f"data parallel over {mesh.size} devices: {mesh.devices.tolist()}")
     keys = jax.random.split(jax.random.key(args.seed), len(variants))
     metrics, predictions = {}, {}
     for key, (name, (model, loss, optimizer)) in zip(keys, variants.items(), strict=True):
@@ -136,6 +151,7 @@ def train_classifiers(args, variants: dict) -> dict:
             eval_data=(x_test, y_test),
             metrics={"acc": correct},
             desc=name,
+            mesh=mesh,
         )
         h = result.history
         history = {

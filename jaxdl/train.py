@@ -23,10 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
 from jaxdl.data.batching import batch_schedule, check_batch_size
 from jaxdl.optim import find_learning_rate
+from jaxdl.parallel import batch_slots, replicate, shard_batch
 
 Loss = Callable[[jax.Array, jax.Array], jax.Array]
 Metric = Callable[[jax.Array, jax.Array], jax.Array]
@@ -82,6 +84,7 @@ def make_epoch(
     batch_size: int,
     metrics: Mapping[str, Metric] | None = None,
     regularizer: Callable[[Any], jax.Array] | None = None,
+    mesh: Mesh | None = None,
 ):
     """Builds a pure function that trains one epoch.
 
@@ -97,6 +100,8 @@ def make_epoch(
       metrics: per-example metrics ``{name: f(output, y) -> [batch]}``, averaged over the epoch
         with the parameters each batch saw (as the book's training loop).
       regularizer: added to each step's mean loss, e.g. ``lambda p: lam * l2_penalty(p["w"])``.
+      mesh: shard each batch over these devices (``jaxdl.parallel.data_mesh``); the batch gets
+        padding slots up to a multiple of the device count.
 
     Returns:
       ``epoch(state, x [n, ...], y [n, ...], key, valid=None) -> (state, stats)``, where ``stats``
@@ -113,14 +118,16 @@ def make_epoch(
         total = mean if regularizer is None else mean + regularizer(params)
         return total, (values, output)
 
+    slots = batch_slots(batch_size, mesh)
+
     def epoch(state: TrainState, x, y, key, valid=None):
-        schedule = batch_schedule(key, num_examples, batch_size)
+        schedule = batch_schedule(key, num_examples, batch_size, slots=slots)
 
         def step(state, batch):
             idx, mask = batch
             if valid is not None:
                 mask = mask & valid[idx]
-            xb, yb = x[idx], y[idx]
+            xb, yb, mask = (shard_batch(a, mesh) for a in (x[idx], y[idx], mask))
             (_, (values, output)), grads = jax.value_and_grad(objective, has_aux=True)(
                 state.params, xb, yb, mask
             )
@@ -148,24 +155,26 @@ def make_evaluate(
     num_examples: int,
     batch_size: int,
     metrics: Mapping[str, Metric] | None = None,
+    mesh: Mesh | None = None,
 ):
     """Builds a pure function that evaluates a model over a whole split, in batches.
 
-    Every example is used exactly once (the last batch padded and masked), on the device.
+    Every example is used exactly once (the last batch padded and masked), on the device; with
+    ``mesh``, each batch is sharded over its devices as in :func:`make_epoch`.
 
     Returns:
       ``evaluate(params, x [n, ...], y [n, ...], valid=None) -> stats``: ``"loss"`` and each
       metric averaged over the (valid) examples.
     """
     metrics = dict(metrics or {})
-    schedule = batch_schedule(None, num_examples, batch_size)
+    schedule = batch_schedule(None, num_examples, batch_size, slots=batch_slots(batch_size, mesh))
 
     def evaluate(params, x, y, valid=None):
         def step(carry, batch):
             idx, mask = batch
             if valid is not None:
                 mask = mask & valid[idx]
-            xb, yb = x[idx], y[idx]
+            xb, yb, mask = (shard_batch(a, mesh) for a in (x[idx], y[idx], mask))
             output = model.apply(params, xb)
             sums = {"loss": _masked_sums(loss(output, yb), mask)}
             sums |= {name: _masked_sums(m(output, yb), mask) for name, m in metrics.items()}
@@ -287,7 +296,9 @@ def _prefixed(prefix: str, stats: Mapping[str, jax.Array]) -> dict[str, jax.Arra
     return {f"{prefix}_{name}": value for name, value in stats.items()}
 
 
-def _evaluators(model, loss, eval_data, *, batch_size, eval_batch_size, metrics, params=None):
+def _evaluators(
+    model, loss, eval_data, *, batch_size, eval_batch_size, metrics, params=None, mesh=None
+):
     """Validates ``eval_data`` and builds one evaluation per set.
 
     ``eval_data`` is ``(x, y)`` or ``(x, y, valid)`` (prefix ``eval``), or a mapping
@@ -315,8 +326,10 @@ def _evaluators(model, loss, eval_data, *, batch_size, eval_batch_size, metrics,
             check_labels(model, params, arrays[0], arrays[1], label)
         size = min(n_eval, eval_batch_size or max(batch_size, 1024))
         check_batch_size(size, n_eval, "eval_batch_size")
-        evaluate = make_evaluate(model, loss, num_examples=n_eval, batch_size=size, metrics=metrics)
-        evaluators.append((prefix, evaluate, arrays))
+        evaluate = make_evaluate(
+            model, loss, num_examples=n_eval, batch_size=size, metrics=metrics, mesh=mesh
+        )
+        evaluators.append((prefix, evaluate, replicate(arrays, mesh)))
     return evaluators
 
 
@@ -400,6 +413,7 @@ def fit(
     eval_batch_size: int | None = None,
     quiet: bool = False,
     desc: str | None = None,
+    mesh: Mesh | None = None,
 ) -> FitResult:
     """Trains a model, one jitted call per epoch, with a progress bar over epochs.
 
@@ -423,6 +437,8 @@ def fit(
       eval_batch_size: evaluation batch size (default ``max(batch_size, 1024)``, at most n).
       quiet: hide the progress bar.
       desc: label of the progress bar.
+      mesh: train data-parallel over these devices (``jaxdl.parallel.data_mesh``): data and
+        state replicated, every batch sharded along its batch axis.
 
     Returns:
       A FitResult ``(state, history)``.
@@ -438,6 +454,7 @@ def fit(
     init_key, data_key = jax.random.split(key)
     state = init_state(model, optimizer, init_key, x[:1])
     check_labels(model, state.params, x, y, "data")
+    x, y, state = replicate((x, y, state), mesh)
     epoch_fn = jax.jit(
         make_epoch(
             model,
@@ -447,6 +464,7 @@ def fit(
             batch_size=batch_size,
             metrics=metrics,
             regularizer=regularizer,
+            mesh=mesh,
         ),
         donate_argnums=0,
     )
@@ -460,6 +478,7 @@ def fit(
             eval_batch_size=eval_batch_size,
             metrics=metrics,
             params=state.params,
+            mesh=mesh,
         )
     ]
     learning_rate = find_learning_rate(state.opt_state)

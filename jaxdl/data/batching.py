@@ -51,30 +51,42 @@ def num_batches(num_examples: int, batch_size: int) -> int:
     return math.ceil(num_examples / batch_size)
 
 
-def batch_schedule(key: jax.Array | None, num_examples: int, batch_size: int) -> BatchSchedule:
+def batch_schedule(
+    key: jax.Array | None, num_examples: int, batch_size: int, *, slots: int | None = None
+) -> BatchSchedule:
     """The minibatches of one epoch, shuffled with ``key`` (in order when ``key`` is None).
 
-    Works inside ``jit`` (``num_examples`` and ``batch_size`` are static Python ints).
+    Works inside ``jit`` (``num_examples``, ``batch_size`` and ``slots`` are static ints).
 
     Args:
       key: a ``jax.random.key``; a fresh one per epoch reshuffles the examples every epoch.
       num_examples: number of examples n.
       batch_size: examples per batch, in [1, n].
+      slots: width of each batch row, >= batch_size (default batch_size). Extra slots are
+        padding (mask False), e.g. to make a batch divisible by a number of devices; the real
+        examples of each batch do not change.
 
     Returns:
-      A BatchSchedule of ``ceil(n / batch_size)`` batches.
+      A BatchSchedule of ``ceil(n / batch_size)`` batches of ``slots`` slots.
 
     >>> s = batch_schedule(None, 5, 2)
     >>> s.indices.tolist(), s.mask.tolist()
     ([[0, 1], [2, 3], [4, 0]], [[True, True], [True, True], [True, False]])
+    >>> batch_schedule(None, 5, 2, slots=3).mask.tolist()
+    [[True, True, False], [True, True, False], [True, False, False]]
     """
     n_batches = num_batches(num_examples, batch_size)
+    slots = batch_size if slots is None else slots
+    if isinstance(slots, bool) or not isinstance(slots, int | np.integer) or slots < batch_size:
+        raise ValueError(f"slots: expected an integer >= batch_size ({batch_size}), got {slots!r}")
     order = jnp.arange(num_examples) if key is None else jax.random.permutation(key, num_examples)
     padding = n_batches * batch_size - num_examples
     indices = jnp.concatenate([order, jnp.zeros(padding, order.dtype)]).astype(jnp.int32)
     mask = jnp.arange(n_batches * batch_size) < num_examples
+    extra = ((0, 0), (0, slots - batch_size))
     return BatchSchedule(
-        indices.reshape(n_batches, batch_size), mask.reshape(n_batches, batch_size)
+        jnp.pad(indices.reshape(n_batches, batch_size), extra),
+        jnp.pad(mask.reshape(n_batches, batch_size), extra),
     )
 
 

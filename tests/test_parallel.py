@@ -1,0 +1,115 @@
+"""Data parallelism: 8 forced host devices train the MLP to the same parameters as one."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from jaxdl.data.batching import batch_schedule
+from jaxdl.parallel import batch_slots, data_mesh
+
+EIGHT_DEVICES = textwrap.dedent(
+    """
+    import json
+    import jax, jax.numpy as jnp, numpy as np
+    from jaxdl.losses import cross_entropy
+    from jaxdl.metrics import correct
+    from jaxdl.models.mlp import mlp
+    from jaxdl.optim import sgd
+    from jaxdl.parallel import data_mesh, shard_batch
+    from jaxdl.train import fit
+
+    assert len(jax.devices()) == 8, jax.devices()
+    kx, ky = jax.random.split(jax.random.key(0))
+    x = jax.random.uniform(kx, (1000, 784))
+    y = jax.random.randint(ky, (1000,), 0, 10)
+    runs = {}
+    for devices in (1, 8):
+        mesh = data_mesh(devices)
+        # batch 100 does not divide by 8: each batch gets 4 padding slots on 8 devices.
+        result = fit(mlp((64,)), cross_entropy, sgd(0.1), (x, y), epochs=2, batch_size=100,
+                     key=jax.random.key(1), eval_data=(x[:300], y[:300]),
+                     metrics={"acc": correct}, quiet=True, mesh=mesh)
+        runs[devices] = result
+    one, eight = runs[1].state.params, runs[8].state.params
+    mesh = data_mesh(8)
+    batch = jax.jit(lambda a: shard_batch(a, mesh))(jnp.zeros((104, 784)))
+    print(json.dumps({
+        "max_param_diff": max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+                              for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(eight))),
+        "loss_1": runs[1].history["train_loss"], "loss_8": runs[8].history["train_loss"],
+        "eval_acc_1": runs[1].history["eval_acc"], "eval_acc_8": runs[8].history["eval_acc"],
+        "params_replicated": all(p.sharding.is_fully_replicated for p in jax.tree.leaves(eight)),
+        "param_devices": len(jax.tree.leaves(eight)[0].sharding.device_set),
+        "shard_shapes": [list(s.data.shape) for s in batch.addressable_shards],
+    }))
+    """
+)
+
+
+def test_eight_devices_match_one_device():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    env["JAX_PLATFORMS"] = "cpu"
+    proc = subprocess.run(
+        [sys.executable, "-c", EIGHT_DEVICES], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["max_param_diff"] < 1e-5, r["max_param_diff"]
+    np.testing.assert_allclose(r["loss_8"], r["loss_1"], rtol=1e-5)
+    np.testing.assert_allclose(r["eval_acc_8"], r["eval_acc_1"], atol=1e-6)
+    assert r["params_replicated"] and r["param_devices"] == 8
+    assert r["shard_shapes"] == [[13, 784]] * 8
+
+
+def test_batch_slots_round_up_to_the_device_count():
+    assert batch_slots(100, None) == 100
+    assert batch_slots(100, data_mesh(1)) == 100
+
+
+def test_padding_slots_keep_the_real_examples():
+    key = jax.random.key(0)
+    plain = batch_schedule(key, 23, 5)
+    padded = batch_schedule(key, 23, 5, slots=8)
+    np.testing.assert_array_equal(np.asarray(padded.indices)[:, :5], plain.indices)
+    np.testing.assert_array_equal(np.asarray(padded.mask)[:, :5], plain.mask)
+    assert not np.asarray(padded.mask)[:, 5:].any()
+
+
+def test_slots_below_batch_size_are_refused():
+    with pytest.raises(ValueError, match=r"slots: expected an integer >= batch_size \(5\), got 4"):
+        batch_schedule(None, 10, 5, slots=4)
+
+
+@pytest.mark.parametrize(
+    ("devices", "message"),
+    [
+        (0, r"devices: expected a count in \[1, 1\]"),
+        (2, r"devices: expected a count in \[1, 1\] .* got 2"),
+        ("some", "devices: expected a count or 'all', got 'some'"),
+    ],
+)
+def test_bad_device_counts(devices, message):
+    with pytest.raises(ValueError, match=message):
+        data_mesh(devices)
+
+
+def test_all_devices():
+    assert data_mesh("all").size == len(jax.devices())
+
+
+def test_device_check_runs_the_experiments_data_parallel():
+    script = Path(__file__).resolve().parents[1] / "experiments" / "device_check.py"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    cmd = [sys.executable, str(script), "--quick", "--devices", "all"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "backend cpu" in proc.stdout and "  1: cpu (cpu)" in proc.stdout
+    for name in ("softmax_regression", "mlp"):
+        assert f"{name}: 1 epoch in" in proc.stdout
