@@ -84,6 +84,12 @@ def parser(
             default=1,
             help="train data-parallel over N local devices, or 'all' (default 1)",
         )
+        p.add_argument(
+            "--checkpoint-dir",
+            type=Path,
+            default=None,
+            help="save a checkpoint per epoch in DIR/VARIANT and resume from it when present",
+        )
     p.add_argument("--seed", type=int, default=0, help="root of every random key")
     p.add_argument(
         "--out", type=Path, default=RESULTS_ROOT / name, help="folder for metrics.json and PNGs"
@@ -152,6 +158,7 @@ def train_classifiers(args, variants: dict) -> dict:
             metrics={"acc": correct},
             desc=name,
             mesh=mesh,
+            checkpoint_dir=args.checkpoint_dir and args.checkpoint_dir / name,
         )
         h = result.history
         history = {

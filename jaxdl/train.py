@@ -15,6 +15,7 @@ key gives the same parameters, bit for bit, on the same machine.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -26,6 +27,7 @@ import optax
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
+from jaxdl.checkpoint import Checkpointer
 from jaxdl.data.batching import batch_schedule, check_batch_size
 from jaxdl.optim import find_learning_rate
 from jaxdl.parallel import batch_slots, replicate, shard_batch
@@ -214,6 +216,10 @@ class History(Mapping):
 
     def __len__(self) -> int:
         return len(self._metrics)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """A copy as a plain dict of lists."""
+        return {name: list(values) for name, values in self._metrics.items()}
 
     def last(self) -> dict[str, float]:
         """The final epoch's values."""
@@ -414,6 +420,8 @@ def fit(
     quiet: bool = False,
     desc: str | None = None,
     mesh: Mesh | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    keep_checkpoints: int = 3,
 ) -> FitResult:
     """Trains a model, one jitted call per epoch, with a progress bar over epochs.
 
@@ -439,12 +447,17 @@ def fit(
       desc: label of the progress bar.
       mesh: train data-parallel over these devices (``jaxdl.parallel.data_mesh``): data and
         state replicated, every batch sharded along its batch axis.
+      checkpoint_dir: save a checkpoint after every epoch into this folder
+        (:class:`jaxdl.checkpoint.Checkpointer`) and, when it already holds one of this run,
+        resume after its last complete epoch, with the same results as an uninterrupted run.
+      keep_checkpoints: how many of the latest checkpoints to keep.
 
     Returns:
       A FitResult ``(state, history)``.
 
     Raises:
-      ValueError: on bad data, labels, epochs or batch size, before any compute.
+      ValueError: on bad data, labels, epochs or batch size, before any compute; for a damaged
+        checkpoint or one of another run.
       FloatingPointError: when the training loss turns NaN or inf; names epoch and learning rate.
     """
     _check_epochs(epochs)
@@ -454,6 +467,19 @@ def fit(
     init_key, data_key = jax.random.split(key)
     state = init_state(model, optimizer, init_key, x[:1])
     check_labels(model, state.params, x, y, "data")
+    history, start = History(), 0
+    checkpointer = None
+    if checkpoint_dir is not None:
+        checkpointer = Checkpointer(checkpoint_dir, keep=keep_checkpoints)
+        resumed = checkpointer.restore(state, key)
+        if resumed is not None:
+            start, state, saved = resumed
+            history = History(saved)
+        if start > epochs:
+            raise ValueError(
+                f"epochs: expected at least the {start} epochs already done in the checkpoint "
+                f"at {checkpointer.directory}, got {epochs}"
+            )
     x, y, state = replicate((x, y, state), mesh)
     epoch_fn = jax.jit(
         make_epoch(
@@ -482,23 +508,28 @@ def fit(
         )
     ]
     learning_rate = find_learning_rate(state.opt_state)
-    history = History()
-    with tqdm(range(epochs), desc=desc, disable=quiet, unit="epoch", leave=False) as bar:
-        for e in bar:
-            start = time.perf_counter()
-            state, stats = epoch_fn(state, x, y, jax.random.fold_in(data_key, e))
-            record = _prefixed("train", stats)
-            for prefix, evaluate, arrays in evaluators:
-                record |= _prefixed(prefix, evaluate(state.params, *arrays))
-            record = {name: float(value) for name, value in record.items()}
-            record["seconds"] = time.perf_counter() - start  # float() above waited for the epoch
-            if not math.isfinite(record["train_loss"]):
-                raise FloatingPointError(
-                    f"training diverged: the train loss is {record['train_loss']} at epoch "
-                    f"{e + 1} (learning rate {learning_rate}); lower the learning rate"
-                )
-            history.append(record)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()}, refresh=False)
+    try:
+        with tqdm(range(start, epochs), desc=desc, disable=quiet, unit="epoch", leave=False) as bar:
+            for e in bar:
+                began = time.perf_counter()
+                state, stats = epoch_fn(state, x, y, jax.random.fold_in(data_key, e))
+                record = _prefixed("train", stats)
+                for prefix, evaluate, arrays in evaluators:
+                    record |= _prefixed(prefix, evaluate(state.params, *arrays))
+                record = {name: float(value) for name, value in record.items()}
+                record["seconds"] = time.perf_counter() - began  # float() waited for the epoch
+                if not math.isfinite(record["train_loss"]):
+                    raise FloatingPointError(
+                        f"training diverged: the train loss is {record['train_loss']} at epoch "
+                        f"{e + 1} (learning rate {learning_rate}); lower the learning rate"
+                    )
+                history.append(record)
+                if checkpointer is not None:
+                    checkpointer.save(e + 1, state, key, history.to_dict())
+                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()}, refresh=False)
+    finally:
+        if checkpointer is not None:
+            checkpointer.close()
     return FitResult(state, history)
 
 

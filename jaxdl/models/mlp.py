@@ -71,8 +71,8 @@ def mlp(
         h = flatten(x)
         *hidden, last = params["layers"]
         for layer in hidden:
-            h = act(h @ layer["W"] + layer["b"])
-        return h @ last["W"] + last["b"]
+            h = act(h @ layer["W"] + layer["b"][None, :])
+        return h @ last["W"] + last["b"][None, :]
 
     return Model(init, apply)
 

@@ -51,7 +51,7 @@ def softmax_regression(num_outputs: int = 10, *, init_std: float = INIT_STD) -> 
         }
 
     def apply(params, x):
-        return flatten(x) @ params["W"] + params["b"]
+        return flatten(x) @ params["W"] + params["b"][None, :]
 
     return Model(init, apply)
 
