@@ -15,7 +15,7 @@ import numpy as np
 
 from jaxdl.data.fashion_mnist import load_fashion_mnist, show_images, text_labels, to_device
 from jaxdl.metrics import correct
-from jaxdl.parallel import data_mesh
+from jaxdl.parallel import data_mesh, initialize_distributed
 from jaxdl.plotting import new_figure, plot, save_figure
 from jaxdl.results import write_json
 from jaxdl.train import fit
@@ -84,6 +84,9 @@ def parser(
             default=1,
             help="train data-parallel over N local devices, or 'all' (default 1)",
         )
+        p.add_argument("--coordinator", default=None, help="multi-process: host:port of process 0")
+        p.add_argument("--num-processes", type=positive_int, default=None)
+        p.add_argument("--process-id", type=int, default=None)
         p.add_argument(
             "--checkpoint-dir",
             type=Path,
@@ -98,8 +101,17 @@ def parser(
     return p
 
 
-def save_metrics(out: Path, metrics: dict) -> Path:
-    """Writes ``out/metrics.json`` atomically and says where."""
+def writes_results() -> bool:
+    """True in a single-process run and in process 0 of a multi-process run: the one process
+    that writes results, so processes sharing a folder do not write the same files."""
+    return jax.process_index() == 0
+
+
+def save_metrics(out: Path, metrics: dict) -> Path | None:
+    """Writes ``out/metrics.json`` atomically and says where (process 0 only)."""
+    if not writes_results():
+        print(f"process {jax.process_index()}: results are written by process 0")
+        return None
     path = write_json(out / "metrics.json", metrics)
     print(f"wrote {path}")
     return path
@@ -139,10 +151,18 @@ def train_classifiers(args, variants: dict) -> dict:
     against epoch, one panel per variant) and ``predictions.png`` (test images with true and
     predicted labels, one row per variant), and returns the metrics of each variant.
     """
+    if args.coordinator == "auto":
+        initialize_distributed()
+    elif args.coordinator or args.num_processes or args.process_id is not None:
+        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
     x_train, y_train, x_test, y_test, test_images = fashion_mnist_on_device(args)
-    mesh = None if args.devices == 1 else data_mesh(args.devices)
+    devices = "all" if jax.process_count() > 1 and args.devices == 1 else args.devices
+    mesh = None if devices == 1 else data_mesh(devices)
     if mesh is not None:
-        print(f"data parallel over {mesh.size} devices: {mesh.devices.tolist()}")
+        print(
+            f"process {jax.process_index()} of {jax.process_count()}: data parallel over "
+            f"{mesh.size} devices: {mesh.devices.tolist()}"
+        )
     keys = jax.random.split(jax.random.key(args.seed), len(variants))
     metrics, predictions = {}, {}
     for key, (name, (model, loss, optimizer)) in zip(keys, variants.items(), strict=True):
@@ -185,7 +205,7 @@ def train_classifiers(args, variants: dict) -> dict:
         logits = model.apply(result.state.params, x_test[:8])
         predictions[name] = np.asarray(jnp.argmax(logits, axis=-1))
 
-    if args.epochs:
+    if args.epochs and writes_results():
         fig, axes = new_figure((4.0 * len(metrics), 3.0), ncols=len(metrics))
         for ax, (name, m) in zip(np.atleast_1d(axes), metrics.items(), strict=True):
             h = m["history"]
@@ -208,9 +228,10 @@ def train_classifiers(args, variants: dict) -> dict:
         for t, p in zip(true, text_labels(predictions[name]), strict=True)
     ]
     images = np.concatenate([test_images[:8]] * len(predictions))
-    fig = show_images(images, len(predictions), 8, titles=rows)
-    fig.suptitle(f"true / predicted label; rows: {', '.join(predictions)}")
-    save_figure(fig, args.out / "predictions.png")
+    if writes_results():
+        fig = show_images(images, len(predictions), 8, titles=rows)
+        fig.suptitle(f"true / predicted label; rows: {', '.join(predictions)}")
+        save_figure(fig, args.out / "predictions.png")
     for name, m in metrics.items():
         if args.epochs:
             print(

@@ -8,6 +8,10 @@ gets padding slots (masked), never dropped examples, so training matches one dev
 
 To try it on a CPU, ask XLA for several host devices before JAX starts:
 ``XLA_FLAGS=--xla_force_host_platform_device_count=8``.
+
+Across machines, :func:`initialize_distributed` joins the processes (``jax.distributed``); then
+``jax.devices()`` lists every process's devices, ``data_mesh("all")`` spans them, and each process
+computes the slices of every batch that fall on its own devices, from its own copy of the data.
 """
 
 from __future__ import annotations
@@ -19,8 +23,50 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 AXIS = "data"
 
 
+def initialize_distributed(
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+) -> None:
+    """Joins this process to a multi-process JAX run (``jax.distributed.initialize``).
+
+    Call it before anything else uses JAX. With no arguments JAX detects the cluster from its
+    environment (Cloud TPU pods, SLURM, ...). On CPU the processes talk through gloo.
+
+    Args:
+      coordinator: ``host:port`` of process 0, which every process can reach.
+      num_processes: number of processes P >= 1.
+      process_id: this process's index in ``[0, P)``.
+
+    Raises:
+      ValueError: when only some of the three are given, or they are out of range.
+    """
+    given = [v is not None for v in (coordinator, num_processes, process_id)]
+    if any(given) and not all(given):
+        raise ValueError(
+            "coordinator, num_processes and process_id: expected all three or none (detection "
+            f"from the environment), got coordinator={coordinator!r}, "
+            f"num_processes={num_processes!r}, process_id={process_id!r}"
+        )
+    if all(given):
+        host, _, port = str(coordinator).rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"coordinator: expected 'host:port', got {coordinator!r}")
+        if not (isinstance(num_processes, int) and num_processes >= 1):
+            raise ValueError(f"num_processes: expected an integer >= 1, got {num_processes!r}")
+        if not (isinstance(process_id, int) and 0 <= process_id < num_processes):
+            raise ValueError(
+                f"process_id: expected an integer in [0, {num_processes}), got {process_id!r}"
+            )
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(
+        coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
+    )
+
+
 def data_mesh(devices: int | str | None = None) -> Mesh:
-    """A 1-D mesh (axis ``"data"``) over the first ``devices`` local devices.
+    """A 1-D mesh (axis ``"data"``) over the first ``devices`` devices of ``jax.devices()``
+    (every process's devices, in a multi-process run).
 
     Args:
       devices: a count >= 1, ``"all"``, or None (one device).
