@@ -75,8 +75,7 @@ def train_by_num_features(num_features, key, data, *, epochs, lr, batch_size):
         )
 
     state, history = jax.jit(jax.vmap(one))(jnp.asarray(num_features))
-    history = {name: np.asarray(v) for name, v in history.items()}
-    check_finite_history(history, f"polynomial regression (lr {lr})")
+    history = check_finite_history(history, f"polynomial regression (lr {lr})")
     return np.asarray(state.params["w"]), history
 
 

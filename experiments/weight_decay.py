@@ -90,8 +90,7 @@ def train_lambdas(variant: str, lambdas, key, data, args):
         )
 
     state, history = jax.jit(jax.vmap(one))(jnp.asarray(lambdas, jnp.float32))
-    history = {name: np.asarray(v) for name, v in history.items()}
-    check_finite_history(history, f"weight decay, {variant} (lr {args.lr})")
+    history = check_finite_history(history, f"weight decay, {variant} (lr {args.lr})")
     norms = np.asarray(jax.vmap(l2_norm)(weights(variant, state.params)))
     return norms, history
 

@@ -232,8 +232,7 @@ def cross_validate(
         single = jax.jit(one_fold)
         runs = [single(*(a[i] for a in args)) for i in range(k)]
         state, history = jax.tree.map(lambda *leaves: jnp.stack(leaves), *runs)
-    history = {name: np.asarray(v) for name, v in history.items()}
-    check_finite_history(history, "cross-validation")
+    history = check_finite_history(history, "cross-validation")
     return CrossValidation(
         history["eval_train_loss"][:, -1],
         history["eval_val_loss"][:, -1],

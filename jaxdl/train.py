@@ -326,7 +326,7 @@ def _evaluators(
             raise TypeError(
                 f"{label}: expected a tuple (x, y) or (x, y, valid), got {type(arrays).__name__}"
             )
-        arrays = tuple(a if isinstance(a, jax.core.Tracer) else jnp.asarray(a) for a in arrays)
+        arrays = tuple(jnp.asarray(a) for a in arrays)  # tracers pass through unchanged
         n_eval = check_data(arrays[0], arrays[1], label)
         if params is not None:
             check_labels(model, params, arrays[0], arrays[1], label)
@@ -533,12 +533,21 @@ def fit(
     return FitResult(state, history)
 
 
-def check_finite_history(history: Mapping[str, jax.Array], what: str = "training") -> None:
-    """Raises FloatingPointError when a ``train_loss`` from :func:`train` is NaN or inf.
+def check_finite_history(
+    history: Mapping[str, jax.Array], what: str = "training"
+) -> dict[str, np.ndarray]:
+    """Brings a history from :func:`train` to the host and checks its ``train_loss``.
 
     For histories of many models (shape [models, epochs]), names the first bad model and epoch.
+
+    Returns:
+      The history as NumPy arrays.
+
+    Raises:
+      FloatingPointError: when a training loss is NaN or inf.
     """
-    losses = np.asarray(history["train_loss"])
+    history = {name: np.asarray(values) for name, values in history.items()}
+    losses = history["train_loss"]
     bad = np.argwhere(~np.isfinite(losses))
     if bad.size:
         where = ", ".join(f"{i}" for i in bad[0])
@@ -546,3 +555,4 @@ def check_finite_history(history: Mapping[str, jax.Array], what: str = "training
             f"{what} diverged: the train loss is {losses[tuple(bad[0])]} at index ({where}) "
             "(model, epoch: epochs counted from 0); lower the learning rate"
         )
+    return history

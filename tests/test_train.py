@@ -278,7 +278,9 @@ def test_divergence_names_epoch_and_learning_rate(regression_data):
 
 
 def test_check_finite_history():
-    check_finite_history({"train_loss": np.ones((2, 3))})
+    returned = check_finite_history({"train_loss": jnp.ones((2, 3))})
+    assert isinstance(returned["train_loss"], np.ndarray)
+    np.testing.assert_array_equal(returned["train_loss"], np.ones((2, 3)))
     with pytest.raises(FloatingPointError, match=r"at index \(1, 2\)"):
         check_finite_history({"train_loss": np.array([[1.0, 1, 1], [1, 1, np.inf]])})
 
