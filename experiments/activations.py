@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.activations import relu, sigmoid, tanh
-from jaxdl.plotting import plot, save_figure
+from jaxdl.plotting import plot
 
 import common
 
@@ -65,15 +65,15 @@ def check(name: str, x: jax.Array) -> dict:
 def main(argv=None) -> dict:
     p = common.parser("activations", __doc__)
     args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
 
     x = jnp.arange(START, STOP, STEP)
+    figures = {}
     metrics = {"x": {"start": START, "stop": STOP, "step": STEP, "num_points": int(x.shape[0])}}
     for name in ACTIVATIONS:
         metrics[name], (y, dy) = check(name, x)
-        fig = plot(x, y, "x", f"{name}(x)", figsize=(5, 2.5))
-        save_figure(fig, args.out / f"{name}.png")
-        fig = plot(x, dy, "x", f"grad of {name}", figsize=(5, 2.5))
-        save_figure(fig, args.out / f"{name}_grad.png")
+        figures[f"{name}.png"] = plot(x, y, "x", f"{name}(x)", figsize=(5, 2.5))
+        figures[f"{name}_grad.png"] = plot(x, dy, "x", f"grad of {name}", figsize=(5, 2.5))
 
     print(f"x = arange({START}, {STOP}, {STEP}): {metrics['x']['num_points']} points")
     header = "max|f - jax.nn.f|  max|f' - jax.nn.f'|  f(0)    f'(0)   max f' (at x)"
@@ -91,9 +91,8 @@ def main(argv=None) -> dict:
         f"{np.isclose(metrics['sigmoid']['grad_at_0'], 0.25)}; tanh'(0) = 1: "
         f"{np.isclose(metrics['tanh']['grad_at_0'], 1.0)}"
     )
-    common.save_metrics(args.out, metrics)
-    return metrics
+    return common.finish(out, metrics, figures)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -62,6 +62,7 @@ def squared_loss(w, x, y):
 def main(argv=None) -> dict:
     p = common.parser("autograd", __doc__)
     args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
     key_a, key_w, key_x, key_y = jax.random.split(jax.random.key(args.seed), 4)
     m = {}
 
@@ -151,9 +152,8 @@ def main(argv=None) -> dict:
     }
     print("mean of per-example gradients:", np.asarray(grads.mean(axis=0)))
 
-    common.save_metrics(args.out, m)
-    return m
+    return common.finish(out, m, {})
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -38,14 +38,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdl.engine import make_epoch, train
 from jaxdl.losses import cross_entropy
 from jaxdl.metrics import correct
+from jaxdl.model import init_state
 from jaxdl.models.mlp import mlp
 from jaxdl.models.softmax import softmax_regression
 from jaxdl.optim import sgd
 from jaxdl.results import write_json
 from jaxdl.selection import fold_arrays, make_fold_trainer, masked_linear
-from jaxdl.train import init_state, make_epoch, train
 
 import common
 import weight_decay
@@ -105,7 +106,7 @@ def time_epochs(model, x, y, *, batch_size: int, lr: float, repeats: int) -> dic
     times = []
     for e in range(repeats + 1):
         start = time.perf_counter()
-        state, stats = epoch(state, x, y, jax.random.fold_in(key, e))
+        state, stats = epoch(state, jax.random.fold_in(key, e), (x, y, None), {})
         jax.block_until_ready((state, stats))
         times.append(time.perf_counter() - start)
     steady = statistics.median(times[1:])
@@ -188,8 +189,7 @@ def main(argv=None) -> dict:
         "bandwidth_gbs": bandwidth_gbs((1 if args.quick else 256) * 2**20, repeats),
     }
     start = time.perf_counter()
-    load_args = argparse.Namespace(data_dir=None, quick=args.quick)
-    x_train, y_train, *_ = common.fashion_mnist_on_device(load_args)
+    x_train, y_train = common.fashion_mnist_on_device(None, quick=args.quick).train
     results["data_load_s"] = time.perf_counter() - start
 
     n, batch_size = len(x_train), 256
@@ -241,4 +241,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

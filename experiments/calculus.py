@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.calculus import numerical_grad, numerical_lim
-from jaxdl.plotting import plot, save_figure
+from jaxdl.plotting import plot
 
 import common
 
@@ -71,6 +71,7 @@ def compare(fn, x, closed_form) -> dict:
 def main(argv=None) -> dict:
     p = common.parser("calculus", __doc__)
     args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
 
     steps, limits, limits32 = [], [], []
     h = 0.1
@@ -98,7 +99,6 @@ def main(argv=None) -> dict:
         "f(x)",
         legend=["f(x)", f"Tangent line (x={X0:g})"],
     )
-    save_figure(fig, args.out / "calculus.png")
 
     key_a, key_x = jax.random.split(jax.random.key(args.seed))
     A = np.asarray(jax.random.normal(key_a, (4, 4)), np.float64)
@@ -128,9 +128,8 @@ def main(argv=None) -> dict:
         "tangent": {"slope": slope, "intercept": intercept},
         "gradients": gradients,
     }
-    common.save_metrics(args.out, metrics)
-    return metrics
+    return common.finish(out, metrics, {"calculus.png": fig})
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

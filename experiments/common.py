@@ -1,4 +1,5 @@
-"""What every experiment script shares: the standard flags and where results go.
+"""What every experiment script shares: the standard flags, the results folder, and the
+Fashion-MNIST classifiers' training and report (the book's ``train_ch3``/``predict_ch3``).
 
 Scripts import it as ``common`` (``python experiments/NAME.py`` puts this folder on the path).
 """
@@ -6,19 +7,23 @@ Scripts import it as ``common`` (``python experiments/NAME.py`` puts this folder
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.data.fashion_mnist import load_fashion_mnist, show_images, text_labels, to_device
+from jaxdl.data.fashion_mnist import load_fashion_mnist, text_labels, to_device
+from jaxdl.engine import Result
+from jaxdl.fit import fit
 from jaxdl.metrics import correct
-from jaxdl.parallel import data_mesh, initialize_distributed
-from jaxdl.plotting import new_figure, plot, save_figure
-from jaxdl.results import write_json
-from jaxdl.train import fit
+from jaxdl.parallel import setup_devices
+from jaxdl.plotting import classifier_curves, figure_png, predictions_figure
+from jaxdl.results import Outputs
 
 RESULTS_ROOT = Path("results")
 
@@ -101,141 +106,201 @@ def parser(
     return p
 
 
+def outputs(p: argparse.ArgumentParser, out: Path) -> Outputs:
+    """The experiment's results (``--out``), checked before any training; nothing is written
+    until :func:`finish`, so a run that fails leaves ``--out`` as it was."""
+    try:
+        return Outputs(out, name="--out")
+    except ValueError as error:
+        p.error(str(error))
+
+
+def run(main) -> None:
+    """Runs a script's ``main()``: input it refuses (a checkpoint of another run, data not
+    found) or a run that diverges ends with the message alone and exit status 1, not a
+    traceback."""
+    try:
+        main()
+    except (ValueError, FloatingPointError, FileNotFoundError) as error:
+        sys.exit(f"{Path(sys.argv[0]).name}: error: {error}")
+
+
 def writes_results() -> bool:
     """True in a single-process run and in process 0 of a multi-process run: the one process
     that writes results, so processes sharing a folder do not write the same files."""
     return jax.process_index() == 0
 
 
-def save_metrics(out: Path, metrics: dict) -> Path | None:
-    """Writes ``out/metrics.json`` atomically and says where (process 0 only)."""
+def finish(results: Outputs, metrics: dict, figures: dict) -> dict:
+    """Writes ``figures`` (``{file name: Figure}``) and ``metrics.json`` together (process 0
+    only), says where, and returns the metrics."""
     if not writes_results():
         print(f"process {jax.process_index()}: results are written by process 0")
-        return None
-    path = write_json(out / "metrics.json", metrics)
-    print(f"wrote {path}")
-    return path
+        return metrics
+    for name, fig in figures.items():
+        results.add(name, figure_png(fig))
+    results.add_json("metrics.json", metrics)
+    for path in results.write():
+        print(f"wrote {path}")
+    return metrics
 
 
 QUICK_TRAIN, QUICK_TEST = 2000, 500
 
 
-def fashion_mnist_on_device(args):
-    """Loads Fashion-MNIST and moves it to the device once: ``(x_train, y_train, x_test,
-    y_test, test_images)``; images float32 [N, 784] in [0, 1], labels int32 [N], and the
-    uint8 test images [N, 28, 28] kept on the host for figures. ``--quick`` keeps the first
-    2000 training and 500 test examples."""
+class ClassifierData(NamedTuple):
+    """Fashion-MNIST on the device: images float32 [N, 784] in [0, 1], labels int32 [N], and
+    the uint8 test images [N, 28, 28] kept on the host for figures."""
+
+    train: tuple[jax.Array, jax.Array]
+    test: tuple[jax.Array, jax.Array]
+    test_images: np.ndarray
+
+
+def fashion_mnist_on_device(data_dir: Path | None, *, quick: bool) -> ClassifierData:
+    """Loads Fashion-MNIST and moves it to the device once; ``quick`` keeps the first 2000
+    training and 500 test examples."""
     start = time.perf_counter()
-    data = load_fashion_mnist(args.data_dir)
+    data = load_fashion_mnist(data_dir)
     train, test = data.train, data.test
-    if args.quick:
+    if quick:
         train = type(train)(train.images[:QUICK_TRAIN], train.labels[:QUICK_TRAIN])
         test = type(test)(test.images[:QUICK_TEST], test.labels[:QUICK_TEST])
-    arrays = (
-        to_device(train.images),
-        jnp.asarray(train.labels),
-        to_device(test.images),
-        jnp.asarray(test.labels),
-    )
-    arrays[-1].block_until_ready()
+    x_train, y_train = to_device(train.images), jnp.asarray(train.labels)
+    x_test, y_test = to_device(test.images), jnp.asarray(test.labels)
+    y_test.block_until_ready()
     print(
         f"Fashion-MNIST: {len(train.labels)} training and {len(test.labels)} test images "
-        f"on {arrays[0].devices()} in {time.perf_counter() - start:.2f} s"
+        f"on {x_train.devices()} in {time.perf_counter() - start:.2f} s"
     )
-    return (*arrays, test.images)
+    return ClassifierData((x_train, y_train), (x_test, y_test), test.images)
 
 
-def train_classifiers(args, variants: dict) -> dict:
-    """Trains each ``{name: (model, loss, optimizer)}`` on Fashion-MNIST as the book's
-    ``train_ch3``, prints its epochs, draws ``curves.png`` (train loss, train acc, test acc
-    against epoch, one panel per variant) and ``predictions.png`` (test images with true and
-    predicted labels, one row per variant), and returns the metrics of each variant.
-    """
-    if args.coordinator == "auto":
-        initialize_distributed()
-    elif args.coordinator or args.num_processes or args.process_id is not None:
-        initialize_distributed(args.coordinator, args.num_processes, args.process_id)
-    x_train, y_train, x_test, y_test, test_images = fashion_mnist_on_device(args)
-    devices = "all" if jax.process_count() > 1 and args.devices == 1 else args.devices
-    mesh = None if devices == 1 else data_mesh(devices)
+def mesh_from_flags(devices, coordinator, num_processes, process_id):
+    """The training mesh of the flags ``--devices``, ``--coordinator``, ``--num-processes``
+    and ``--process-id`` (:func:`jaxdl.parallel.setup_devices`); says what it spans."""
+    mesh = setup_devices(
+        devices, coordinator=coordinator, num_processes=num_processes, process_id=process_id
+    )
     if mesh is not None:
         print(
             f"process {jax.process_index()} of {jax.process_count()}: data parallel over "
             f"{mesh.size} devices: {mesh.devices.tolist()}"
         )
-    keys = jax.random.split(jax.random.key(args.seed), len(variants))
-    metrics, predictions = {}, {}
+    return mesh
+
+
+def train_classifiers(
+    variants: dict,
+    data: ClassifierData,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    mesh=None,
+    checkpoint_dir: Path | None = None,
+) -> dict[str, Result]:
+    """Trains each ``{name: (model, loss, optimizer)}`` on Fashion-MNIST as the book's
+    ``train_ch3`` (accuracy on the training minibatches and on the test set after each epoch),
+    each variant with its own key from ``seed``; prints every epoch."""
+    keys = jax.random.split(jax.random.key(seed), len(variants))
+    results = {}
     for key, (name, (model, loss, optimizer)) in zip(keys, variants.items(), strict=True):
-        result = fit(
+        results[name] = result = fit(
             model,
             loss,
             optimizer,
-            (x_train, y_train),
-            epochs=args.epochs,
-            batch_size=args.batch_size,
+            data.train,
+            epochs=epochs,
+            batch_size=batch_size,
             key=key,
-            eval_data=(x_test, y_test),
+            eval_data={"test": data.test},
             metrics={"acc": correct},
             desc=name,
             mesh=mesh,
-            checkpoint_dir=args.checkpoint_dir and args.checkpoint_dir / name,
+            checkpoint_dir=checkpoint_dir and checkpoint_dir / name,
         )
         h = result.history
-        history = {
-            "train_loss": h.get("train_loss", []),
-            "train_acc": h.get("train_acc", []),
-            "test_loss": h.get("eval_loss", []),
-            "test_acc": h.get("eval_acc", []),
-        }
-        for e, values in enumerate(zip(*history.values(), strict=True), 1):
-            loss_value, train_acc, _, test_acc = values
+        for e in range(len(h["train_loss"])):
             print(
-                f"{name} epoch {e}: loss {loss_value:.3f}, train acc {train_acc:.3f}, "
-                f"test acc {test_acc:.3f}"
+                f"{name} epoch {e + 1}: loss {h['train_loss'][e]:.3f}, train acc "
+                f"{h['train_acc'][e]:.3f}, test acc {h['test_acc'][e]:.3f}"
             )
-        seconds = h.get("seconds", [])
+    return results
+
+
+HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
+
+
+def report_classifiers(variants: dict, results: dict[str, Result], data: ClassifierData):
+    """The classifiers' metrics and figures: ``(metrics, {"curves.png": ...,
+    "predictions.png": ...})``; prints each variant's final figures."""
+    metrics, predicted = {}, {}
+    for name, result in results.items():
+        h = {k: result.history[k].tolist() for k in HISTORY_KEYS}
+        seconds = result.history["seconds"].tolist()
         steady = seconds[1:] or seconds
+        done = bool(seconds)
         metrics[name] = {
-            "test_acc": history["test_acc"][-1] if args.epochs else None,
-            "train_acc": history["train_acc"][-1] if args.epochs else None,
-            "train_loss": history["train_loss"][-1] if args.epochs else None,
-            "history": history,
-            "seconds_per_epoch": float(np.median(steady)) if steady else None,
+            "test_acc": h["test_acc"][-1] if done else None,
+            "train_acc": h["train_acc"][-1] if done else None,
+            "train_loss": h["train_loss"][-1] if done else None,
+            "history": h,
+            "seconds_per_epoch": float(np.median(steady)) if done else None,
+            "run": result.run.to_dict(),
         }
-        logits = model.apply(result.state.params, x_test[:8])
-        predictions[name] = np.asarray(jnp.argmax(logits, axis=-1))
-
-    if args.epochs and writes_results():
-        fig, axes = new_figure((4.0 * len(metrics), 3.0), ncols=len(metrics))
-        for ax, (name, m) in zip(np.atleast_1d(axes), metrics.items(), strict=True):
-            h = m["history"]
-            epochs = np.arange(1, len(h["train_loss"]) + 1)
-            plot(
-                epochs,
-                [h["train_loss"], h["train_acc"], h["test_acc"]],
-                "epoch",
-                legend=["train loss", "train acc", "test acc"],
-                xlim=(1, max(len(epochs), 2)),
-                axes=ax,
-            )
-            ax.set_title(name)
-        save_figure(fig, args.out / "curves.png")
-
-    true = text_labels(np.asarray(y_test[:8]))
-    rows = [
-        f"{t}\n{p}"
-        for name in predictions
-        for t, p in zip(true, text_labels(predictions[name]), strict=True)
-    ]
-    images = np.concatenate([test_images[:8]] * len(predictions))
-    if writes_results():
-        fig = show_images(images, len(predictions), 8, titles=rows)
-        fig.suptitle(f"true / predicted label; rows: {', '.join(predictions)}")
-        save_figure(fig, args.out / "predictions.png")
-    for name, m in metrics.items():
-        if args.epochs:
+        model = variants[name][0]
+        logits = model.apply(result.state.params, data.test[0][:8])
+        predicted[name] = text_labels(np.asarray(jnp.argmax(logits, axis=-1)))
+        if done:
+            m = metrics[name]
             print(
                 f"{name}: loss {m['train_loss']:.3f}, train acc {m['train_acc']:.3f}, "
                 f"test acc {m['test_acc']:.3f}, {m['seconds_per_epoch']:.2f} s/epoch"
             )
-    return metrics
+    figures = {}
+    if all(len(r.history["train_loss"]) for r in results.values()):
+        figures["curves.png"] = classifier_curves({n: m["history"] for n, m in metrics.items()})
+    true = text_labels(np.asarray(data.test[1][:8]))
+    figures["predictions.png"] = predictions_figure(data.test_images[:8], true, predicted)
+    return metrics, figures
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig:
+    """The settings of a Fashion-MNIST experiment's training, from its flags."""
+
+    epochs: int
+    batch_size: int
+    seed: int = 0
+    quick: bool = False
+    data_dir: Path | None = None
+    devices: int | str = 1
+    coordinator: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
+    checkpoint_dir: Path | None = None
+
+    @classmethod
+    def from_flags(cls, args: argparse.Namespace) -> ClassifierConfig:
+        """The config of the parsed flags of :func:`parser` (with ``data_dir=True``)."""
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+def classifiers(variants: dict, config: ClassifierConfig) -> tuple[dict, dict]:
+    """A Fashion-MNIST experiment: the devices, the data, every variant trained, then the
+    metrics and figures (:func:`report_classifiers`)."""
+    mesh = mesh_from_flags(
+        config.devices, config.coordinator, config.num_processes, config.process_id
+    )
+    data = fashion_mnist_on_device(config.data_dir, quick=config.quick)
+    results = train_classifiers(
+        variants,
+        data,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        mesh=mesh,
+        checkpoint_dir=config.checkpoint_dir,
+    )
+    return report_classifiers(variants, results, data)

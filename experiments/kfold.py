@@ -13,7 +13,8 @@ Command: ``python experiments/kfold.py [--folds 5 --epochs 400 --lr 0.01 --batch
 metrics.json: ``{"candidates": [number of features per candidate], "degree": [...],
 "mean_val_loss": [...], "std_val_loss": [...] (over folds), "mean_train_loss": [...],
 "chosen": number of features of the chosen candidate, "chosen_degree",
-"chosen_test_loss": its loss on the test set, "folds"}``.
+"chosen_test_loss": its loss on the test set, "folds", "runs": {"chosen": the final run's
+identity (``jaxdl.run.Run``)}}``.
 Figure: ``kfold.png`` (mean validation and training loss ± one standard deviation over folds
 against degree, log scale).
 """
@@ -26,10 +27,10 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from jaxdl.fit import fit
 from jaxdl.optim import sgd
-from jaxdl.plotting import new_figure, save_figure, set_axes
+from jaxdl.plotting import new_figure, set_axes
 from jaxdl.selection import cross_validate, masked_linear
-from jaxdl.train import fit
 
 import common
 from polynomial_regression import MAX_DEGREE, make_data
@@ -39,6 +40,7 @@ def main(argv=None) -> dict:
     p = common.parser("kfold", __doc__, epochs=400, lr=0.01, batch_size=10)
     p.add_argument("--folds", type=int, default=5, help="number of folds k")
     args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
     candidates = list(range(1, MAX_DEGREE + 1))
     if args.quick:
         args.epochs, candidates = min(args.epochs, 30), [2, 4, 8]
@@ -77,10 +79,10 @@ def main(argv=None) -> dict:
         epochs=args.epochs,
         batch_size=args.batch_size,
         key=key_final,
-        eval_data=(x_test, y_test),
+        eval_data={"test": (x_test, y_test)},
         desc="chosen",
     )
-    test_loss = final.history["eval_loss"][-1]
+    test_loss = float(final.history["test_loss"][-1])
     print(f"chosen: {chosen} features (degree {chosen - 1}), test loss {test_loss:.4f}")
 
     metrics = {
@@ -93,6 +95,7 @@ def main(argv=None) -> dict:
         "chosen_degree": chosen - 1,
         "chosen_test_loss": test_loss,
         "folds": args.folds,
+        "runs": {"chosen": final.run.to_dict()},
     }
     degrees = np.array(candidates) - 1
     fig, ax = new_figure((4.5, 3))
@@ -100,21 +103,10 @@ def main(argv=None) -> dict:
         ax.errorbar(
             degrees, losses.mean(axis=1), yerr=losses.std(axis=1), fmt=fmt, capsize=3, label=label
         )
-    ax.axvline(chosen - 1, color="gray", linestyle=":")
-    set_axes(
-        ax,
-        "degree",
-        f"{args.folds}-fold loss",
-        None,
-        None,
-        "linear",
-        "log",
-        ["validation", "train"],
-    )
-    save_figure(fig, args.out / "kfold.png")
-    common.save_metrics(args.out, metrics)
-    return metrics
+    ax.axvline(chosen - 1, color="gray", linestyle=":", label=f"chosen: degree {chosen - 1}")
+    set_axes(ax, "degree", f"{args.folds}-fold loss", None, None, "linear", "log", legend=True)
+    return common.finish(out, metrics, {"kfold.png": fig})
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -51,6 +51,7 @@ def show(label: str, value) -> None:
 def main(argv=None) -> dict:
     p = common.parser("linear_algebra", __doc__)
     args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
     m = {}
 
     print("== Scalars")
@@ -158,9 +159,8 @@ def main(argv=None) -> dict:
         "naive_grad_at_zero_is_nan": bool(jnp.all(jnp.isnan(naive))),
     }
 
-    common.save_metrics(args.out, m)
-    return m
+    return common.finish(out, m, {})
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

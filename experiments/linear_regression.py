@@ -6,7 +6,8 @@ minibatch SGD, batch 10, learning rate 0.03, 3 epochs.
 - scratch: ``jaxdl.models.linear.linear_regression`` + ``jaxdl.losses.squared_loss``
   (½(ŷ - y)², the book's) + ``jaxdl.optim.sgd`` (from scratch).
 - concise: ``flax.linen.Dense`` + ``optax.squared_error`` ((ŷ - y)², as ``nn.MSELoss``: no ½,
-  so its gradient steps are twice as long at the same learning rate) + ``optax.sgd``.
+  so its gradient steps are twice as long at the same learning rate) +
+  ``optax.inject_hyperparams(optax.sgd)`` (the rate held in the optimizer's state).
 - closed_form: least squares with a bias column (``jaxdl.models.linear.closed_form``).
 
 Command: ``python experiments/linear_regression.py [--epochs 3 --lr 0.03 --batch-size 10
@@ -14,7 +15,8 @@ Command: ``python experiments/linear_regression.py [--epochs 3 --lr 0.03 --batch
 
 metrics.json: ``{"scratch"|"concise"|"closed_form": {"w": [2 floats], "b": float,
 "w_error": true w - estimate, "b_error": true b - estimate, "train_loss_per_epoch": the
-variant's loss on the whole training set after each epoch (for closed_form, one value)}}``.
+variant's loss on the whole training set after each epoch (for closed_form, one value)},
+"runs": {"scratch"|"concise": the run's identity (``jaxdl.run.Run``)}}``.
 Figures: ``loss.png`` (training loss against epoch, log scale) and ``fit.png`` (the data
 against the second feature, with each variant's fitted line).
 """
@@ -27,11 +29,11 @@ import numpy as np
 import optax
 
 from jaxdl.data.synthetic import synthetic_regression
+from jaxdl.fit import fit
 from jaxdl.losses import squared_loss
 from jaxdl.models.linear import closed_form, concise_linear_regression, linear_regression
 from jaxdl.optim import sgd
-from jaxdl.plotting import new_figure, plot, save_figure
-from jaxdl.train import fit
+from jaxdl.plotting import new_figure, plot
 
 import common
 
@@ -55,9 +57,9 @@ def summary(w, b, losses) -> dict:
 
 
 def main(argv=None) -> dict:
-    args = common.parser("linear_regression", __doc__, epochs=3, lr=0.03, batch_size=10).parse_args(
-        argv
-    )
+    p = common.parser("linear_regression", __doc__, epochs=3, lr=0.03, batch_size=10)
+    args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
     key_data, key_scratch, key_concise = jax.random.split(jax.random.key(args.seed), 3)
     X, y = synthetic_regression(key_data, jnp.array(TRUE_W), TRUE_B, NUM_EXAMPLES, NOISE)
 
@@ -66,11 +68,11 @@ def main(argv=None) -> dict:
         "concise": (
             concise_linear_regression(),
             optax.squared_error,
-            optax.sgd(args.lr),
+            optax.inject_hyperparams(optax.sgd)(learning_rate=args.lr),
             key_concise,
         ),
     }
-    metrics = {}
+    metrics, runs = {}, {}
     for name, (model, loss, optimizer, key) in variants.items():
         result = fit(
             model,
@@ -80,10 +82,11 @@ def main(argv=None) -> dict:
             epochs=args.epochs,
             batch_size=args.batch_size,
             key=key,
-            eval_data=(X, y),
+            eval_data={"train_eval": (X, y)},
             desc=name,
         )
-        losses = result.history.get("eval_loss", [])
+        runs[name] = result.run.to_dict()
+        losses = result.history["train_eval_loss"].tolist()
         print(f"{name}:")
         for epoch, value in enumerate(losses, 1):
             print(f"  epoch {epoch}, loss {value:f}")
@@ -104,9 +107,10 @@ def main(argv=None) -> dict:
         print(f"{name}: error in estimating w {np.round(m['w_error'], 6)}")
         print(f"{name}: error in estimating b {m['b_error']:.6f}")
 
+    figures = {}
     epochs = np.arange(1, args.epochs + 1)
     if args.epochs:
-        fig = plot(
+        figures["loss.png"] = plot(
             epochs,
             [
                 metrics["scratch"]["train_loss_per_epoch"],
@@ -118,7 +122,6 @@ def main(argv=None) -> dict:
             yscale="log",
             figsize=(4.5, 3),
         )
-        save_figure(fig, args.out / "loss.png")
 
     fig, ax = new_figure((4.5, 3))
     ax.scatter(np.asarray(X[:, 1]), np.asarray(y), s=1, c="gray", label="data")
@@ -129,10 +132,10 @@ def main(argv=None) -> dict:
     ax.set_xlabel("feature 2 (feature 1 at its mean, 0)")
     ax.set_ylabel("y")
     ax.legend()
-    save_figure(fig, args.out / "fit.png")
-    common.save_metrics(args.out, metrics)
-    return metrics
+    figures["fit.png"] = fig
+    metrics["runs"] = runs
+    return common.finish(out, metrics, figures)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -32,7 +32,7 @@ import numpy as np
 
 from jaxdl.activations import naive_softmax, softmax
 from jaxdl.losses import cross_entropy, huber_loss, l1_loss, squared_loss
-from jaxdl.plotting import new_figure, plot, save_figure
+from jaxdl.plotting import new_figure, plot
 
 import common
 
@@ -93,6 +93,7 @@ def overflow_demo(logits) -> dict:
 def main(argv=None) -> dict:
     p = common.parser("loss_functions", __doc__)
     args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
 
     x = jnp.linspace(-3.0, 3.0, 601)
     data = curves(x)
@@ -109,7 +110,6 @@ def main(argv=None) -> dict:
             axes=ax,
         )
         ax.set_title(ylabel)
-    save_figure(fig, args.out / "loss_functions.png")
 
     points = jnp.asarray(POINTS)
     sampled = curves(points)
@@ -123,9 +123,8 @@ def main(argv=None) -> dict:
             print(f"{key:10s} {name:6s}  {values}")
 
     metrics["overflow"] = [overflow_demo(logits) for logits in OVERFLOW_LOGITS]
-    common.save_metrics(args.out, metrics)
-    return metrics
+    return common.finish(out, metrics, {"loss_functions.png": fig})
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -5,7 +5,9 @@ W ~ N(0, 0.01²), b = 0.
 
 - scratch: ``jaxdl.models.mlp.mlp`` + ``jaxdl.losses.cross_entropy`` + ``jaxdl.optim.sgd``.
 - concise: ``jaxdl.models.mlp.MLP`` (``flax.linen.Dense`` layers) +
-  ``optax.softmax_cross_entropy_with_integer_labels`` + ``optax.sgd``.
+  ``optax.softmax_cross_entropy_with_integer_labels`` +
+  ``optax.inject_hyperparams(optax.sgd)`` (optax's SGD with its learning rate held in its
+  state, so the rate is part of the run's identity).
 
 Command: ``python experiments/mlp.py [--num-hiddens 256 [128 ...] --activation
 relu|sigmoid|tanh --data-dir DIR --epochs 10 --lr 0.1 --batch-size 256 --seed 0
@@ -13,7 +15,7 @@ relu|sigmoid|tanh --data-dir DIR --epochs 10 --lr 0.1 --batch-size 256 --seed 0
 
 metrics.json: as softmax_regression.py: ``{"scratch"|"concise": {"test_acc", "train_acc",
 "train_loss", "history": {"train_loss", "train_acc", "test_loss", "test_acc"},
-"seconds_per_epoch"}}``, plus ``"config": {"num_hiddens", "activation"}``.
+"seconds_per_epoch", "run"}}``, plus ``"config": {"num_hiddens", "activation"}``.
 Figures: ``curves.png`` and ``predictions.png``.
 """
 
@@ -40,21 +42,21 @@ def main(argv=None) -> dict:
     )
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
     args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
     hidden = tuple(args.num_hiddens)
     variants = {
         "scratch": (mlp(hidden, activation=args.activation), cross_entropy, sgd(args.lr)),
         "concise": (
             concise_mlp(hidden, activation=args.activation),
             optax.softmax_cross_entropy_with_integer_labels,
-            optax.sgd(args.lr),
+            optax.inject_hyperparams(optax.sgd)(learning_rate=args.lr),
         ),
     }
     print(f"MLP 784-{'-'.join(map(str, hidden))}-10, {args.activation}")
-    metrics = common.train_classifiers(args, variants)
+    metrics, figures = common.classifiers(variants, common.ClassifierConfig.from_flags(args))
     metrics["config"] = {"num_hiddens": list(hidden), "activation": args.activation}
-    common.save_metrics(args.out, metrics)
-    return metrics
+    return common.finish(out, metrics, figures)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

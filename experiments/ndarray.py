@@ -63,6 +63,7 @@ def add_into(z, x, y):
 def main(argv=None) -> dict:
     p = common.parser("ndarray", __doc__)
     args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
     key = jax.random.key(args.seed)
     m = {}
 
@@ -201,9 +202,8 @@ def main(argv=None) -> dict:
         "device_put_devices": sorted(str(dev) for dev in placed.devices()),
     }
 
-    common.save_metrics(args.out, m)
-    return m
+    return common.finish(out, m, {})
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -18,7 +18,8 @@ Command: ``python experiments/polynomial_regression.py [--epochs 400 --overfit-e
 metrics.json: ``{"degree3"|"linear"|"all20": {"w": learned weights of the features in use,
 "train_loss", "test_loss": final losses over the whole set, "num_features", "epochs"},
 "sweep": {"num_features": [1..20], "degree": [0..19], "train_loss": [...],
-"test_loss": [...]}}``.
+"test_loss": [...]}, "runs": {"first_fits"|"sweep": the identity (``jaxdl.run.Run``) of the
+vmapped run of degree3 and linear, and of the sweep (whose all-20 row is all20)}}``.
 Figures: ``fits.png`` (train and test loss against epoch, log scale, one panel per fit) and
 ``complexity.png`` (final train and test loss against degree).
 """
@@ -30,10 +31,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdl.data.synthetic import polynomial_data
+from jaxdl.engine import check_finite, train
 from jaxdl.optim import sgd
-from jaxdl.plotting import loss_panels, plot, save_figure
-from jaxdl.selection import masked_linear, polynomial_features
-from jaxdl.train import check_finite_history, train
+from jaxdl.plotting import loss_panels, plot
+from jaxdl.selection import masked_linear
 
 import common
 
@@ -45,13 +47,10 @@ FITS = {"degree3": 4, "linear": 2, "all20": MAX_DEGREE}
 
 
 def make_data(key):
-    """``(train, test)`` pairs of ``(features [100, 20], labels [100])``."""
-    key_x, key_noise = jax.random.split(key)
-    x = jax.random.normal(key_x, (NUM_TRAIN + NUM_TEST,))
-    features = polynomial_features(x, MAX_DEGREE)
-    true_w = jnp.zeros(MAX_DEGREE).at[: len(TRUE_W)].set(jnp.array(TRUE_W))
-    labels = features @ true_w + NOISE * jax.random.normal(key_noise, x.shape)
-    return (features[:NUM_TRAIN], labels[:NUM_TRAIN]), (features[NUM_TRAIN:], labels[NUM_TRAIN:])
+    """``(train, test)`` pairs of ``(features [100, 20], labels [100])``: the book's data."""
+    return polynomial_data(
+        key, TRUE_W, max_degree=MAX_DEGREE, num_train=NUM_TRAIN, num_test=NUM_TEST, noise=NOISE
+    )
 
 
 def train_by_num_features(num_features, key, data, *, epochs, lr, batch_size):
@@ -71,12 +70,12 @@ def train_by_num_features(num_features, key, data, *, epochs, lr, batch_size):
             epochs=epochs,
             batch_size=batch_size,
             key=jax.random.fold_in(key, k),
-            eval_data={"train": train_set, "test": test_set},
+            eval_data={"train_eval": train_set, "test": test_set},
         )
 
-    state, history = jax.jit(jax.vmap(one))(jnp.asarray(num_features))
-    history = check_finite_history(history, f"polynomial regression (lr {lr})")
-    return np.asarray(state.params["w"]), history
+    result = jax.jit(jax.vmap(one))(jnp.asarray(num_features))
+    history = check_finite(result, "polynomial regression")
+    return np.asarray(result.state.params["w"]), history, result.run
 
 
 def main(argv=None) -> dict:
@@ -88,6 +87,7 @@ def main(argv=None) -> dict:
         help="epochs of the all-features fit and of the sweep",
     )
     args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
     if args.quick:
         args.epochs, args.overfit_epochs = min(args.epochs, 40), min(args.overfit_epochs, 60)
     key_data, key_train = jax.random.split(jax.random.key(args.seed))
@@ -101,9 +101,9 @@ def main(argv=None) -> dict:
     )
     sources = {"degree3": (short, 0), "linear": (short, 1), "all20": (long, MAX_DEGREE - 1)}
     metrics, curves = {}, {}
-    for name, ((w, history), row) in sources.items():
+    for name, ((w, history, _), row) in sources.items():
         k = FITS[name]
-        train_curve, test_curve = history["eval_train_loss"][row], history["eval_test_loss"][row]
+        train_curve, test_curve = history["train_eval_loss"][row], history["test_loss"][row]
         curves[name] = (train_curve, test_curve)
         metrics[name] = {
             "w": w[row, :k].tolist(),
@@ -116,13 +116,14 @@ def main(argv=None) -> dict:
         if len(train_curve):
             print(f"{name}: train loss {train_curve[-1]:.4f}, test loss {test_curve[-1]:.4f}")
 
-    _, sweep_history = long
+    _, sweep_history, _ = long
+    figures = {}
     if args.overfit_epochs:
         metrics["sweep"] = {
             "num_features": num_features.tolist(),
             "degree": (num_features - 1).tolist(),
-            "train_loss": sweep_history["eval_train_loss"][:, -1].tolist(),
-            "test_loss": sweep_history["eval_test_loss"][:, -1].tolist(),
+            "train_loss": sweep_history["train_eval_loss"][:, -1].tolist(),
+            "test_loss": sweep_history["test_loss"][:, -1].tolist(),
         }
         for k, tr, te in zip(
             num_features, *(metrics["sweep"][s] for s in ("train_loss", "test_loss")), strict=True
@@ -130,9 +131,8 @@ def main(argv=None) -> dict:
             print(f"sweep: {k:2d} features (degree {k - 1:2d}): train {tr:.4f}, test {te:.4f}")
 
         titled = {f"{name} ({FITS[name]} features)": c for name, c in curves.items()}
-        fig = loss_panels(titled, ncols=3)
-        save_figure(fig, args.out / "fits.png")
-        fig = plot(
+        figures["fits.png"] = loss_panels(titled, ncols=3)
+        figures["complexity.png"] = plot(
             num_features - 1,
             [metrics["sweep"]["train_loss"], metrics["sweep"]["test_loss"]],
             "degree (number of features - 1)",
@@ -141,10 +141,9 @@ def main(argv=None) -> dict:
             yscale="log",
             figsize=(4.5, 3),
         )
-        save_figure(fig, args.out / "complexity.png")
-    common.save_metrics(args.out, metrics)
-    return metrics
+    metrics["runs"] = {"first_fits": short[2].to_dict(), "sweep": long[2].to_dict()}
+    return common.finish(out, metrics, figures)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

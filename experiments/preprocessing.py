@@ -23,6 +23,9 @@ metrics.json:
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pandas as pd
 
 from jaxdl.data.tabular import fill_numeric_na, load_csv, one_hot_encode
@@ -42,9 +45,13 @@ TARGET = "Price"
 def main(argv=None) -> dict:
     p = common.parser("preprocessing", __doc__)
     args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
 
-    data_file = write_text(args.out / "house_tiny.csv", HOUSE_TINY)
-    data = pd.read_csv(data_file)
+    out.add("house_tiny.csv", HOUSE_TINY.encode())
+    with tempfile.TemporaryDirectory() as scratch:  # the book reads the data from a file
+        data_file = write_text(Path(scratch) / "house_tiny.csv", HOUSE_TINY)
+        data = pd.read_csv(data_file)
+        table = load_csv(data_file, TARGET)
     print(data)
 
     inputs = data.drop(columns=[TARGET])
@@ -53,7 +60,6 @@ def main(argv=None) -> dict:
     encoded = one_hot_encode(filled)
     print(encoded)
 
-    table = load_csv(data_file, TARGET)
     print(repr(table.x))
     print(repr(table.y))
     print("feature names:", table.feature_names)
@@ -69,9 +75,8 @@ def main(argv=None) -> dict:
         "y": table.y,
         "dtype": str(table.x.dtype),
     }
-    common.save_metrics(args.out, metrics)
-    return metrics
+    return common.finish(out, metrics, {})
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

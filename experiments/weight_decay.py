@@ -16,7 +16,8 @@ Command: ``python experiments/weight_decay.py [--epochs 100 --lr 0.003 --batch-s
 
 metrics.json: ``{"scratch"|"concise": {"0"|"3": {"w_norm": the true L2 norm ||w||₂ (not
 ½||w||²), "train_loss", "test_loss": final losses over the whole sets (each variant's own
-loss)}}, "sweep": {"lambda": [16 values], "w_norm": [...], "test_loss": [...]}}``.
+loss)}}, "sweep": {"lambda": [16 values], "w_norm": [...], "test_loss": [...]},
+"runs": {"scratch"|"concise"|"sweep": the identity (``jaxdl.run.Run``) of each vmapped run}}``.
 Figures: ``curves.png`` (train and test loss against epoch, log scale, per variant and λ) and
 ``sweep.png`` (final test loss and ||w||₂ against λ).
 """
@@ -29,12 +30,12 @@ import numpy as np
 import optax
 
 from jaxdl.data.synthetic import synthetic_regression
+from jaxdl.engine import check_finite, train
 from jaxdl.linalg import l2_norm
 from jaxdl.losses import squared_loss
 from jaxdl.models.linear import concise_linear_regression, linear_regression
 from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay
-from jaxdl.plotting import loss_panels, new_figure, plot, save_figure
-from jaxdl.train import check_finite_history, train
+from jaxdl.plotting import loss_panels, new_figure, plot
 
 import common
 
@@ -71,68 +72,69 @@ def setup(variant: str, lam, lr: float):
     return concise_linear_regression(init_std=1.0), optax.squared_error, optimizer, None
 
 
-def train_lambdas(variant: str, lambdas, key, data, args):
-    """Trains one model per λ at once (``vmap``), all from the same initial parameters."""
+def train_lambdas(variant: str, lambdas, key, data, *, epochs: int, lr: float, batch_size: int):
+    """Trains one model per λ at once (``vmap``), all from the same initial parameters:
+    ``(norms ||w||₂ [λ], history {key: [λ, epochs]}, run)``."""
     train_set, test_set = data
 
     def one(lam):
-        model, loss, optimizer, regularizer = setup(variant, lam, args.lr)
+        model, loss, optimizer, regularizer = setup(variant, lam, lr)
         return train(
             model,
             loss,
             optimizer,
             train_set,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
+            epochs=epochs,
+            batch_size=batch_size,
             key=key,
-            eval_data={"train": train_set, "test": test_set},
+            eval_data={"train_eval": train_set, "test": test_set},
             regularizer=regularizer,
         )
 
-    state, history = jax.jit(jax.vmap(one))(jnp.asarray(lambdas, jnp.float32))
-    history = check_finite_history(history, f"weight decay, {variant} (lr {args.lr})")
-    norms = np.asarray(jax.vmap(l2_norm)(weights(variant, state.params)))
-    return norms, history
+    result = jax.jit(jax.vmap(one))(jnp.asarray(lambdas, jnp.float32))
+    history = check_finite(result, f"weight decay, {variant}")
+    norms = np.asarray(jax.vmap(l2_norm)(weights(variant, result.state.params)))
+    return norms, history, result.run
 
 
 def main(argv=None) -> dict:
-    args = common.parser("weight_decay", __doc__, epochs=100, lr=0.003, batch_size=5).parse_args(
-        argv
-    )
-    if args.quick:
-        args.epochs = min(args.epochs, 20)
+    p = common.parser("weight_decay", __doc__, epochs=100, lr=0.003, batch_size=5)
+    args = p.parse_args(argv)
+    out = common.outputs(p, args.out)
+    epochs = min(args.epochs, 20) if args.quick else args.epochs
+    options = dict(epochs=epochs, lr=args.lr, batch_size=args.batch_size)
     key_data, key_train = jax.random.split(jax.random.key(args.seed))
     data = make_data(key_data)
 
-    metrics, curves = {}, {}
+    metrics, curves, runs = {}, {}, {}
     for variant in ("scratch", "concise"):
-        norms, history = train_lambdas(variant, LAMBDAS, key_train, data, args)
+        norms, history, runs[variant] = train_lambdas(variant, LAMBDAS, key_train, data, **options)
         metrics[variant] = {}
         for i, lam in enumerate(LAMBDAS):
-            train_curve = history["eval_train_loss"][i]
-            test_curve = history["eval_test_loss"][i]
+            train_curve = history["train_eval_loss"][i]
+            test_curve = history["test_loss"][i]
             curves[f"{variant}, λ = {lam:g}"] = (train_curve, test_curve)
             metrics[variant][f"{lam:g}"] = {
                 "w_norm": float(norms[i]),
-                "train_loss": float(train_curve[-1]) if args.epochs else None,
-                "test_loss": float(test_curve[-1]) if args.epochs else None,
+                "train_loss": float(train_curve[-1]) if epochs else None,
+                "test_loss": float(test_curve[-1]) if epochs else None,
             }
             print(f"{variant}, lambda {lam:g}: L2 norm of w: {norms[i]:.4f}")
-            if args.epochs:
+            if epochs:
                 print(f"  train loss {train_curve[-1]:.4g}, test loss {test_curve[-1]:.4g}")
 
-    norms, history = train_lambdas("scratch", SWEEP, key_train, data, args)
+    norms, history, runs["sweep"] = train_lambdas("scratch", SWEEP, key_train, data, **options)
     metrics["sweep"] = {
         "lambda": SWEEP.tolist(),
         "w_norm": norms.tolist(),
-        "test_loss": history["eval_test_loss"][:, -1].tolist() if args.epochs else [],
+        "test_loss": history["test_loss"][:, -1].tolist() if epochs else [],
     }
     for lam, norm, test in zip(SWEEP, norms, metrics["sweep"]["test_loss"], strict=False):
         print(f"sweep: lambda {lam:8.4g}: ||w|| {norm:8.4f}, test loss {test:.4g}")
 
-    if args.epochs:
-        fig = loss_panels(curves, ncols=2)
-        save_figure(fig, args.out / "curves.png")
+    figures = {}
+    if epochs:
+        figures["curves.png"] = loss_panels(curves, ncols=2)
         fig, (ax_loss, ax_norm) = new_figure((8, 3), ncols=2)
         plot(
             SWEEP,
@@ -144,10 +146,10 @@ def main(argv=None) -> dict:
             axes=ax_loss,
         )
         plot(SWEEP, norms, "λ", "||w||₂", xscale="log", yscale="log", axes=ax_norm)
-        save_figure(fig, args.out / "sweep.png")
-    common.save_metrics(args.out, metrics)
-    return metrics
+        figures["sweep.png"] = fig
+    metrics["runs"] = {name: run.to_dict() for name, run in runs.items()}
+    return common.finish(out, metrics, figures)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

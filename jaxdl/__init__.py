@@ -18,32 +18,26 @@ from jaxdl.activations import (
     tanh,
 )
 from jaxdl.calculus import numerical_grad, numerical_lim
+from jaxdl.data.synthetic import polynomial_data, polynomial_features
+from jaxdl.engine import Result, check_finite, make_epoch, train
+from jaxdl.fit import fit
 from jaxdl.linalg import frobenius_norm, l1_norm, l2_norm
 from jaxdl.losses import cross_entropy, huber_loss, l1_loss, squared_loss
 from jaxdl.metrics import accuracy, correct
+from jaxdl.model import Model, TrainState, from_flax, init_state
 from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay
 from jaxdl.plotting import loss_panels, new_figure, plot, save_figure, set_axes
-from jaxdl.selection import cross_validate, k_fold_splits, masked_linear, polynomial_features
-from jaxdl.train import (
-    FitResult,
-    History,
-    Model,
-    TrainState,
-    fit,
-    from_flax,
-    init_state,
-    make_epoch,
-    make_evaluate,
-    train,
-)
+from jaxdl.run import Run
+from jaxdl.selection import cross_validate, k_fold_splits, masked_linear
 
 __all__ = [
     "ACTIVATIONS",
-    "FitResult",
-    "History",
     "Model",
+    "Result",
+    "Run",
     "TrainState",
     "accuracy",
+    "check_finite",
     "correct",
     "cross_entropy",
     "cross_validate",
@@ -62,7 +56,6 @@ __all__ = [
     "log_softmax",
     "loss_panels",
     "make_epoch",
-    "make_evaluate",
     "masked_linear",
     "models",
     "naive_softmax",
@@ -70,6 +63,7 @@ __all__ = [
     "numerical_grad",
     "numerical_lim",
     "plot",
+    "polynomial_data",
     "polynomial_features",
     "relu",
     "save_figure",

@@ -21,6 +21,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from jaxdl._checks import check_int
+
 
 def _abs(x: jax.Array) -> jax.Array:
     """``|x|`` with derivative +1 at 0 (a ``where``, so both sides stay differentiable)."""
@@ -100,13 +102,7 @@ def tanh(x) -> jax.Array:
 def _check_axis(x: jax.Array, axis, name: str) -> int:
     if x.ndim == 0:
         raise ValueError(f"{name}: expected x of rank >= 1, got a scalar (shape ())")
-    if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(f"{name}: expected axis to be an int, got {type(axis).__name__}")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(
-            f"{name}: expected axis in [{-x.ndim}, {x.ndim}) for x of shape {x.shape}, got {axis}"
-        )
-    return axis
+    return check_int(axis, f"{name}: axis of x {x.shape}", low=-x.ndim, high=x.ndim - 1)
 
 
 def _shifted(x: jax.Array, axis: int) -> jax.Array:

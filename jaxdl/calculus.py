@@ -15,10 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl._checks import is_traced
+
 
 def _check_step(h, name: str) -> None:
     """A concrete ``h`` must be a real, finite, nonzero scalar; traced values pass unchecked."""
-    if isinstance(h, jax.core.Tracer):
+    if is_traced(h):
         return
     value = np.asarray(h)
     if value.dtype == bool or not (

@@ -1,11 +1,12 @@
 """Checkpoints of a training run, written with orbax-checkpoint after every epoch.
 
 A checkpoint holds the TrainState (parameters, optimizer state, step), the number of epochs
-done, the run's root key and its History. orbax writes each one to a temporary folder and
-renames it when complete, so a run killed mid-save leaves the previous checkpoint intact; only
-the last few are kept. A run started again with the same folder resumes after the last complete
-epoch. A checkpoint that is damaged, or was written by another model, optimizer or key, gives a
-ValueError naming the folder, never a silent fresh start.
+done, the run's identity (:class:`jaxdl.run.Run`) and its history. orbax writes each one to a
+temporary folder and renames it when complete, so a run killed mid-save leaves the previous
+checkpoint intact; only the last few are kept. A run started again with the same folder resumes
+after the last complete epoch. A checkpoint that is damaged, or was written by another run (any
+setting other than the number of epochs), gives a ValueError naming the folder and, for another
+run, each differing setting; never a silent fresh start.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ import os
 from pathlib import Path
 
 import jax
-import numpy as np
 
-FORMAT = "jaxdl-checkpoint-1"
+from jaxdl._checks import check_int
+from jaxdl.run import Run
+
+FORMAT = "jaxdl-checkpoint-2"
 
 
 def _signature(state) -> list[str]:
     """The structure, shapes and dtypes of a TrainState: what a resumed run must match."""
     leaves, treedef = jax.tree.flatten(state)
-    return [str(treedef)] + [f"{np.shape(a)}:{np.asarray(a).dtype}" for a in leaves]
+    return [str(treedef)] + [f"{tuple(a.shape)}:{a.dtype}" for a in leaves]
 
 
 class Checkpointer:
@@ -36,8 +39,7 @@ class Checkpointer:
     def __init__(self, directory: str | os.PathLike, *, keep: int = 3):
         import orbax.checkpoint as ocp  # imported on use: it is slow to import
 
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"keep: expected an integer >= 1, got {keep!r}")
+        check_int(keep, "keep", low=1)
         self.directory = Path(directory).absolute()
         if self.directory.exists() and not self.directory.is_dir():
             raise ValueError(f"checkpoint_dir: expected a folder, got the file {self.directory}")
@@ -47,13 +49,20 @@ class Checkpointer:
         )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
-    def save(self, epochs_done: int, state, key: jax.Array, history: dict) -> None:
-        """Writes the checkpoint after ``epochs_done`` epochs and waits until it is complete."""
+    def save(self, epochs_done: int, state, run: Run, history: dict) -> None:
+        """Writes the checkpoint after ``epochs_done`` epochs and waits until it is complete.
+
+        Args:
+          epochs_done: epochs trained so far.
+          state: the TrainState after them.
+          run: the run's identity.
+          history: ``{key: [one float per epoch done]}``.
+        """
         ocp = self._ocp
         meta = {
             "format": FORMAT,
             "epochs_done": epochs_done,
-            "key": np.asarray(jax.random.key_data(key)).tolist(),
+            "run": run.to_dict(),
             "signature": _signature(state),
             "history": history,
         }
@@ -65,15 +74,16 @@ class Checkpointer:
         )
         self._manager.wait_until_finished()
 
-    def restore(self, template, key: jax.Array):
+    def restore(self, template, run: Run):
         """The latest checkpoint as ``(epochs_done, state, history)``, or None when there is none.
 
         Args:
           template: a TrainState of the run (gives structure, shapes, dtypes and placement).
-          key: the run's root key; it must be the one the checkpoint was written with.
+          run: the identity of the run that resumes; the checkpoint's must be the same but for
+            the number of epochs, which must be at least the epochs done.
 
         Raises:
-          ValueError: for a damaged checkpoint, or one of another model, optimizer or key.
+          ValueError: for a damaged checkpoint, or one of another run.
         """
         ocp = self._ocp
         step = self._manager.latest_step()
@@ -93,15 +103,15 @@ class Checkpointer:
             raise ValueError(f"checkpoint {where} is damaged: cannot read its metadata") from error
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError(f"checkpoint {where} was not written by jaxdl (format {FORMAT})")
+        try:
+            saved = Run.from_dict(meta["run"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"checkpoint {where} is damaged: cannot read its run") from error
+        run.check_resume(saved, meta["epochs_done"], str(where))
         if meta["signature"] != _signature(template):
             raise ValueError(
                 f"checkpoint {where} was written for another model or optimizer: its parameter "
                 "and state shapes differ from this run's"
-            )
-        if meta["key"] != np.asarray(jax.random.key_data(key)).tolist():
-            raise ValueError(
-                f"checkpoint {where} was written by a run with another key (seed); resume with "
-                "the same seed or use another checkpoint folder"
             )
         try:
             state = self._manager.restore(

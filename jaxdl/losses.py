@@ -17,11 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl._checks import check_class_scores, is_traced
 from jaxdl.activations import log_softmax
-
-
-def _is_traced(x) -> bool:
-    return isinstance(x, jax.core.Tracer)
 
 
 def _check_pair(y_hat, y, name: str) -> tuple[jax.Array, jax.Array]:
@@ -96,7 +93,7 @@ def l1_loss(y_hat, y) -> jax.Array:
 
 def _check_delta(delta) -> None:
     """Validates a concrete ``delta``; traced values (under jit or vmap) cannot be checked."""
-    if _is_traced(delta):
+    if is_traced(delta):
         return
     value = np.asarray(delta)
     if value.dtype == bool or not np.issubdtype(value.dtype, np.number):
@@ -169,22 +166,10 @@ def cross_entropy(logits, labels) -> jax.Array:
     >>> cross_entropy(logits, jnp.array([2, 1]))  # 2e4 and log(3)
     Array([2.0000e+04, 1.0986e+00], dtype=float32)
     """
-    logits, labels = jnp.asarray(logits), labels if _is_traced(labels) else np.asarray(labels)
-    if logits.ndim != 2:
-        raise ValueError(
-            f"cross_entropy: expected logits of shape [batch, num_classes], got {logits.shape}"
-        )
+    logits, labels = jnp.asarray(logits), labels if is_traced(labels) else np.asarray(labels)
+    check_class_scores(logits, labels, "cross_entropy")
     batch, num_classes = logits.shape
-    if labels.shape != (batch,):
-        raise ValueError(
-            f"cross_entropy: expected labels of shape [batch] = ({batch},) for logits "
-            f"{logits.shape}, got {labels.shape}"
-        )
-    if not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise TypeError(
-            f"cross_entropy: expected integer labels (class indices), got dtype {labels.dtype}"
-        )
-    if not _is_traced(labels) and batch:
+    if not is_traced(labels) and batch:
         bad = labels[(labels < 0) | (labels >= num_classes)]
         if bad.size:
             raise ValueError(

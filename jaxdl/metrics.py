@@ -10,22 +10,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxdl._checks import check_class_scores
+
 
 def _check(logits, labels, name: str) -> tuple[jax.Array, jax.Array]:
     logits, labels = jnp.asarray(logits), jnp.asarray(labels)
-    if logits.ndim != 2:
-        raise ValueError(
-            f"{name}: expected logits of shape [batch, num_classes], got {logits.shape}"
-        )
-    if labels.shape != logits.shape[:1]:
-        raise ValueError(
-            f"{name}: expected labels of shape [batch] = ({logits.shape[0]},) for logits "
-            f"{logits.shape}, got {labels.shape}"
-        )
-    if not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise TypeError(
-            f"{name}: expected integer labels (class indices), got dtype {labels.dtype}"
-        )
+    check_class_scores(logits, labels, name)
     return logits, labels
 
 

@@ -7,29 +7,19 @@ the training engine can name it when a run diverges, and a sweep can hold it in 
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdl._checks import check_number
+
 
 class SGDState(NamedTuple):
     """State of :func:`sgd`: only the learning rate, a float32 scalar."""
 
     learning_rate: jax.Array
-
-
-def _check_rate(value, name: str, *, allow_zero: bool) -> None:
-    """Validates a concrete hyperparameter; traced values (under vmap or jit) pass through."""
-    if isinstance(value, jax.core.Tracer) or jnp.ndim(value) != 0:
-        return
-    value = float(value)
-    ok = value >= 0 if allow_zero else value > 0
-    if not (ok and math.isfinite(value)):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name}: expected a finite number {bound}, got {value}")
 
 
 def sgd(learning_rate) -> optax.GradientTransformation:
@@ -48,7 +38,7 @@ def sgd(learning_rate) -> optax.GradientTransformation:
     >>> optax.apply_updates(params, updates)["w"].tolist()
     [0.8999999761581421, 2.0999999046325684]
     """
-    _check_rate(learning_rate, "learning_rate", allow_zero=False)
+    check_number(learning_rate, "learning_rate", low=0, strict=True)
 
     def init(params):
         del params
@@ -77,7 +67,7 @@ def sgd_weight_decay(learning_rate, weight_decay, *, mask=None) -> optax.Gradien
     Returns:
       An optax GradientTransformation.
     """
-    _check_rate(weight_decay, "weight_decay", allow_zero=True)
+    check_number(weight_decay, "weight_decay", low=0)
     return optax.chain(optax.add_decayed_weights(weight_decay, mask), sgd(learning_rate))
 
 
@@ -95,15 +85,21 @@ def l2_penalty(params) -> jax.Array:
     return sum(jnp.sum(jnp.square(p)) for p in leaves) / 2
 
 
-def find_learning_rate(opt_state) -> float | None:
-    """The learning rate held in an optimizer state, or None when it holds none.
+def optimizer_hyperparams(opt_state) -> dict:
+    """The hyperparameters an optimizer state holds: ``{"learning_rate": ..., ...}``.
 
-    Finds :class:`SGDState` and the ``hyperparams`` of ``optax.inject_hyperparams``.
+    Finds :class:`SGDState` and the ``hyperparams`` of ``optax.inject_hyperparams``; values
+    are as stored (arrays, stacked under ``vmap``). Empty when the state holds none.
+
+    >>> optimizer_hyperparams(sgd(0.5).init({}))
+    {'learning_rate': Array(0.5, dtype=float32)}
     """
     is_state = lambda s: isinstance(s, SGDState) or hasattr(s, "hyperparams")  # noqa: E731
+    found = {}
     for node in jax.tree.leaves(opt_state, is_leaf=is_state):
         if isinstance(node, SGDState):
-            return float(jnp.ravel(node.learning_rate)[0])
-        if hasattr(node, "hyperparams") and "learning_rate" in node.hyperparams:
-            return float(jnp.ravel(node.hyperparams["learning_rate"])[0])
-    return None
+            found.setdefault("learning_rate", node.learning_rate)
+        elif hasattr(node, "hyperparams"):
+            for name, value in node.hyperparams.items():
+                found.setdefault(name, value)
+    return found

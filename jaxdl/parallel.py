@@ -20,6 +20,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxdl._checks import check_int
+
 AXIS = "data"
 
 
@@ -52,12 +54,8 @@ def initialize_distributed(
         host, _, port = str(coordinator).rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"coordinator: expected 'host:port', got {coordinator!r}")
-        if not (isinstance(num_processes, int) and num_processes >= 1):
-            raise ValueError(f"num_processes: expected an integer >= 1, got {num_processes!r}")
-        if not (isinstance(process_id, int) and 0 <= process_id < num_processes):
-            raise ValueError(
-                f"process_id: expected an integer in [0, {num_processes}), got {process_id!r}"
-            )
+        check_int(num_processes, "num_processes", low=1)
+        check_int(process_id, "process_id", low=0, high=num_processes - 1)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(
         coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
@@ -86,16 +84,45 @@ def data_mesh(devices: int | str | None = None) -> Mesh:
         count = 1
     elif devices == "all":
         count = len(available)
-    elif isinstance(devices, int | np.integer) and not isinstance(devices, bool):
-        count = int(devices)
-    else:
+    elif isinstance(devices, str):
         raise ValueError(f"devices: expected a count or 'all', got {devices!r}")
-    if not 1 <= count <= len(available):
-        raise ValueError(
-            f"devices: expected a count in [1, {len(available)}] (the devices JAX sees: "
-            f"{available[0].platform}), got {count}"
+    else:
+        count = check_int(
+            devices, "devices (a count of the devices JAX sees)", low=1, high=len(available)
         )
     return Mesh(np.array(available[:count]), (AXIS,))
+
+
+def setup_devices(
+    devices: int | str = 1,
+    *,
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+) -> Mesh | None:
+    """Joins the processes of a multi-process run when asked, and returns the training mesh.
+
+    Args:
+      devices: a count >= 1 or ``"all"``; once several processes have joined, 1 means all
+        devices of all processes.
+      coordinator: ``host:port`` of process 0, or ``"auto"`` to let JAX detect the cluster
+        (Cloud TPU pods, SLURM); None with the other two None for a single process.
+      num_processes: number of processes, with ``coordinator``.
+      process_id: this process's index, with ``coordinator``.
+
+    Returns:
+      A :func:`data_mesh` over the devices, or None to train on one device.
+
+    >>> setup_devices(1) is None
+    True
+    """
+    if coordinator == "auto":
+        initialize_distributed()
+    elif coordinator is not None or num_processes is not None or process_id is not None:
+        initialize_distributed(coordinator, num_processes, process_id)
+    if jax.process_count() > 1 and devices == 1:
+        devices = "all"
+    return None if devices == 1 else data_mesh(devices)
 
 
 def batch_slots(batch_size: int, mesh: Mesh | None) -> int:

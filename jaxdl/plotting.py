@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from jaxdl._checks import check_int
 from jaxdl.results import write_bytes
 
 DEFAULT_FMTS = ("-", "m--", "g-.", "r:")
@@ -118,12 +119,13 @@ def plot(
         fig = axes.figure
     for i, (x, y) in enumerate(zip(X, Y, strict=True)):
         fmt = fmts[i % len(fmts)]
+        label = None if legend is None else legend[i]
         y = np.asarray(y)
         if len(x):
-            axes.plot(np.asarray(x), y, fmt)
+            axes.plot(np.asarray(x), y, fmt, label=label)
         else:
-            axes.plot(y, fmt)
-    set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+            axes.plot(y, fmt, label=label)
+    set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend is not None)
     return fig
 
 
@@ -163,8 +165,148 @@ def loss_panels(
     return fig
 
 
-def set_axes(axes: Axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> None:
-    """Sets labels, limits, scales, legend and grid of ``axes``, as the book's ``set_axes``."""
+def show_images(
+    images,
+    num_rows: int,
+    num_cols: int,
+    titles: Sequence[str] | None = None,
+    scale: float = 1.5,
+    cmap: str | None = None,
+) -> Figure:
+    """Draws images in a grid, as the book's ``show_images``; axis ticks hidden.
+
+    Args:
+      images: [n, height, width] (or [n, height, width, 3 or 4] for colour), n at most
+        ``num_rows * num_cols``; NumPy or JAX arrays, or a list of images.
+      num_rows: rows of the grid.
+      num_cols: columns of the grid.
+      titles: one title per image, or None.
+      scale: inches per image.
+      cmap: matplotlib colour map of 2-D images; ``None`` is matplotlib's default, as the book.
+
+    Returns:
+      The Figure, with ``num_rows * num_cols`` axes (those without an image are blank).
+
+    Raises:
+      ValueError: on a grid size below 1, ``scale <= 0``, images of the wrong rank, more
+        images than cells, or titles not one per image.
+
+    >>> fig = show_images(np.zeros((3, 28, 28), np.uint8), 1, 3, titles=["a", "b", "c"])
+    >>> len(fig.axes), fig.axes[2].get_title()
+    (3, 'c')
+    """
+    check_int(num_rows, "num_rows", low=1)
+    check_int(num_cols, "num_cols", low=1)
+    if not scale > 0:
+        raise ValueError(f"scale: expected a number > 0, got {scale!r}")
+    images = np.asarray(images)
+    if images.ndim not in (3, 4):
+        raise ValueError(
+            f"images: expected [n, height, width] or [n, height, width, channels], "
+            f"got shape {images.shape}"
+        )
+    if len(images) > num_rows * num_cols:
+        raise ValueError(
+            f"images: expected at most num_rows * num_cols = {num_rows * num_cols} images, "
+            f"got {len(images)}"
+        )
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles: expected {len(images)} titles, one per image, got {len(titles)}")
+    fig, axes = new_figure((num_cols * scale, num_rows * scale), num_rows, num_cols)
+    axes = np.asarray(axes, dtype=object).reshape(-1)
+    for i, ax in enumerate(axes):
+        if i >= len(images):
+            ax.axis("off")
+            continue
+        ax.imshow(images[i], cmap=cmap)
+        ax.get_xaxis().set_visible(False)
+        ax.get_yaxis().set_visible(False)
+        if titles is not None:
+            ax.set_title(titles[i])
+    return fig
+
+
+def classifier_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
+    """One panel per model: training loss, training accuracy and test accuracy against epoch,
+    as the book's ``train_ch3`` animator.
+
+    Args:
+      histories: ``{model name: {"train_loss", "train_acc", "test_acc": per-epoch values}}``.
+
+    Returns:
+      The Figure.
+
+    >>> h = {"train_loss": [0.8, 0.5], "train_acc": [0.7, 0.8], "test_acc": [0.75, 0.8]}
+    >>> fig = classifier_curves({"scratch": h, "concise": h})
+    >>> [ax.get_title() for ax in fig.axes]
+    ['scratch', 'concise']
+    """
+    if not histories:
+        raise ValueError("histories: expected at least one model, got none")
+    keys = ("train_loss", "train_acc", "test_acc")
+    fig, axes = new_figure((4.0 * len(histories), 3.0), ncols=len(histories))
+    for ax, (name, h) in zip(np.atleast_1d(axes), histories.items(), strict=True):
+        missing = [k for k in keys if k not in h]
+        if missing:
+            raise ValueError(
+                f"histories[{name!r}]: expected the keys {list(keys)}, missing {missing}"
+            )
+        epochs = np.arange(1, len(h["train_loss"]) + 1)
+        plot(
+            epochs,
+            [h[k] for k in keys],
+            "epoch",
+            legend=["train loss", "train acc", "test acc"],
+            xlim=(1, max(len(epochs), 2)),
+            axes=ax,
+        )
+        ax.set_title(name)
+    return fig
+
+
+def predictions_figure(images, true_labels: Sequence[str], predicted: Mapping[str, Sequence[str]]):
+    """Images titled with their true and predicted labels, one row per model, as the book's
+    ``predict_ch3``.
+
+    Args:
+      images: [n, height, width], the same n images for every row.
+      true_labels: n names.
+      predicted: ``{model name: n predicted names}``.
+
+    Returns:
+      The Figure; its title says which row is which model.
+
+    >>> fig = predictions_figure(np.zeros((2, 4, 4)), ["bag", "coat"], {"a": ["bag", "shirt"]})
+    >>> fig.axes[1].get_title().splitlines()
+    ['coat', 'shirt']
+    """
+    if not predicted:
+        raise ValueError("predicted: expected at least one model, got none")
+    images = np.asarray(images)
+    for name, labels in {"true_labels": true_labels, **predicted}.items():
+        if len(labels) != len(images):
+            raise ValueError(
+                f"{name}: expected {len(images)} labels, one per image, got {len(labels)}"
+            )
+    titles = [
+        f"{t}\n{p}"
+        for labels in predicted.values()
+        for t, p in zip(true_labels, labels, strict=True)
+    ]
+    fig = show_images(
+        np.concatenate([images] * len(predicted)), len(predicted), len(images), titles=titles
+    )
+    fig.suptitle(f"true / predicted label; rows: {', '.join(predicted)}")
+    return fig
+
+
+def set_axes(axes: Axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend: bool) -> None:
+    """Sets labels, limits, scales, legend and grid of ``axes``, as the book's ``set_axes``.
+
+    Unlike the book's, ``legend`` is a switch: the legend names the artists by their own
+    ``label=``, so a label cannot land on the wrong line (as it does when labels are matched
+    to artists by position and an error bar adds artists of its own).
+    """
     if xlabel:
         axes.set_xlabel(xlabel)
     if ylabel:
@@ -176,7 +318,7 @@ def set_axes(axes: Axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> 
     if ylim is not None:
         axes.set_ylim(ylim)
     if legend:
-        axes.legend(legend)
+        axes.legend()
     axes.grid(True)
 
 
@@ -198,7 +340,16 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"path: expected a file name ending in .png, got {str(path)!r}")
+    return write_bytes(path, figure_png(fig, dpi))
+
+
+def figure_png(fig: Figure, dpi: int = 120) -> bytes:
+    """``fig`` rendered as PNG bytes, in memory (laid out tight).
+
+    >>> figure_png(plot([0, 1]))[:4]
+    b'\\x89PNG'
+    """
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
-    return write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()

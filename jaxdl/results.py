@@ -1,10 +1,18 @@
-"""Writing results: JSON files written atomically, with JAX and NumPy values made plain."""
+"""Writing results: files written atomically, a run's files all at once, and JAX and NumPy
+values made plain for JSON.
+
+A file is written under a temporary name in its folder, then renamed into place, so a reader
+never sees half a file; it gets the permissions any new file gets (the user's umask decides).
+A run's files are held in memory by :class:`Outputs` until the run is complete, then written
+together: a run that fails leaves its folder as it was.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -43,7 +51,11 @@ def write_json(path: str | os.PathLike, obj) -> Path:
     Returns:
       The path written.
     """
-    return write_text(path, json.dumps(to_plain(obj), indent=2) + "\n")
+    return write_bytes(path, _json_bytes(obj))
+
+
+def _json_bytes(obj) -> bytes:
+    return (json.dumps(to_plain(obj), indent=2) + "\n").encode()
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
@@ -64,8 +76,82 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file's mode is the umask's
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (another thread
+    creating a file meanwhile would otherwise get mode 0666)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(
+            next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8
+        )
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0)
+        os.umask(mask)
+        return mask
+
+
+class Outputs:
+    """A run's result files, held in memory and written together when the run is complete.
+
+    The folder is checked when the Outputs are made, before any training: it must be a folder
+    (or not exist yet, under a folder) that this process can write. :meth:`write` first writes
+    every file into a temporary folder beside it, then renames them into place, so a run that
+    fails before :meth:`write` leaves the folder untouched, and one that fails during it leaves
+    every earlier file whole.
+
+    Args:
+      folder: where the files go.
+      name: what the folder is called for the user (``"--out"``), for messages.
+
+    Raises:
+      ValueError: when ``folder`` is a file or cannot be written.
+
+    >>> import tempfile
+    >>> out = Outputs(Path(tempfile.mkdtemp()) / "run")
+    >>> out.add_json("metrics.json", {"loss": 0.5})
+    >>> [p.name for p in out.write()]
+    ['metrics.json']
+    """
+
+    def __init__(self, folder: str | os.PathLike, *, name: str = "folder"):
+        self.folder = Path(folder)
+        self.name = name
+        self._files: dict[str, bytes] = {}
+        existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise ValueError(f"{name}: expected a folder, got the file {existing}")
+        if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"{name}: cannot write to {existing} (permission denied)")
+
+    def add(self, name: str, data: bytes) -> None:
+        """Holds the file ``name`` (relative to the folder) with ``data``."""
+        self._files[name] = bytes(data)
+
+    def add_json(self, name: str, obj) -> None:
+        """Holds ``obj`` as indented JSON; raises now for a NaN or infinite number."""
+        self.add(name, _json_bytes(obj))
+
+    def write(self) -> list[Path]:
+        """Writes every held file into the folder (made when missing) and returns their paths."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.folder, prefix=".incoming.", suffix=".tmp"))
+        try:
+            for name, data in self._files.items():
+                write_bytes(staging / name, data)
+            paths = []
+            for name in self._files:
+                path = self.folder / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / name, path)
+                paths.append(path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return paths

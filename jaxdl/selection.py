@@ -1,14 +1,13 @@
-"""Model selection: polynomial features, k-fold splits, and cross-validation under ``vmap``.
+"""Model selection: the masked linear model, k-fold splits, and cross-validation under ``vmap``.
 
 The book's sections 4.4 (model selection, under- and overfitting) and its k-fold procedure.
 ``cross_validate`` trains the k fold models at once: each fold's training and validation rows
 are gathered into arrays of one common shape (padded by at most one row, masked), and
-``jax.vmap`` runs :func:`jaxdl.train.train` over the folds as one program.
+``jax.vmap`` runs :func:`jaxdl.engine.train` over the folds as one program.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -16,33 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.train import Metric, Model, check_data, check_finite_history, train
-
-
-def polynomial_features(x, max_degree: int) -> jax.Array:
-    """The book's features ``x^i / i!`` for ``i = 0 .. max_degree - 1``.
-
-    Dividing by ``i!`` (``Γ(i + 1)``) keeps high powers of ``x ~ N(0, 1)`` from dominating the
-    gradients.
-
-    Args:
-      x: inputs [n].
-      max_degree: number of features, >= 1 (powers 0 .. max_degree - 1).
-
-    Returns:
-      Features [n, max_degree].
-
-    >>> polynomial_features(jnp.array([2.0]), 4).tolist()
-    [[1.0, 2.0, 2.0, 1.3333333730697632]]
-    """
-    x = jnp.asarray(x)
-    if x.ndim != 1:
-        raise ValueError(f"x: expected a vector [n], got shape {x.shape}")
-    if isinstance(max_degree, bool) or not isinstance(max_degree, int) or max_degree < 1:
-        raise ValueError(f"max_degree: expected an integer >= 1, got {max_degree!r}")
-    powers = jnp.arange(max_degree)
-    factorials = jnp.array([math.factorial(i) for i in range(max_degree)], jnp.float32)
-    return jnp.power(x[:, None], powers[None, :]) / factorials[None, :]
+from jaxdl._checks import check_data, check_int, is_traced
+from jaxdl.engine import Metric, check_finite, train
+from jaxdl.model import Model
 
 
 def masked_linear(mask) -> Model:
@@ -60,6 +35,7 @@ def masked_linear(mask) -> Model:
       A Model; ``apply(params, x [batch, num_features]) -> [batch]``.
     """
     mask = jnp.asarray(mask, jnp.float32)
+    config = {"name": "masked_linear", "mask": None if is_traced(mask) else mask.tolist()}
 
     def init(key, x):
         bound = 1.0 / jnp.sqrt(jnp.maximum(jnp.sum(mask), 1.0))
@@ -69,7 +45,7 @@ def masked_linear(mask) -> Model:
     def apply(params, x):
         return x @ (params["w"] * mask)
 
-    return Model(init, apply)
+    return Model(init, apply, config)
 
 
 def k_fold_splits(num_examples: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -88,13 +64,8 @@ def k_fold_splits(num_examples: int, k: int) -> list[tuple[np.ndarray, np.ndarra
     >>> [v.tolist() for _, v in k_fold_splits(5, 2)]
     [[0, 1, 2], [3, 4]]
     """
-    for name, value in (("num_examples", num_examples), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if not 2 <= k <= num_examples:
-        raise ValueError(
-            f"k: expected an integer in [2, {num_examples}] (the number of examples), got {k}"
-        )
+    num_examples = check_int(num_examples, "num_examples", low=2)
+    k = check_int(k, "k", low=2, high=num_examples)
     blocks = np.array_split(np.arange(num_examples), k)
     return [(np.concatenate(blocks[:i] + blocks[i + 1 :]), blocks[i]) for i in range(k)]
 
@@ -135,7 +106,7 @@ def make_fold_trainer(
     """The pure function that trains and scores the model of one fold.
 
     Returns:
-      ``one_fold(key, train_indices, train_valid, val_indices, val_valid) -> (state, history)``
+      ``one_fold(key, train_indices, train_valid, val_indices, val_valid) -> Result``
       over rows of ``data``, for one row of :func:`fold_arrays`; ``jax.vmap`` it over folds.
     """
     x, y = data
@@ -146,14 +117,13 @@ def make_fold_trainer(
             model,
             loss,
             optimizer,
-            (xt, yt),
+            (xt, yt, t_valid),
             epochs=epochs,
             batch_size=batch_size,
             key=key,
-            eval_data={"train": (xt, yt, t_valid), "val": (xv, yv, v_valid)},
+            eval_data={"train_eval": (xt, yt, t_valid), "val": (xv, yv, v_valid)},
             metrics=metrics,
             regularizer=regularizer,
-            valid=t_valid,
         )
 
     return one_fold
@@ -165,8 +135,8 @@ class CrossValidation(NamedTuple):
     Attributes:
       train_loss: [k] each fold model's final loss on its training rows.
       val_loss: [k] each fold model's final loss on its validation fold.
-      history: arrays [k, epochs]: ``train_loss`` (minibatch average), ``eval_train_loss``,
-        ``eval_val_loss`` and the metrics likewise.
+      history: arrays [k, epochs]: ``train_loss`` (minibatch average), ``train_eval_loss``
+        (the fold's training rows after each epoch), ``val_loss`` and the metrics likewise.
       params: the k trained parameter pytrees, stacked on a leading axis.
     """
 
@@ -193,12 +163,12 @@ def cross_validate(
     """k-fold cross-validation: trains one model per fold and scores it on the held-out fold.
 
     With ``vmap=True`` the k models train at once, as one jitted ``jax.vmap`` of
-    :func:`jaxdl.train.train`; with ``vmap=False`` the same jitted single-fold function runs
+    :func:`jaxdl.engine.train`; with ``vmap=False`` the same jitted single-fold function runs
     once per fold, one after another (same results, for comparison).
 
     Args:
       model, loss, optimizer, epochs, batch_size, metrics, regularizer: as
-        :func:`jaxdl.train.fit`.
+        :func:`jaxdl.engine.train`.
       data: ``(x [n, ...], y [n, ...])``.
       k: number of folds, 2 <= k <= n.
       key: fold ``i`` trains with ``jax.random.split(key, k)[i]``.
@@ -213,8 +183,7 @@ def cross_validate(
     """
     x, y = (jnp.asarray(a) for a in data)
     folds = fold_arrays(check_data(x, y, "data"), k)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs: expected an integer >= 1, got {epochs!r}")
+    check_int(epochs, "epochs", low=1)
     one_fold = make_fold_trainer(
         model,
         loss,
@@ -227,15 +196,12 @@ def cross_validate(
     )
     args = (jax.random.split(key, k), *folds)
     if vmap:
-        state, history = jax.jit(jax.vmap(one_fold))(*args)
+        result = jax.jit(jax.vmap(one_fold))(*args)
     else:
         single = jax.jit(one_fold)
         runs = [single(*(a[i] for a in args)) for i in range(k)]
-        state, history = jax.tree.map(lambda *leaves: jnp.stack(leaves), *runs)
-    history = check_finite_history(history, "cross-validation")
+        result = jax.tree.map(lambda *leaves: jnp.stack(leaves), *runs)
+    history = check_finite(result, "cross-validation")
     return CrossValidation(
-        history["eval_train_loss"][:, -1],
-        history["eval_val_loss"][:, -1],
-        history,
-        state.params,
+        history["train_eval_loss"][:, -1], history["val_loss"][:, -1], history, result.state.params
     )

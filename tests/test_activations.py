@@ -198,9 +198,12 @@ def test_softmax_under_jit():
 def test_softmax_bad_input(f):
     with pytest.raises(ValueError, match=r"rank >= 1, got a scalar"):
         f(jnp.array(1.0))
-    with pytest.raises(ValueError, match=r"axis in \[-2, 2\) for x of shape \(2, 3\), got 2"):
+    name = f.__name__
+    with pytest.raises(
+        ValueError, match=rf"^{name}: axis of x \(2, 3\): expected an integer in \[-2, 1\], got 2$"
+    ):
         f(jnp.ones((2, 3)), axis=2)
-    with pytest.raises(TypeError, match="axis to be an int, got float"):
+    with pytest.raises(TypeError, match=r"axis of x \(2, 3\): expected an integer .* got float"):
         f(jnp.ones((2, 3)), axis=1.0)
 
 

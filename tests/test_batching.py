@@ -77,7 +77,9 @@ def test_bad_batch_size(batch_size):
 
 
 def test_float_batch_size_is_a_type_error():
-    with pytest.raises(TypeError, match="batch_size: expected an int, got float"):
+    with pytest.raises(
+        TypeError, match=r"^batch_size: expected an integer in \[1, 10\], got float 2.0$"
+    ):
         num_batches(10, 2.0)
 
 

@@ -1,7 +1,10 @@
-"""Checkpoints: a run killed during epoch 3 resumes to the uninterrupted run's exact result."""
+"""Checkpoints: a run killed during epoch 3 resumes to the uninterrupted run's exact result;
+a checkpoint of another run is refused, naming each differing setting with both values."""
 
+import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,31 +16,33 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxdl.fit import fit
 from jaxdl.losses import cross_entropy
+from jaxdl.metrics import correct
+from jaxdl.model import Model
 from jaxdl.models.mlp import mlp
 from jaxdl.optim import sgd
-from jaxdl.train import fit
 
 TRAIN = textwrap.dedent(
     """
     import json, sys
     import jax, numpy as np
+    from jaxdl.fit import fit
     from jaxdl.losses import cross_entropy
     from jaxdl.models.mlp import mlp
     from jaxdl.optim import sgd
-    from jaxdl.train import fit
 
     checkpoint_dir, out = sys.argv[1], sys.argv[2]
     kx, ky = jax.random.split(jax.random.key(0))
     x = jax.random.uniform(kx, (20000, 784))
     y = jax.random.randint(ky, (20000,), 0, 10)
     result = fit(mlp((256,)), cross_entropy, sgd(0.1), (x, y), epochs=5, batch_size=50,
-                 key=jax.random.key(1), eval_data=(x[:2000], y[:2000]), quiet=True,
+                 key=jax.random.key(1), eval_data={"test": (x[:2000], y[:2000])}, quiet=True,
                  checkpoint_dir=checkpoint_dir)
     leaves = [np.asarray(a) for a in jax.tree.leaves(result.state.params)]
     np.savez(out + ".npz", *leaves)
     with open(out + ".json", "w") as f:
-        json.dump(result.history.to_dict(), f)
+        json.dump({k: v.tolist() for k, v in result.history.items()}, f)
     """
 )
 
@@ -84,7 +89,8 @@ def test_killed_during_epoch_3_resumes_bit_identical(tmp_path):
     for a, b in zip(straight[0], resumed[0], strict=True):
         np.testing.assert_array_equal(a, b)
     assert resumed[1] == straight[1]
-    assert len(resumed[1]["train_loss"]) == 5
+    assert sorted(resumed[1]) == ["test_loss", "train_loss"]
+    assert len(resumed[1]["train_loss"]) == len(resumed[1]["test_loss"]) == 5
     assert sorted(os.listdir(tmp_path / "killed")) == ["3", "4", "5"]  # the last three kept
 
 
@@ -94,39 +100,144 @@ def small():
     return jax.random.uniform(kx, (200, 784)), jax.random.randint(ky, (200,), 0, 10)
 
 
-def _fit(data, folder, *, hidden=16, seed=1, epochs=2):
+def _fit(
+    data,
+    folder,
+    *,
+    hidden=16,
+    seed=1,
+    epochs=2,
+    lr=0.1,
+    batch_size=50,
+    model=None,
+    quiet=True,
+    desc=None,
+):
+    x, y = data
     return fit(
-        mlp((hidden,)),
+        mlp((hidden,)) if model is None else model,
         cross_entropy,
-        sgd(0.1),
+        sgd(lr),
         data,
         epochs=epochs,
-        batch_size=50,
+        batch_size=batch_size,
         key=jax.random.key(seed),
-        quiet=True,
+        eval_data={"test": (x[:60], y[:60])},
+        metrics={"acc": correct},
+        quiet=quiet,
+        desc=desc,
         checkpoint_dir=folder,
     )
 
 
-def test_resume_in_process_continues_the_history(small, tmp_path):
-    first = _fit(small, tmp_path, epochs=2)
-    second = _fit(small, tmp_path, epochs=3)
-    assert second.history["train_loss"][:2] == first.history["train_loss"]
-    assert len(second.history["train_loss"]) == 3
-    straight = _fit(small, tmp_path / "other", epochs=3)
+def _refusal_lines(error: pytest.ExceptionInfo) -> list[str]:
+    """The lines of a refusal that name a differing field."""
+    message = str(error.value)
+    assert re.match(r"checkpoint \S+ was written by another run", message), message
+    return [line for line in message.splitlines() if line.startswith("  ")]
+
+
+def test_more_epochs_resume_bit_identical(small, tmp_path):
+    first = _fit(small, tmp_path / "resumed", epochs=2)
+    second = _fit(small, tmp_path / "resumed", epochs=3)  # resumes after epoch 2
+    straight = _fit(small, tmp_path / "straight", epochs=3)
     jax.tree.map(np.testing.assert_array_equal, second.state.params, straight.state.params)
+    assert int(second.state.step) == int(straight.state.step) == 3 * 200 // 50
+    names = ["train_loss", "train_acc", "test_loss", "test_acc"]
+    assert sorted(second.history) == sorted([*names, "seconds"])
+    for name in names:
+        np.testing.assert_array_equal(second.history[name], straight.history[name])
+        np.testing.assert_array_equal(second.history[name][:2], first.history[name])
+    assert len(second.history["seconds"]) == 3
+    np.testing.assert_array_equal(second.history["seconds"][:2], first.history["seconds"])
+    assert second.run.epochs == 3 and first.run.epochs == 2
 
 
-def test_checkpoint_of_another_model_is_refused(small, tmp_path):
-    _fit(small, tmp_path, hidden=16)
-    with pytest.raises(ValueError, match="written for another model or optimizer"):
-        _fit(small, tmp_path, hidden=32)
+def test_resume_says_after_which_epoch(small, tmp_path, capsys):
+    _fit(small, tmp_path / "a", epochs=2, quiet=False)
+    assert "resumed" not in capsys.readouterr().out  # a fresh start says nothing of resuming
+    _fit(small, tmp_path / "a", epochs=3, quiet=False)
+    assert "training: resumed after epoch 2 of 3" in capsys.readouterr().out
+    _fit(small, tmp_path / "b", epochs=1, quiet=False, desc="small mlp")
+    capsys.readouterr()
+    _fit(small, tmp_path / "b", epochs=4, quiet=False, desc="small mlp")
+    assert "small mlp: resumed after epoch 1 of 4" in capsys.readouterr().out
+
+
+def test_quiet_resume_prints_nothing(small, tmp_path, capsys):
+    _fit(small, tmp_path, epochs=1)
+    _fit(small, tmp_path, epochs=2)
+    assert "resumed" not in capsys.readouterr().out
 
 
 def test_checkpoint_of_another_key_is_refused(small, tmp_path):
     _fit(small, tmp_path, seed=1)
-    with pytest.raises(ValueError, match="another key"):
+    with pytest.raises(ValueError, match="written by another run") as error:
         _fit(small, tmp_path, seed=2)
+    # key(1) and key(2) are the threefry keys [0, 1] and [0, 2].
+    assert _refusal_lines(error) == ["  key: [0, 1] in the checkpoint, [0, 2] in this run"]
+
+
+def test_checkpoint_of_another_hidden_width_is_refused(small, tmp_path):
+    _fit(small, tmp_path, hidden=16)
+    with pytest.raises(ValueError, match="written by another run") as error:
+        _fit(small, tmp_path, hidden=32)
+    assert _refusal_lines(error) == [
+        "  model.num_hiddens: [16] in the checkpoint, [32] in this run"
+    ]
+
+
+def test_checkpoint_of_another_learning_rate_is_refused(small, tmp_path):
+    _fit(small, tmp_path, lr=0.1)
+    with pytest.raises(ValueError, match="written by another run") as error:
+        _fit(small, tmp_path, lr=0.05)
+    assert _refusal_lines(error) == [
+        "  optimizer.learning_rate: 0.1 in the checkpoint, 0.05 in this run"
+    ]
+
+
+def test_checkpoint_of_another_batch_size_is_refused(small, tmp_path):
+    _fit(small, tmp_path, batch_size=50)
+    with pytest.raises(ValueError, match="written by another run") as error:
+        _fit(small, tmp_path, batch_size=40)
+    assert _refusal_lines(error) == ["  batch_size: 50 in the checkpoint, 40 in this run"]
+
+
+def test_checkpoint_of_other_data_is_refused(small, tmp_path):
+    x, y = small
+    other = (x.at[0, 0].set(2.0), y)  # one pixel changed
+    _fit(small, tmp_path)
+    with pytest.raises(ValueError, match="written by another run") as error:
+        _fit(other, tmp_path)
+
+    def digest(*arrays):
+        return hashlib.sha256(b"".join(np.asarray(a).tobytes() for a in arrays)).hexdigest()
+
+    # The training data differ; the test set (the first 60 rows) too, as it holds that pixel.
+    assert _refusal_lines(error) == [
+        f"  data.sha256: {digest(x, y)!r} in the checkpoint, {digest(*other)!r} in this run",
+        f"  eval_data.test.sha256: {digest(x[:60], y[:60])!r} in the checkpoint, "
+        f"{digest(other[0][:60], y[:60])!r} in this run",
+    ]
+
+
+def test_every_difference_is_named_but_not_the_epochs(small, tmp_path):
+    _fit(small, tmp_path, epochs=2)
+    with pytest.raises(ValueError, match="written by another run") as error:
+        _fit(small, tmp_path, epochs=5, lr=0.2, batch_size=25, seed=3)
+    assert _refusal_lines(error) == [
+        "  optimizer.learning_rate: 0.1 in the checkpoint, 0.2 in this run",
+        "  batch_size: 50 in the checkpoint, 25 in this run",
+        "  key: [0, 1] in the checkpoint, [0, 3] in this run",
+    ]
+
+
+def test_checkpoint_of_a_model_of_other_shapes_is_refused(small, tmp_path):
+    _fit(small, tmp_path, hidden=16)
+    wider = mlp((32,))
+    disguised = Model(wider.init, wider.apply, mlp((16,)).config)  # a config that hides it
+    with pytest.raises(ValueError, match="written for another model or optimizer"):
+        _fit(small, tmp_path, model=disguised)
 
 
 def test_damaged_checkpoint_is_refused(small, tmp_path):
@@ -161,4 +272,6 @@ def test_params_survive_a_save_and_restore(small, tmp_path):
     resumed = _fit(small, tmp_path, epochs=1)  # nothing left to train: restored as saved
     jax.tree.map(np.testing.assert_array_equal, resumed.state.params, result.state.params)
     assert isinstance(resumed.state.params["layers"][0]["W"], jax.Array)
-    assert float(jnp.sum(resumed.state.step)) == 4
+    assert float(jnp.sum(resumed.state.step)) == 200 // 50
+    for name, values in result.history.items():
+        np.testing.assert_array_equal(resumed.history[name], values)

@@ -28,22 +28,22 @@ WORKER = textwrap.dedent(
     from jaxdl.metrics import correct
     from jaxdl.models.mlp import mlp
     from jaxdl.optim import sgd
-    from jaxdl.train import fit
+    from jaxdl.fit import fit
 
     kx, ky = jax.random.split(jax.random.key(0))
     x = np.asarray(jax.random.uniform(kx, (1000, 784)))
     y = np.asarray(jax.random.randint(ky, (1000,), 0, 10))
     # batch 99 does not divide by 2 processes: padded and masked, never dropped.
     result = fit(mlp((64,)), cross_entropy, sgd(0.1), (x, y), epochs=2, batch_size=99,
-                 key=jax.random.key(1), eval_data=(x[:300], y[:300]), metrics={"acc": correct},
+                 key=jax.random.key(1), eval_data={"test": (x[:300], y[:300])},
+                 metrics={"acc": correct},
                  quiet=True, mesh=data_mesh("all"))
     leaves = [np.asarray(a.addressable_data(0)) for a in jax.tree.leaves(result.state.params)]
     np.savez(out + ".npz", *leaves)
-    history = result.history.to_dict()
-    history.pop("seconds")
+    history = {k: v.tolist() for k, v in result.history.items() if k != "seconds"}
     with open(out + ".json", "w") as f:
         json.dump({"history": history, "devices": len(jax.devices()),
-                   "processes": jax.process_count()}, f)
+                   "processes": jax.process_count(), "run": result.run.to_dict()}, f)
     """
 )
 
@@ -88,7 +88,12 @@ def test_two_processes_end_with_the_parameters_of_one(tmp_path):
         np.testing.assert_array_equal(a, b)  # one replicated state
         np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(r0["history"]["train_loss"], rs["history"]["train_loss"], rtol=1e-5)
-    np.testing.assert_allclose(r0["history"]["eval_acc"], rs["history"]["eval_acc"], atol=1e-6)
+    np.testing.assert_allclose(r0["history"]["test_acc"], rs["history"]["test_acc"], atol=1e-6)
+    # One run, whether on one process or two: the same settings and the same data.
+    assert r0["run"] == r1["run"] == rs["run"]
+    assert rs["run"]["batch_size"] == 99 and rs["run"]["epochs"] == 2
+    assert rs["run"]["data"]["shapes"] == [[1000, 784], [1000]]
+    assert rs["run"]["eval_data"]["test"]["shapes"] == [[300, 784], [300]]
 
 
 def test_experiment_flags_run_two_processes(tmp_path):
@@ -102,6 +107,9 @@ def test_experiment_flags_run_two_processes(tmp_path):
     assert "process 1: results are written by process 0" in stdout[1]
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.1 < metrics["scratch"]["test_acc"] <= 1.0
+    run = metrics["scratch"]["run"]
+    assert run["epochs"] == 1 and run["batch_size"] == 256
+    assert run["data"]["shapes"] == [[2000, 784], [2000]]  # --quick: 2000 training images
     assert (out / "curves.png").exists() and (out / "predictions.png").exists()
 
 
@@ -111,7 +119,7 @@ def test_experiment_flags_run_two_processes(tmp_path):
         (("127.0.0.1:1234", None, None), "expected all three or none"),
         (("localhost", 2, 0), "coordinator: expected 'host:port', got 'localhost'"),
         (("localhost:1", 0, 0), "num_processes: expected an integer >= 1, got 0"),
-        (("localhost:1", 2, 2), r"process_id: expected an integer in \[0, 2\), got 2"),
+        (("localhost:1", 2, 2), r"process_id: expected an integer in \[0, 1\], got 2"),
     ],
 )
 def test_initialize_distributed_bad_arguments(args, message):

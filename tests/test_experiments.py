@@ -1,11 +1,51 @@
-"""Each training experiment runs as a user runs it; its metrics land in the book's band.
+"""Each training experiment runs as a user runs it; its metrics land in the book's band, and
+its metrics.json names the run (settings and data) each result came from.
 
 Expected figures come from the book (REFERENCE.md); bands are wide enough for another random
 stream than PyTorch's, and narrow enough to catch a wrong loss, learning rate or update.
 """
 
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def check_run(run, *, epochs, batch_size, lr, data_shapes, eval_shapes):
+    """The parts of a run's identity that the experiment's documented configuration fixes."""
+    assert run["epochs"] == epochs
+    assert run["batch_size"] == batch_size
+    assert run["optimizer"]["learning_rate"] == pytest.approx(lr, rel=1e-7)
+    assert run["data"]["shapes"] == data_shapes
+    assert SHA256.fullmatch(run["data"]["sha256"])
+    assert {name: d["shapes"] for name, d in run["eval_data"].items()} == eval_shapes
+
+
+@pytest.fixture
+def experiment_module(monkeypatch):
+    """Imports an experiment script as a module, as ``python experiments/NAME.py`` would find
+    its imports (``common``) on the path."""
+    monkeypatch.syspath_prepend(str(ROOT / "experiments"))
+    return importlib.import_module
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file under ``folder`` (hidden ones too): ``{relative path: (bytes, mtime_ns)}``."""
+    files = {}
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            path = Path(parent) / name
+            files[str(path.relative_to(folder))] = (path.read_bytes(), path.stat().st_mtime_ns)
+    return files
 
 
 def test_linear_regression_recovers_w_and_b(run_experiment):
@@ -23,6 +63,26 @@ def test_linear_regression_recovers_w_and_b(run_experiment):
     assert "error in estimating w" in stdout
     assert (out / "loss.png").stat().st_size > 0 and (out / "fit.png").stat().st_size > 0
 
+    # The book's configuration: 1000 examples of 2 features, batch 10, rate 0.03, 3 epochs;
+    # the loss per epoch is over the whole training set, so that set is the evaluation set.
+    runs = metrics["runs"]
+    assert set(runs) == {"scratch", "concise"}
+    for name, run in runs.items():
+        check_run(
+            run,
+            epochs=3,
+            batch_size=10,
+            lr=0.03,
+            data_shapes=[[1000, 2], [1000]],
+            eval_shapes={"train_eval": [[1000, 2], [1000]]},
+        )
+        assert run["eval_data"]["train_eval"] == run["data"], name
+    assert runs["scratch"]["data"] == runs["concise"]["data"]  # both fit the same data
+    assert runs["scratch"]["key"] != runs["concise"]["key"]  # each its own key
+    assert runs["scratch"]["model"] == {"name": "linear_regression", "init_std": 0.01}
+    assert runs["scratch"]["loss"] == "jaxdl.squared_loss"
+    assert runs["concise"]["loss"] == "optax.squared_error"
+
 
 def test_polynomial_regression_book_configuration(run_experiment):
     metrics, _, out = run_experiment("polynomial_regression", quick=False)
@@ -35,6 +95,7 @@ def test_polynomial_regression_book_configuration(run_experiment):
     # All 20 features: first four weights near the truth, train loss below test loss.
     np.testing.assert_allclose(metrics["all20"]["w"][:4], [5.0, 1.2, -3.4, 5.6], atol=1.0)
     assert metrics["all20"]["train_loss"] < metrics["all20"]["test_loss"]
+    assert metrics["degree3"]["epochs"] == 400 and metrics["all20"]["epochs"] == 1500
     sweep = metrics["sweep"]
     assert sweep["num_features"] == list(range(1, 21)) and sweep["degree"] == list(range(20))
     # Underfitting falls away once degree 3 is reachable.
@@ -42,6 +103,25 @@ def test_polynomial_regression_book_configuration(run_experiment):
     # The sweep's 20-feature model is the all20 fit itself (same key, same epochs).
     assert sweep["train_loss"][-1] == pytest.approx(metrics["all20"]["train_loss"], rel=1e-5)
     assert (out / "fits.png").exists() and (out / "complexity.png").exists()
+
+    # The book's configuration: 100 training and 100 test examples of 20 features, batch 10,
+    # rate 0.01; 400 epochs for the first fits, 1500 for the sweep.
+    runs = metrics["runs"]
+    assert set(runs) == {"first_fits", "sweep"}
+    for name, epochs in (("first_fits", 400), ("sweep", 1500)):
+        run = runs[name]
+        check_run(
+            run,
+            epochs=epochs,
+            batch_size=10,
+            lr=0.01,
+            data_shapes=[[100, 20], [100]],
+            eval_shapes={"train_eval": [[100, 20], [100]], "test": [[100, 20], [100]]},
+        )
+        assert run["eval_data"]["train_eval"] == run["data"], name
+        assert run["eval_data"]["test"]["sha256"] != run["data"]["sha256"], name
+        assert run["loss"] == "optax.squared_error", name
+    assert runs["first_fits"]["data"] == runs["sweep"]["data"]
 
 
 def test_weight_decay_book_configuration(run_experiment):
@@ -60,6 +140,27 @@ def test_weight_decay_book_configuration(run_experiment):
     assert "L2 norm of w" in stdout
     assert (out / "curves.png").exists() and (out / "sweep.png").exists()
 
+    # The book's configuration: 20 training and 100 test examples of 200 features, batch 5,
+    # rate 0.003, 100 epochs, w ~ N(0, 1); the scratch variant's penalty is a regularizer,
+    # the concise variant's decay is in its optimizer.
+    runs = metrics["runs"]
+    assert set(runs) == {"scratch", "concise", "sweep"}
+    for name, run in runs.items():
+        check_run(
+            run,
+            epochs=100,
+            batch_size=5,
+            lr=0.003,
+            data_shapes=[[20, 200], [20]],
+            eval_shapes={"train_eval": [[20, 200], [20]], "test": [[100, 200], [100]]},
+        )
+        assert run["eval_data"]["train_eval"] == run["data"], name
+        assert run["model"]["init_std"] == 1.0, name
+    assert runs["scratch"]["regularizer"] is not None and runs["sweep"]["regularizer"] is not None
+    assert runs["concise"]["regularizer"] is None
+    assert runs["scratch"]["loss"] == "jaxdl.squared_loss"
+    assert runs["concise"]["loss"] == "optax.squared_error"
+
 
 def test_kfold_quick(run_experiment):
     metrics, _, out = run_experiment("kfold")
@@ -69,6 +170,20 @@ def test_kfold_quick(run_experiment):
     # Two features cannot fit a cubic: it is never the choice.
     assert metrics["chosen"] != 2
     assert (out / "kfold.png").exists()
+
+    # The chosen model retrains on the 100 training examples, scored on the 100 test ones;
+    # --quick caps the epochs at 30; batch 10 and rate 0.01 as the polynomial experiment.
+    run = metrics["runs"]["chosen"]
+    check_run(
+        run,
+        epochs=30,
+        batch_size=10,
+        lr=0.01,
+        data_shapes=[[100, 20], [100]],
+        eval_shapes={"test": [[100, 20], [100]]},
+    )
+    chosen = metrics["chosen"]
+    assert run["model"] == {"name": "masked_linear", "mask": [1.0] * chosen + [0.0] * (20 - chosen)}
 
 
 @pytest.mark.parametrize("name", ["softmax_regression", "mlp"])
@@ -81,6 +196,22 @@ def test_fashion_mnist_classifiers_quick(run_experiment, name):
         assert 0.6 < m["test_acc"] <= 1.0, (variant, m["test_acc"])  # 10 classes: chance is 0.1
         assert m["history"]["train_loss"][-1] < m["history"]["train_loss"][0]
         assert m["seconds_per_epoch"] > 0
+        # The book's configuration (batch 256, rate 0.1, 10 epochs) on --quick's 2000 training
+        # and 500 test images of 28 x 28 pixels, with accuracy as the metric.
+        run = m["run"]
+        check_run(
+            run,
+            epochs=10,
+            batch_size=256,
+            lr=0.1,
+            data_shapes=[[2000, 784], [2000]],
+            eval_shapes={"test": [[500, 784], [500]]},
+        )
+        assert list(run["metrics"]) == ["acc"]
+    assert metrics["scratch"]["run"]["model"]["name"] == name
+    assert metrics["scratch"]["run"]["loss"] == "jaxdl.cross_entropy"
+    assert metrics["concise"]["run"]["loss"] == "optax.softmax_cross_entropy_with_integer_labels"
+    assert metrics["scratch"]["run"]["data"] == metrics["concise"]["run"]["data"]
     assert "test acc" in stdout
     assert (out / "curves.png").exists() and (out / "predictions.png").exists()
 
@@ -91,3 +222,77 @@ def test_mlp_flags(run_experiment):
     )
     assert metrics["config"] == {"num_hiddens": [64, 32], "activation": "tanh"}
     assert "784-64-32-10, tanh" in stdout
+    for variant in ("scratch", "concise"):
+        model = metrics[variant]["run"]["model"]
+        assert model["activation"] == "tanh", variant
+        assert model["num_hiddens"] == [64, 32], variant
+        assert model["num_outputs"] == 10, variant
+        assert metrics[variant]["run"]["epochs"] == 1, variant
+
+
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "experiments" / f"{name}.py"), *args]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_mlp_resume_refuses_another_activation_then_resumes(tmp_path):
+    flags = ["--quick", "--batch-size", "500", "--checkpoint-dir", str(tmp_path / "ckpt")]
+    flags += ["--out", str(tmp_path / "out")]
+    first = run_script("mlp", *flags, "--epochs", "1")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "resumed" not in first.stdout
+    one_epoch = (tmp_path / "out" / "metrics.json").read_text()
+
+    other = run_script("mlp", *flags, "--epochs", "2", "--activation", "sigmoid")
+    assert other.returncode != 0, other.stdout
+    assert "written by another run" in other.stderr
+    assert "model.activation: 'relu' in the checkpoint, 'sigmoid' in this run" in other.stderr
+    assert (tmp_path / "out" / "metrics.json").read_text() == one_epoch  # untouched
+
+    again = run_script("mlp", *flags, "--epochs", "2")
+    assert again.returncode == 0, again.stdout + again.stderr
+    for variant in ("scratch", "concise"):
+        assert f"{variant}: resumed after epoch 1 of 2" in again.stdout
+    before = json.loads(one_epoch)
+    after = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    for variant in ("scratch", "concise"):
+        h0, h1 = before[variant]["history"], after[variant]["history"]
+        assert len(h1["test_acc"]) == 2
+        for key in h0:  # the first epoch is the checkpoint's, not trained again
+            assert h1[key][0] == h0[key][0], (variant, key)
+        assert after[variant]["run"]["epochs"] == 2
+
+
+def test_a_diverging_run_leaves_the_previous_results_untouched(tmp_path, experiment_module):
+    linear_regression = experiment_module("linear_regression")
+    out = tmp_path / "out"
+    linear_regression.main(["--out", str(out)])
+    before = snapshot(out)
+    assert {"metrics.json", "loss.png", "fit.png"} <= set(before)
+
+    # The concise variant's loss (ŷ - y)² has no ½: at rate 0.965 its steps are 1.93 / λ for
+    # features of variance λ ≈ 1, near the stability limit 2 / λ, and some batches pass it.
+    with pytest.raises(FloatingPointError) as error:
+        linear_regression.main(["--out", str(out), "--lr", "0.965"])
+    assert re.search(
+        r"training \(concise\) diverged: the (train|train_eval) loss is (inf|-inf|nan) at "
+        r"epoch [123] \(learning rate 0\.965\)",
+        str(error.value),
+    ), str(error.value)
+    assert snapshot(out) == before  # same files, same bytes, not even rewritten
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_out_that_is_a_file_is_refused_before_training(tmp_path, experiment_module, capsys, below):
+    linear_regression = experiment_module("linear_regression")
+    file = tmp_path / "results"
+    file.write_text("not a folder")
+    out = file / "linear_regression" if below else file
+    with pytest.raises(SystemExit) as exit_:
+        linear_regression.main(["--out", str(out)])
+    assert exit_.value.code == 2  # argparse's status for a bad argument
+    captured = capsys.readouterr()
+    assert f"--out: expected a folder, got the file {file}" in captured.err
+    assert "epoch" not in captured.out  # nothing trained
+    assert file.read_text() == "not a folder"

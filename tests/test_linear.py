@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from jaxdl.data.synthetic import synthetic_regression
+from jaxdl.fit import fit
 from jaxdl.models.linear import closed_form, concise_linear_regression, linear_regression
 from jaxdl.optim import sgd
-from jaxdl.train import fit
 
 
 def test_synthetic_data_follows_the_model():
@@ -35,7 +35,7 @@ def test_synthetic_same_key_same_data_other_key_other_data():
         ({"w": jnp.ones((2, 1))}, r"w: expected a vector \[num_features\], got shape \(2, 1\)"),
         ({"b": jnp.ones(2)}, r"b: expected a scalar, got shape \(2,\)"),
         ({"num_examples": 0}, "num_examples: expected an integer >= 1, got 0"),
-        ({"noise": -1.0}, "noise: expected a standard deviation >= 0, got -1.0"),
+        ({"noise": -1.0}, "noise: expected a finite number >= 0, got -1.0"),
     ],
 )
 def test_synthetic_bad_input(kwargs, message):
@@ -118,8 +118,31 @@ def test_sgd_converges_to_the_closed_form(make):
         epochs=100,
         batch_size=200,
         key=jax.random.key(0),
+        eval_data={"test": (X, y)},
         quiet=True,
     )
     w_sgd, b_sgd = weights_and_bias(result.state.params)
     np.testing.assert_allclose(w_sgd, w, atol=1e-4)
     np.testing.assert_allclose(b_sgd, b, atol=1e-4)
+    h = result.history
+    assert set(h) == {"train_loss", "test_loss", "seconds"}
+    assert all(isinstance(v, np.ndarray) and v.shape == (100,) for v in h.values())
+    X64, y64 = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    final = np.mean(0.5 * (X64 @ np.asarray(w_sgd, np.float64) + float(b_sgd) - y64) ** 2)
+    np.testing.assert_allclose(h["test_loss"][-1], final, rtol=1e-5)
+
+
+def test_eval_data_must_be_named():
+    X, y = synthetic_regression(jax.random.key(3), jnp.array([2.0, -3.4]), 4.2, 10)
+    with pytest.raises(TypeError, match=r"eval_data: expected a mapping \{name: \(x, y\)\}"):
+        fit(
+            linear_regression(),
+            lambda o, t: 0.5 * (o - t) ** 2,
+            sgd(0.1),
+            (X, y),
+            epochs=1,
+            batch_size=5,
+            key=jax.random.key(0),
+            eval_data=(X, y),
+            quiet=True,
+        )

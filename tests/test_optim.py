@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.optim import find_learning_rate, l2_penalty, sgd, sgd_weight_decay
+from jaxdl.optim import l2_penalty, optimizer_hyperparams, sgd, sgd_weight_decay
 
 
 def _params(key):
@@ -81,13 +81,46 @@ def test_empty_params_penalty():
         l2_penalty({})
 
 
-def test_find_learning_rate():
+def test_optimizer_hyperparams_of_sgd():
     p = _params(jax.random.key(0))
-    assert find_learning_rate(sgd(0.25).init(p)) == 0.25
-    assert find_learning_rate(sgd_weight_decay(0.5, 1.0).init(p)) == 0.5
-    injected = optax.inject_hyperparams(optax.sgd)(learning_rate=0.125)
-    assert find_learning_rate(injected.init(p)) == 0.125
-    assert find_learning_rate(optax.sgd(0.1).init(p)) is None
+    found = optimizer_hyperparams(sgd(0.25).init(p))
+    assert set(found) == {"learning_rate"}
+    assert found["learning_rate"].dtype == jnp.float32 and float(found["learning_rate"]) == 0.25
+
+
+def test_optimizer_hyperparams_of_sgd_weight_decay():
+    p = _params(jax.random.key(0))
+    found = optimizer_hyperparams(sgd_weight_decay(0.5, 1.0).init(p))
+    assert set(found) == {"learning_rate"}  # the decay is not held in the state
+    assert float(found["learning_rate"]) == 0.5
+
+
+def test_optimizer_hyperparams_of_inject_hyperparams():
+    p = _params(jax.random.key(0))
+    injected = optax.inject_hyperparams(optax.sgd)(learning_rate=0.125, momentum=0.75)
+    found = optimizer_hyperparams(injected.init(p))
+    assert float(found["learning_rate"]) == 0.125
+    assert float(found["momentum"]) == 0.75
+    adamw = optax.inject_hyperparams(optax.adamw)(learning_rate=0.5, weight_decay=0.25)
+    found = optimizer_hyperparams(adamw.init(p))
+    assert float(found["learning_rate"]) == 0.5 and float(found["weight_decay"]) == 0.25
+
+
+def test_optimizer_hyperparams_first_found_wins_in_a_chain():
+    opt = optax.chain(sgd(0.5), optax.inject_hyperparams(optax.sgd)(learning_rate=0.25))
+    assert float(optimizer_hyperparams(opt.init({"w": jnp.zeros(2)}))["learning_rate"]) == 0.5
+
+
+def test_optimizer_hyperparams_of_optax_without_injection_is_empty():
+    p = _params(jax.random.key(0))
+    assert optimizer_hyperparams(optax.sgd(0.1).init(p)) == {}
+    assert optimizer_hyperparams(optax.adam(1e-3).init(p)) == {}
+
+
+def test_optimizer_hyperparams_stacked_under_vmap():
+    rates = jnp.array([0.1, 0.2, 0.4])
+    states = jax.vmap(lambda r: sgd(r).init({"w": jnp.zeros(2)}))(rates)
+    np.testing.assert_array_equal(optimizer_hyperparams(states)["learning_rate"], rates)
 
 
 def test_learning_rate_can_be_traced_under_vmap():

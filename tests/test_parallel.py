@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxdl.data.batching import batch_schedule
-from jaxdl.parallel import batch_slots, data_mesh
+from jaxdl.parallel import batch_slots, data_mesh, setup_devices
 
 EIGHT_DEVICES = textwrap.dedent(
     """
@@ -22,8 +22,8 @@ EIGHT_DEVICES = textwrap.dedent(
     from jaxdl.metrics import correct
     from jaxdl.models.mlp import mlp
     from jaxdl.optim import sgd
+    from jaxdl.fit import fit
     from jaxdl.parallel import data_mesh, shard_batch
-    from jaxdl.train import fit
 
     assert len(jax.devices()) == 8, jax.devices()
     kx, ky = jax.random.split(jax.random.key(0))
@@ -34,7 +34,7 @@ EIGHT_DEVICES = textwrap.dedent(
         mesh = data_mesh(devices)
         # batch 100 does not divide by 8: each batch gets 4 padding slots on 8 devices.
         result = fit(mlp((64,)), cross_entropy, sgd(0.1), (x, y), epochs=2, batch_size=100,
-                     key=jax.random.key(1), eval_data=(x[:300], y[:300]),
+                     key=jax.random.key(1), eval_data={"test": (x[:300], y[:300])},
                      metrics={"acc": correct}, quiet=True, mesh=mesh)
         runs[devices] = result
     one, eight = runs[1].state.params, runs[8].state.params
@@ -43,8 +43,12 @@ EIGHT_DEVICES = textwrap.dedent(
     print(json.dumps({
         "max_param_diff": max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
                               for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(eight))),
-        "loss_1": runs[1].history["train_loss"], "loss_8": runs[8].history["train_loss"],
-        "eval_acc_1": runs[1].history["eval_acc"], "eval_acc_8": runs[8].history["eval_acc"],
+        "loss_1": runs[1].history["train_loss"].tolist(),
+        "loss_8": runs[8].history["train_loss"].tolist(),
+        "test_acc_1": runs[1].history["test_acc"].tolist(),
+        "test_acc_8": runs[8].history["test_acc"].tolist(),
+        "history_types": sorted({type(v).__name__ for r in runs.values()
+                                 for v in r.history.values()}),
         "params_replicated": all(p.sharding.is_fully_replicated for p in jax.tree.leaves(eight)),
         "param_devices": len(jax.tree.leaves(eight)[0].sharding.device_set),
         "shard_shapes": [list(s.data.shape) for s in batch.addressable_shards],
@@ -63,7 +67,9 @@ def test_eight_devices_match_one_device():
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert r["max_param_diff"] < 1e-5, r["max_param_diff"]
     np.testing.assert_allclose(r["loss_8"], r["loss_1"], rtol=1e-5)
-    np.testing.assert_allclose(r["eval_acc_8"], r["eval_acc_1"], atol=1e-6)
+    np.testing.assert_allclose(r["test_acc_8"], r["test_acc_1"], atol=1e-6)
+    assert len(r["loss_1"]) == 2 and len(r["test_acc_1"]) == 2
+    assert r["history_types"] == ["ndarray"]
     assert r["params_replicated"] and r["param_devices"] == 8
     assert r["shard_shapes"] == [[13, 784]] * 8
 
@@ -83,21 +89,83 @@ def test_padding_slots_keep_the_real_examples():
 
 
 def test_slots_below_batch_size_are_refused():
-    with pytest.raises(ValueError, match=r"slots: expected an integer >= batch_size \(5\), got 4"):
+    with pytest.raises(ValueError, match=r"^slots: expected an integer >= 5, got 4$"):
         batch_schedule(None, 10, 5, slots=4)
 
 
 @pytest.mark.parametrize(
-    ("devices", "message"),
+    ("devices", "error", "message"),
     [
-        (0, r"devices: expected a count in \[1, 1\]"),
-        (2, r"devices: expected a count in \[1, 1\] .* got 2"),
-        ("some", "devices: expected a count or 'all', got 'some'"),
+        (0, ValueError, r"expected an integer in \[1, {n}\], got 0"),
+        (-1, ValueError, r"expected an integer in \[1, {n}\], got -1"),
+        ("{n+1}", ValueError, r"expected an integer in \[1, {n}\], got {n+1}"),
+        (1.0, TypeError, r"expected an integer in \[1, {n}\], got float 1.0"),
+        (True, TypeError, r"expected an integer in \[1, {n}\], got bool True"),
+        ("some", ValueError, "^devices: expected a count or 'all', got 'some'$"),
     ],
 )
-def test_bad_device_counts(devices, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_device_counts(devices, error, message):
+    n = len(jax.devices())
+    if devices == "{n+1}":
+        devices = n + 1
+    message = message.replace("{n+1}", str(n + 1)).replace("{n}", str(n))
+    if not message.startswith("^"):
+        message = r"^devices \(a count of the devices JAX sees\): " + message + "$"
+    with pytest.raises(error, match=message):
         data_mesh(devices)
+
+
+def test_numpy_device_count():
+    mesh = data_mesh(np.int64(1))
+    assert mesh.size == 1 and mesh.axis_names == ("data",)
+    assert list(mesh.devices.flat) == jax.devices()[:1]
+
+
+def test_setup_devices_one_device_is_no_mesh():
+    assert setup_devices(1) is None
+    assert setup_devices() is None
+
+
+def test_setup_devices_more_devices_than_there_are():
+    n = len(jax.devices())
+    if n == 1:
+        with pytest.raises(ValueError, match=r"expected an integer in \[1, 1\], got 2$"):
+            setup_devices(2)
+    with pytest.raises(ValueError, match=rf"expected an integer in \[1, {n}\], got {n + 1}$"):
+        setup_devices(n + 1)
+
+
+def test_setup_devices_all():
+    mesh = setup_devices("all")
+    assert mesh.size == len(jax.devices()) and mesh.axis_names == ("data",)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"coordinator": "localhost:1234"},
+            "coordinator, num_processes and process_id: expected all three or none",
+        ),
+        ({"num_processes": 2, "process_id": 0}, "expected all three or none"),
+        (
+            {"coordinator": "localhost", "num_processes": 2, "process_id": 0},
+            "coordinator: expected 'host:port', got 'localhost'",
+        ),
+        (
+            {"coordinator": "localhost:1234", "num_processes": 2, "process_id": 2},
+            r"process_id: expected an integer in \[0, 1\], got 2",
+        ),
+        (
+            {"coordinator": "localhost:1234", "num_processes": 0, "process_id": 0},
+            "num_processes: expected an integer >= 1, got 0",
+        ),
+    ],
+)
+def test_setup_devices_refuses_bad_process_settings_before_joining(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        setup_devices(1, **kwargs)
+    assert jax.process_count() == 1
 
 
 def test_all_devices():

@@ -1,4 +1,4 @@
-"""Polynomial features, k-fold splits and vmapped cross-validation."""
+"""Polynomial features and data, k-fold splits and vmapped cross-validation."""
 
 import math
 
@@ -8,14 +8,10 @@ import numpy as np
 import optax
 import pytest
 
+from jaxdl.data.synthetic import polynomial_data, polynomial_features
+from jaxdl.fit import fit
 from jaxdl.optim import sgd
-from jaxdl.selection import (
-    cross_validate,
-    k_fold_splits,
-    masked_linear,
-    polynomial_features,
-)
-from jaxdl.train import fit
+from jaxdl.selection import cross_validate, k_fold_splits, masked_linear
 
 
 def test_polynomial_features_hand_and_numpy():
@@ -41,6 +37,76 @@ def test_polynomial_features_hand_and_numpy():
 def test_polynomial_features_bad_input(x, degree, message):
     with pytest.raises(ValueError, match=message):
         polynomial_features(x, degree)
+
+
+def _numpy_polynomial_data(key, true_w, max_degree, num_train, num_test, noise):
+    """The book's recipe in float64 NumPy, from the same normal draws."""
+    key_x, key_noise = jax.random.split(key)
+    n = num_train + num_test
+    x = np.asarray(jax.random.normal(key_x, (n,)), np.float64)
+    eps = np.asarray(jax.random.normal(key_noise, (n,)), np.float64)
+    features = np.stack([x**i / math.factorial(i) for i in range(max_degree)], axis=1)
+    labels = features[:, : len(true_w)] @ np.asarray(true_w, np.float64) + noise * eps
+    return features, labels
+
+
+def test_polynomial_data_is_the_books_formula():
+    key, true_w = jax.random.key(4), [5.0, 1.2, -3.4, 5.6]
+    (x_train, y_train), (x_test, y_test) = polynomial_data(
+        key, true_w, max_degree=20, num_train=30, num_test=20, noise=0.1
+    )
+    assert x_train.shape == (30, 20) and y_train.shape == (30,)
+    assert x_test.shape == (20, 20) and y_test.shape == (20,)
+    features, labels = _numpy_polynomial_data(key, true_w, 20, 30, 20, 0.1)
+    np.testing.assert_allclose(x_train, features[:30], rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(x_test, features[30:], rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(y_train, labels[:30], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(y_test, labels[30:], rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(x_train[:, 0], 1.0)  # x^0 / 0!
+
+
+def test_polynomial_data_without_noise_is_exact_in_the_features():
+    (x, y), _ = polynomial_data(jax.random.key(0), [1.0, -2.0], max_degree=3, noise=0.0)
+    x64 = np.asarray(x, np.float64)
+    np.testing.assert_allclose(y, x64[:, 0] - 2.0 * x64[:, 1], rtol=1e-6, atol=1e-6)
+    assert len(x) == 100  # the book's defaults: 100 training and 100 test examples
+
+
+def test_polynomial_data_same_key_same_data():
+    a = polynomial_data(jax.random.key(1), [1.0], max_degree=2, num_train=3, num_test=2)
+    b = polynomial_data(jax.random.key(1), [1.0], max_degree=2, num_train=3, num_test=2)
+    c = polynomial_data(jax.random.key(2), [1.0], max_degree=2, num_train=3, num_test=2)
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+    assert not np.array_equal(a[0][0], c[0][0])
+
+
+@pytest.mark.parametrize(
+    ("true_w", "kwargs", "error", "message"),
+    [
+        (
+            [[1.0, 2.0]],
+            {},
+            ValueError,
+            r"true_w: expected a vector of 1 to max_degree \(20\) weights, got shape \(1, 2\)",
+        ),
+        (
+            [1.0, 2.0, 3.0],
+            {"max_degree": 2},
+            ValueError,
+            r"true_w: expected a vector of 1 to max_degree \(2\) weights, got shape \(3,\)",
+        ),
+        ([], {}, ValueError, r"true_w: expected a vector of 1 to max_degree .* shape \(0,\)"),
+        ([1.0], {"max_degree": 0}, ValueError, "max_degree: expected an integer >= 1, got 0"),
+        ([1.0], {"num_train": 0}, ValueError, "num_train: expected an integer >= 1, got 0"),
+        ([1.0], {"num_test": 0}, ValueError, "num_test: expected an integer >= 1, got 0"),
+        ([1.0], {"num_train": 10.0}, TypeError, "num_train: expected an integer >= 1, got float"),
+        ([1.0], {"noise": -0.1}, ValueError, "noise: expected a finite number >= 0, got -0.1"),
+        ([1.0], {"noise": float("nan")}, ValueError, "noise: expected a finite number >= 0"),
+    ],
+)
+def test_polynomial_data_bad_input(true_w, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        polynomial_data(jax.random.key(0), true_w, **kwargs)
 
 
 @pytest.mark.parametrize(("n", "k"), [(2, 2), (5, 2), (10, 5), (103, 5), (7, 7), (100, 3)])
@@ -104,7 +170,10 @@ def test_vmapped_folds_equal_a_sequential_loop(poly_data):
     np.testing.assert_allclose(together.val_loss, one_by_one.val_loss, rtol=1e-6)
     np.testing.assert_allclose(together.train_loss, one_by_one.train_loss, rtol=1e-6)
     np.testing.assert_allclose(together.params["w"], one_by_one.params["w"], rtol=1e-6, atol=1e-7)
-    assert together.history["eval_val_loss"].shape == (4, 8)
+    assert set(together.history) == {"train_loss", "train_eval_loss", "val_loss"}
+    for values in together.history.values():
+        assert isinstance(values, np.ndarray) and values.shape == (4, 8)
+    np.testing.assert_array_equal(together.val_loss, together.history["val_loss"][:, -1])
 
 
 def test_each_fold_equals_fit_on_its_own_rows(poly_data):
@@ -120,7 +189,7 @@ def test_each_fold_equals_fit_on_its_own_rows(poly_data):
             epochs=8,
             batch_size=10,
             key=keys[i],
-            eval_data=(X[v], y[v]),
+            eval_data={"val": (X[v], y[v])},
             quiet=True,
         )
         # Folds whose training rows needed a padding row shuffle a padded schedule; the others
@@ -129,10 +198,24 @@ def test_each_fold_equals_fit_on_its_own_rows(poly_data):
             np.testing.assert_allclose(
                 cv.params["w"][i], result.state.params["w"], rtol=1e-6, atol=1e-7
             )
-        expected_val = np.mean(
-            (np.asarray(X[v]) @ np.asarray(cv.params["w"][i]) - np.asarray(y[v])) ** 2
-        )
+            np.testing.assert_allclose(
+                cv.history["val_loss"][i], result.history["val_loss"], rtol=1e-5
+            )
+        w = np.asarray(cv.params["w"][i], np.float64)
+        X64, y64 = np.asarray(X, np.float64), np.asarray(y, np.float64)
+        expected_val = np.mean((X64[v] @ w - y64[v]) ** 2)
         np.testing.assert_allclose(cv.val_loss[i], expected_val, rtol=1e-5)
+        expected_train = np.mean((X64[t] @ w - y64[t]) ** 2)
+        np.testing.assert_allclose(cv.train_loss[i], expected_train, rtol=1e-5)
+        np.testing.assert_allclose(cv.history["train_eval_loss"][i, -1], expected_train, rtol=1e-5)
+
+
+def test_cross_validate_accepts_numpy_integer_epochs(poly_data):
+    numpy_epochs = _cv(poly_data, epochs=np.int64(5))
+    python_epochs = _cv(poly_data, epochs=5)
+    assert numpy_epochs.history["val_loss"].shape == (4, 5)
+    np.testing.assert_array_equal(numpy_epochs.val_loss, python_epochs.val_loss)
+    np.testing.assert_array_equal(numpy_epochs.params["w"], python_epochs.params["w"])
 
 
 def test_cross_validate_bad_input(poly_data):
@@ -144,7 +227,11 @@ def test_cross_validate_bad_input(poly_data):
 
 def test_cross_validate_reports_divergence(poly_data):
     X, y = poly_data
-    with pytest.raises(FloatingPointError, match="cross-validation diverged"):
+    message = (
+        r"^cross-validation, model \d diverged: the \w+ loss is (nan|inf) at epoch \d+ "
+        r"\(learning rate 10\); lower the learning rate$"
+    )
+    with pytest.raises(FloatingPointError, match=message):
         cross_validate(
             masked_linear(jnp.ones(6)),
             optax.squared_error,

@@ -5,12 +5,11 @@ from jaxdl.data.fashion_mnist import (
     FashionMNIST,
     Split,
     load_fashion_mnist,
-    show_images,
     text_labels,
     to_device,
 )
 from jaxdl.data.idx import read_idx, write_idx
-from jaxdl.data.synthetic import synthetic_regression
+from jaxdl.data.synthetic import polynomial_data, polynomial_features, synthetic_regression
 from jaxdl.data.tabular import (
     TabularData,
     fill_numeric_na,
@@ -31,9 +30,10 @@ __all__ = [
     "load_fashion_mnist",
     "num_batches",
     "one_hot_encode",
+    "polynomial_data",
+    "polynomial_features",
     "preprocess",
     "read_idx",
-    "show_images",
     "synthetic_regression",
     "text_labels",
     "to_device",

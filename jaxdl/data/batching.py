@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl._checks import check_int
+
 
 class BatchSchedule(NamedTuple):
     """One epoch's minibatches.
@@ -31,14 +33,14 @@ class BatchSchedule(NamedTuple):
 
 
 def check_batch_size(batch_size, num_examples: int, name: str = "batch_size") -> None:
-    """Raises ValueError unless ``1 <= batch_size <= num_examples`` (integers)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        raise TypeError(f"{name}: expected an int, got {type(batch_size).__name__}")
-    if not 1 <= batch_size <= num_examples:
-        raise ValueError(
-            f"{name}: expected an integer in [1, {num_examples}] (the number of examples), "
-            f"got {batch_size}"
-        )
+    """Raises unless ``batch_size`` is an integer in ``[1, num_examples]``.
+
+    >>> check_batch_size(5, 4)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_size: expected an integer in [1, 4], got 5
+    """
+    check_int(batch_size, name, low=1, high=num_examples)
 
 
 def num_batches(num_examples: int, batch_size: int) -> int:
@@ -77,8 +79,7 @@ def batch_schedule(
     """
     n_batches = num_batches(num_examples, batch_size)
     slots = batch_size if slots is None else slots
-    if isinstance(slots, bool) or not isinstance(slots, int | np.integer) or slots < batch_size:
-        raise ValueError(f"slots: expected an integer >= batch_size ({batch_size}), got {slots!r}")
+    check_int(slots, "slots", low=batch_size)
     order = jnp.arange(num_examples) if key is None else jax.random.permutation(key, num_examples)
     padding = n_batches * batch_size - num_examples
     indices = jnp.concatenate([order, jnp.zeros(padding, order.dtype)]).astype(jnp.int32)

@@ -1,5 +1,5 @@
-"""Fashion-MNIST: finding, checking and loading it, its text labels, image grids, and the move
-of the images to the device.
+"""Fashion-MNIST: finding, checking and loading it, its text labels, and the move of the
+images to the device.
 
 ``load_fashion_mnist`` looks, in order, in
 
@@ -27,17 +27,15 @@ import logging
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from matplotlib.figure import Figure
 
 from jaxdl.data.idx import read_idx
-from jaxdl.plotting import new_figure
 
 logger = logging.getLogger(__name__)
 
@@ -311,68 +309,6 @@ def text_labels(labels) -> list[str]:
             f"labels: expected class indices in [0, {NUM_CLASSES}), got {bad.tolist()}"
         )
     return [TEXT_LABELS[int(i)] for i in labels]
-
-
-def show_images(
-    images,
-    num_rows: int,
-    num_cols: int,
-    titles: Sequence[str] | None = None,
-    scale: float = 1.5,
-    cmap: str | None = None,
-) -> Figure:
-    """Draws images in a grid, as the book's ``show_images``; axis ticks hidden.
-
-    Args:
-      images: [n, height, width] (or [n, height, width, 3 or 4] for colour), n at most
-        ``num_rows * num_cols``; NumPy or JAX arrays, or a list of images.
-      num_rows: rows of the grid.
-      num_cols: columns of the grid.
-      titles: one title per image, or None.
-      scale: inches per image.
-      cmap: matplotlib colour map of 2-D images; ``None`` is matplotlib's default, as the book.
-
-    Returns:
-      The Figure, with ``num_rows * num_cols`` axes (those without an image are blank).
-
-    Raises:
-      ValueError: on a grid size below 1, ``scale <= 0``, images of the wrong rank, more
-        images than cells, or titles not one per image.
-
-    >>> fig = show_images(np.zeros((3, 28, 28), np.uint8), 1, 3, titles=["a", "b", "c"])
-    >>> len(fig.axes), fig.axes[2].get_title()
-    (3, 'c')
-    """
-    for arg, value in (("num_rows", num_rows), ("num_cols", num_cols)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{arg}: expected an integer >= 1, got {value!r}")
-    if not scale > 0:
-        raise ValueError(f"scale: expected a number > 0, got {scale!r}")
-    images = np.asarray(images)
-    if images.ndim not in (3, 4):
-        raise ValueError(
-            f"images: expected [n, height, width] or [n, height, width, channels], "
-            f"got shape {images.shape}"
-        )
-    if len(images) > num_rows * num_cols:
-        raise ValueError(
-            f"images: expected at most num_rows * num_cols = {num_rows * num_cols} images, "
-            f"got {len(images)}"
-        )
-    if titles is not None and len(titles) != len(images):
-        raise ValueError(f"titles: expected {len(images)} titles, one per image, got {len(titles)}")
-    fig, axes = new_figure((num_cols * scale, num_rows * scale), num_rows, num_cols)
-    axes = np.asarray(axes, dtype=object).reshape(-1)
-    for i, ax in enumerate(axes):
-        if i >= len(images):
-            ax.axis("off")
-            continue
-        ax.imshow(images[i], cmap=cmap)
-        ax.get_xaxis().set_visible(False)
-        ax.get_yaxis().set_visible(False)
-        if titles is not None:
-            ax.set_title(titles[i])
-    return fig
 
 
 def to_device(images, device=None) -> jax.Array:

@@ -1,9 +1,14 @@
-"""Synthetic data for linear regression, as the book's ``synthetic_data``."""
+"""Synthetic data: the book's linear-regression data (``synthetic_data``, 3.2) and its
+polynomial-regression data (4.4), with the polynomial features ``x^i / i!``."""
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+
+from jaxdl._checks import check_int, check_number
 
 
 def synthetic_regression(
@@ -30,11 +35,81 @@ def synthetic_regression(
         raise ValueError(f"w: expected a vector [num_features], got shape {w.shape}")
     if jnp.ndim(b) != 0:
         raise ValueError(f"b: expected a scalar, got shape {jnp.shape(b)}")
-    if isinstance(num_examples, bool) or not isinstance(num_examples, int) or num_examples < 1:
-        raise ValueError(f"num_examples: expected an integer >= 1, got {num_examples!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise: expected a standard deviation >= 0, got {noise}")
+    check_int(num_examples, "num_examples", low=1)
+    check_number(noise, "noise", low=0)
     key_x, key_noise = jax.random.split(key)
     X = jax.random.normal(key_x, (num_examples, w.shape[0]))
     y = X @ w + b + noise * jax.random.normal(key_noise, (num_examples,))
     return X, y
+
+
+def polynomial_features(x, max_degree: int) -> jax.Array:
+    """The book's features ``x^i / i!`` for ``i = 0 .. max_degree - 1``.
+
+    Dividing by ``i!`` (``Γ(i + 1)``) keeps high powers of ``x ~ N(0, 1)`` from dominating the
+    gradients.
+
+    Args:
+      x: inputs [n].
+      max_degree: number of features, >= 1 (powers 0 .. max_degree - 1).
+
+    Returns:
+      Features [n, max_degree].
+
+    >>> polynomial_features(jnp.array([2.0]), 4).tolist()
+    [[1.0, 2.0, 2.0, 1.3333333730697632]]
+    """
+    x = jnp.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"x: expected a vector [n], got shape {x.shape}")
+    check_int(max_degree, "max_degree", low=1)
+    powers = jnp.arange(max_degree)
+    factorials = jnp.array([math.factorial(i) for i in range(max_degree)], jnp.float32)
+    return jnp.power(x[:, None], powers[None, :]) / factorials[None, :]
+
+
+def polynomial_data(
+    key: jax.Array,
+    true_w,
+    *,
+    max_degree: int = 20,
+    num_train: int = 100,
+    num_test: int = 100,
+    noise: float = 0.1,
+):
+    """The book's polynomial-regression data (4.4): ``x ~ N(0, 1)``, features
+    ``x^i / i!`` (:func:`polynomial_features`), labels ``Σ_i true_w[i] x^i / i! + N(0, noise²)``.
+
+    Args:
+      key: a ``jax.random.key``; split once for x and once for the noise.
+      true_w: the true weights of the first ``len(true_w)`` features (the book's
+        ``[5, 1.2, -3.4, 5.6]``); the others are 0.
+      max_degree: number of features, >= len(true_w).
+      num_train: training examples, >= 1.
+      num_test: test examples, >= 1.
+      noise: standard deviation of the label noise, >= 0.
+
+    Returns:
+      ``((features [num_train, max_degree], labels [num_train]), (features [num_test,
+      max_degree], labels [num_test]))``; the first ``num_train`` draws train.
+
+    >>> (x, y), test = polynomial_data(jax.random.key(0), [5.0, 1.2], max_degree=4, num_train=3)
+    >>> x.shape, y.shape, test[0].shape
+    ((3, 4), (3,), (100, 4))
+    """
+    check_int(max_degree, "max_degree", low=1)
+    true_w = jnp.asarray(true_w, jnp.float32)
+    if true_w.ndim != 1 or not 1 <= true_w.shape[0] <= max_degree:
+        raise ValueError(
+            f"true_w: expected a vector of 1 to max_degree ({max_degree}) weights, got shape "
+            f"{true_w.shape}"
+        )
+    check_int(num_train, "num_train", low=1)
+    check_int(num_test, "num_test", low=1)
+    check_number(noise, "noise", low=0)
+    key_x, key_noise = jax.random.split(key)
+    x = jax.random.normal(key_x, (num_train + num_test,))
+    features = polynomial_features(x, max_degree)
+    w = jnp.zeros(max_degree).at[: true_w.shape[0]].set(true_w)
+    labels = features @ w + noise * jax.random.normal(key_noise, x.shape)
+    return (features[:num_train], labels[:num_train]), (features[num_train:], labels[num_train:])

@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxdl.train import Model
+from jaxdl.model import Model, from_flax
 
 INIT_STD = 0.01
 
@@ -39,7 +39,7 @@ def linear_regression(*, init_std: float = INIT_STD) -> Model:
     def apply(params, x):
         return x @ params["w"] + params["b"]
 
-    return Model(init, apply)
+    return Model(init, apply, {"name": "linear_regression", "init_std": init_std})
 
 
 class LinearRegression(nn.Module):
@@ -57,8 +57,7 @@ class LinearRegression(nn.Module):
 
 def concise_linear_regression(*, init_std: float = INIT_STD) -> Model:
     """:class:`LinearRegression` as a Model."""
-    module = LinearRegression(init_std=init_std)
-    return Model(module.init, module.apply)
+    return from_flax(LinearRegression(init_std=init_std))
 
 
 def closed_form(X, y) -> tuple[jax.Array, jax.Array]:

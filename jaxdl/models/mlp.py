@@ -13,22 +13,22 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxdl._checks import check_int
 from jaxdl.activations import get_activation
+from jaxdl.model import Model, from_flax
 from jaxdl.models.softmax import flatten
-from jaxdl.train import Model
 
 INIT_STD = 0.01
 
 
-def _check(num_hiddens, num_outputs, activation) -> tuple[int, ...]:
+def _check(num_hiddens, num_outputs, activation) -> tuple[tuple[int, ...], int]:
     num_hiddens = tuple(num_hiddens)
     if not num_hiddens:
         raise ValueError("num_hiddens: expected at least one hidden layer width, got none")
-    for width in (*num_hiddens, num_outputs):
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"num_hiddens and num_outputs: expected integers >= 1, got {width!r}")
+    num_hiddens = tuple(check_int(w, "num_hiddens", low=1) for w in num_hiddens)
+    num_outputs = check_int(num_outputs, "num_outputs", low=1)
     get_activation(activation)  # raises for an unknown name
-    return num_hiddens
+    return num_hiddens, num_outputs
 
 
 def mlp(
@@ -54,7 +54,7 @@ def mlp(
     >>> [layer["W"].shape for layer in params["layers"]]
     [(784, 256), (256, 10)]
     """
-    num_hiddens = _check(num_hiddens, num_outputs, activation)
+    num_hiddens, num_outputs = _check(num_hiddens, num_outputs, activation)
     act = get_activation(activation)
 
     def init(key, x):
@@ -74,7 +74,14 @@ def mlp(
             h = act(h @ layer["W"] + layer["b"][None, :])
         return h @ last["W"] + last["b"][None, :]
 
-    return Model(init, apply)
+    config = {
+        "name": "mlp",
+        "num_hiddens": list(num_hiddens),
+        "num_outputs": num_outputs,
+        "activation": activation,
+        "init_std": init_std,
+    }
+    return Model(init, apply, config)
 
 
 class MLP(nn.Module):
@@ -97,14 +104,11 @@ class MLP(nn.Module):
         return nn.Dense(self.num_outputs, **init)(h)
 
 
-def concise_mlp(
-    num_hiddens: Sequence[int] = (256,),
-    num_outputs: int = 10,
-    *,
-    activation: str = "relu",
-    init_std: float = INIT_STD,
-) -> Model:
-    """:class:`MLP` as a Model."""
-    num_hiddens = _check(num_hiddens, num_outputs, activation)
-    module = MLP(num_hiddens, num_outputs, activation, init_std)
-    return Model(module.init, module.apply)
+def concise_mlp(*args, **kwargs) -> Model:
+    """:class:`MLP` as a Model; takes the arguments of :func:`mlp`, checked the same way.
+
+    >>> concise_mlp((64,), activation="tanh").config["num_hiddens"]
+    [64]
+    """
+    c = mlp(*args, **kwargs).config
+    return from_flax(MLP(tuple(c["num_hiddens"]), c["num_outputs"], c["activation"], c["init_std"]))

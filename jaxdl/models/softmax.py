@@ -11,14 +11,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxdl.train import Model
+from jaxdl._checks import check_int
+from jaxdl.model import Model, from_flax
 
 INIT_STD = 0.01
-
-
-def _check_outputs(num_outputs) -> None:
-    if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs < 1:
-        raise ValueError(f"num_outputs: expected an integer >= 1, got {num_outputs!r}")
 
 
 def flatten(x: jax.Array) -> jax.Array:
@@ -41,7 +37,7 @@ def softmax_regression(num_outputs: int = 10, *, init_std: float = INIT_STD) -> 
     >>> params["W"].shape, model.apply(params, jnp.zeros((2, 784))).shape
     ((784, 10), (2, 10))
     """
-    _check_outputs(num_outputs)
+    num_outputs = check_int(num_outputs, "num_outputs", low=1)
 
     def init(key, x):
         num_inputs = flatten(x).shape[1]
@@ -53,7 +49,8 @@ def softmax_regression(num_outputs: int = 10, *, init_std: float = INIT_STD) -> 
     def apply(params, x):
         return flatten(x) @ params["W"] + params["b"][None, :]
 
-    return Model(init, apply)
+    config = {"name": "softmax_regression", "num_outputs": num_outputs, "init_std": init_std}
+    return Model(init, apply, config)
 
 
 class SoftmaxRegression(nn.Module):
@@ -74,6 +71,4 @@ class SoftmaxRegression(nn.Module):
 
 def concise_softmax_regression(num_outputs: int = 10, *, init_std: float = INIT_STD) -> Model:
     """:class:`SoftmaxRegression` as a Model."""
-    _check_outputs(num_outputs)
-    module = SoftmaxRegression(num_outputs, init_std)
-    return Model(module.init, module.apply)
+    return from_flax(SoftmaxRegression(check_int(num_outputs, "num_outputs", low=1), init_std))

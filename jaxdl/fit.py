@@ -1,0 +1,117 @@
+"""The host driver: the engine's epoch function, one jitted dispatch per epoch.
+
+:func:`fit` takes the arguments of :func:`jaxdl.engine.train` and returns the same
+:class:`~jaxdl.engine.Result`, bit for bit; around the same epoch function it adds what only
+the host can do: the state donated between epochs, a progress bar, each epoch's wall time,
+checkpoints with resume, and a stop with a clear error as soon as any recorded loss (training or
+an evaluation set) turns NaN or inf.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from jaxdl.engine import Loss, Result, divergence_message, prepare, record_names
+from jaxdl.model import Model
+from jaxdl.optim import optimizer_hyperparams
+from jaxdl.parallel import replicate
+
+
+def _learning_rate(opt_state) -> float | None:
+    rate = optimizer_hyperparams(opt_state).get("learning_rate")
+    return None if rate is None else float(jnp.ravel(rate)[0])
+
+
+def fit(
+    model: Model,
+    loss: Loss,
+    optimizer,
+    data,
+    *,
+    quiet: bool = False,
+    desc: str | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    keep_checkpoints: int = 3,
+    **options,
+) -> Result:
+    """Trains a model, one jitted call per epoch, with a progress bar over epochs.
+
+    The data move to the device once. Each epoch (training and evaluation) is a single
+    dispatch of the engine's jitted epoch function with the training state donated; it
+    compiles once.
+
+    Args:
+      model, loss, optimizer, data: as :func:`jaxdl.engine.train`.
+      options: the keyword arguments of :func:`jaxdl.engine.train`: ``epochs``,
+        ``batch_size`` and ``key`` (required), ``eval_data``, ``metrics``, ``regularizer``,
+        ``eval_batch_size`` and ``mesh`` (data and state replicated on its
+        devices, every batch sharded along its batch axis).
+      quiet: hide the progress bar and the resume message.
+      desc: what trains, for the progress bar and messages.
+      checkpoint_dir: save a checkpoint after every epoch into this folder
+        (:class:`jaxdl.checkpoint.Checkpointer`) and, when it holds one of this run, resume
+        after its last complete epoch, with the same results as an uninterrupted run.
+      keep_checkpoints: how many of the latest checkpoints to keep.
+
+    Returns:
+      A :class:`~jaxdl.engine.Result`; its history holds NumPy float32 arrays [epochs], as
+      ``train``'s, and ``seconds``, each epoch's wall time (the first includes compilation).
+
+    Raises:
+      ValueError: on bad data, labels, epochs or batch size, before any compute; for a damaged
+        checkpoint or one of another run (naming each differing setting).
+      FloatingPointError: when a loss turns NaN or inf; names the set, the epoch and the
+        learning rate.
+    """
+    s = prepare(model, loss, optimizer, data, **options)
+    what = "training" if desc is None else f"training ({desc})"
+    names = [*record_names(s.run.metrics, s.eval_data), "seconds"]
+    state, history, start = s.state, {name: [] for name in names}, 0
+    checkpointer = None
+    if checkpoint_dir is not None:
+        from jaxdl.checkpoint import Checkpointer  # imported on use: orbax is slow to import
+
+        checkpointer = Checkpointer(checkpoint_dir, keep=keep_checkpoints)
+        resumed = checkpointer.restore(state, s.run)
+        if resumed is not None:
+            start, state, history = resumed
+            if not quiet:
+                print(f"{desc or 'training'}: resumed after epoch {start} of {s.run.epochs}")
+    data, eval_data, state = replicate((s.data, s.eval_data, state), s.mesh)
+    epoch = jax.jit(s.epoch, donate_argnums=0)
+    learning_rate = _learning_rate(state.opt_state)
+    try:
+        with tqdm(
+            range(start, s.run.epochs), desc=desc, disable=quiet, unit="epoch", leave=False
+        ) as bar:
+            for e in bar:
+                began = time.perf_counter()
+                state, record = epoch(state, jax.random.fold_in(s.data_key, e), data, eval_data)
+                record = {name: float(value) for name, value in record.items()}
+                record["seconds"] = time.perf_counter() - began  # float() waited for the epoch
+                for name, value in record.items():
+                    if name.endswith("_loss") and not math.isfinite(value):
+                        set_name = name.removesuffix("_loss")
+                        raise FloatingPointError(
+                            divergence_message(what, set_name, value, e + 1, learning_rate)
+                        )
+                for name, value in record.items():
+                    history[name].append(value)
+                if checkpointer is not None:
+                    checkpointer.save(e + 1, state, s.run, history)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()}, refresh=False)
+    finally:
+        if checkpointer is not None:
+            checkpointer.close()
+    history = {
+        name: np.asarray(values, np.float64 if name == "seconds" else np.float32)
+        for name, values in history.items()
+    }
+    return Result(state, history, s.run)

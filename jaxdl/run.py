@@ -1,0 +1,228 @@
+"""A run's identity: the settings that define a training run and a fingerprint of its data.
+
+One serialisable value (:class:`Run`), made by the engine for every run (``Result.run``),
+written into each experiment's ``metrics.json`` and into every checkpoint. A checkpoint is
+resumed only by the same run: any difference other than more epochs is refused, naming each
+differing field with both values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl._checks import is_traced
+from jaxdl.optim import optimizer_hyperparams
+from jaxdl.results import to_plain
+
+
+def function_name(fn: Callable | None) -> str | None:
+    """A function's name with its package: ``"jaxdl.cross_entropy"``, ``"optax.squared_error"``.
+
+    >>> import optax
+    >>> function_name(optax.squared_error)
+    'optax.squared_error'
+    """
+    if fn is None:
+        return None
+    if isinstance(fn, functools.partial):
+        return function_name(fn.func)
+    package = (getattr(fn, "__module__", None) or "").split(".")[0]
+    name = getattr(fn, "__qualname__", type(fn).__name__)
+    return f"{package}.{name}" if package else name
+
+
+def fingerprint(arrays) -> dict:
+    """Shapes, dtypes and a SHA-256 digest of the bytes of ``arrays`` (digest None when any is
+    traced, e.g. a fold's rows under ``vmap``).
+
+    >>> fingerprint((np.zeros((2, 3), np.float32), np.zeros(2, np.int32)))["shapes"]
+    [[2, 3], [2]]
+    """
+    arrays = list(arrays)
+    digest = None
+    if not any(is_traced(a) for a in arrays):
+        h = hashlib.sha256()
+        for a in arrays:
+            h.update(np.ascontiguousarray(np.asarray(a)).data)
+        digest = h.hexdigest()
+    return {
+        "shapes": [list(a.shape) for a in arrays],
+        "dtypes": [str(a.dtype) for a in arrays],
+        "sha256": digest,
+    }
+
+
+def _value(x):
+    """A hyperparameter as a JSON value: a number, a list (one per model), or None if traced.
+    A float32 reads as the shortest decimal that is the same float32 (0.1, not 0.10000000149).
+    """
+    if is_traced(x):
+        return None
+    x = np.asarray(x)
+    numbers = [float(str(v)) if x.dtype == np.float32 else v.item() for v in x.ravel()]
+    return numbers[0] if x.ndim == 0 else np.reshape(numbers, x.shape).tolist()
+
+
+def _state_kinds(node) -> list[str]:
+    """The class names of the NamedTuple states in an optimizer state, in order."""
+    kinds = [type(node).__name__] if hasattr(node, "_fields") else []
+    if isinstance(node, Mapping):
+        children = node.values()
+    elif isinstance(node, tuple | list):
+        children = node
+    else:
+        children = ()
+    return kinds + [k for child in children for k in _state_kinds(child)]
+
+
+def describe_optimizer(opt_state) -> dict:
+    """An optimizer as its state's kinds and the hyperparameters its state holds.
+
+    Hyperparameters are visible when the optimizer keeps them in its state, as
+    :func:`jaxdl.optim.sgd` does and ``optax.inject_hyperparams(optax.sgd)(learning_rate=...)``
+    does; ``optax.sgd(0.1)`` keeps none, so its rate cannot be part of the run's identity.
+    """
+    hyperparams = optimizer_hyperparams(opt_state)
+    return {"state": _state_kinds(opt_state), **{k: _value(v) for k, v in hyperparams.items()}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """The settings that define a training run and a fingerprint of its data, JSON-ready.
+
+    Attributes:
+      model: the model's config (``Model.config``: name and hyperparameters), or None.
+      loss: the loss function's name.
+      optimizer: the optimizer's state kinds and the hyperparameters its state holds.
+      regularizer: the regularizer's name, or None.
+      metrics: ``{name: function name}``.
+      batch_size: examples per step.
+      epochs: epochs asked for.
+      key: the root key's data (from the seed), or None when traced.
+      data: the training data's :func:`fingerprint`.
+      eval_data: ``{name: fingerprint}`` of each evaluation set.
+    """
+
+    model: Any
+    loss: str | None
+    optimizer: dict
+    regularizer: str | None
+    metrics: dict
+    batch_size: int
+    epochs: int
+    key: list | None
+    data: dict
+    eval_data: dict
+
+    @classmethod
+    def describe(
+        cls,
+        *,
+        model: Mapping | None,
+        loss: Callable,
+        optimizer,
+        params,
+        regularizer: Callable | None,
+        metrics: Mapping[str, Callable],
+        batch_size: int,
+        epochs: int,
+        key: jax.Array,
+        data: tuple,
+        eval_data: Mapping[str, tuple],
+    ) -> Run:
+        """The Run of these settings.
+
+        ``optimizer`` is the optax GradientTransformation and ``params`` the model's parameters
+        (or their shapes, ``jax.eval_shape``): the hyperparameters are read from the state the
+        optimizer makes, on the host, so they are known even when ``train`` is traced.
+        """
+        with jax.ensure_compile_time_eval():  # concrete values, even under jit
+            zeros = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), params)
+            opt_state = optimizer.init(zeros)
+            key_data = None if is_traced(key) else np.asarray(jax.random.key_data(key)).tolist()
+        return cls(
+            model=to_plain(model),
+            loss=function_name(loss),
+            optimizer=describe_optimizer(opt_state),
+            regularizer=function_name(regularizer),
+            metrics={name: function_name(fn) for name, fn in metrics.items()},
+            batch_size=int(batch_size),
+            epochs=int(epochs),
+            key=key_data,
+            data=fingerprint(data),
+            eval_data={name: fingerprint(pair) for name, pair in eval_data.items()},
+        )
+
+    def to_dict(self) -> dict:
+        """The Run as plain JSON values."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping) -> Run:
+        """The Run written by :meth:`to_dict`.
+
+        Raises:
+          ValueError: when ``values`` does not hold exactly a Run's fields.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(values, Mapping) or set(values) != fields:
+            got = sorted(values) if isinstance(values, Mapping) else type(values).__name__
+            raise ValueError(f"run: expected the fields {sorted(fields)}, got {got}")
+        return cls(**values)
+
+    def differences(self, other: Run) -> list[tuple[str, Any, Any]]:
+        """``(field, other's value, this value)`` for each field that differs, nested fields
+        named with dots (``"model.activation"``), in field order.
+
+        >>> a = Run(None, "l", {}, None, {}, 10, 3, None, {}, {})
+        >>> a.differences(dataclasses.replace(a, batch_size=20))
+        [('batch_size', 20, 10)]
+        """
+        return _differences(other.to_dict(), self.to_dict(), "")
+
+    def check_resume(self, saved: Run, epochs_done: int, where: str) -> None:
+        """Refuses to resume ``saved`` (written at ``where``) as this run, unless the two differ
+        in their number of epochs only, and this one asks for at least ``epochs_done``.
+
+        Raises:
+          ValueError: naming each differing field with the checkpoint's value and this run's.
+        """
+        lines = [
+            f"  {name}: {theirs!r} in the checkpoint, {mine!r} in this run"
+            for name, theirs, mine in self.differences(saved)
+            if name != "epochs"
+        ]
+        if lines:
+            raise ValueError(
+                f"checkpoint {where} was written by another run; resume with the same settings "
+                "(more epochs are fine) or use another checkpoint folder:\n" + "\n".join(lines)
+            )
+        if self.epochs < epochs_done:
+            raise ValueError(
+                f"epochs: expected at least the {epochs_done} epochs already done in the "
+                f"checkpoint at {where}, got {self.epochs}"
+            )
+
+
+def _differences(theirs, mine, prefix: str) -> list[tuple[str, Any, Any]]:
+    if isinstance(theirs, Mapping) and isinstance(mine, Mapping):
+        found = []
+        for name in list(mine) + [k for k in theirs if k not in mine]:
+            path = f"{prefix}{name}"
+            if name not in theirs or name not in mine:
+                found.append((path, theirs.get(name), mine.get(name)))
+            else:
+                found += _differences(theirs[name], mine[name], f"{path}.")
+        return found
+    return [] if theirs == mine else [(prefix.removesuffix("."), theirs, mine)]
+
+
+jax.tree_util.register_static(Run)  # a Run passes through jit and vmap as static data

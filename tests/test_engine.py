@@ -1,0 +1,501 @@
+"""The pure engine (make_epoch, train, check_finite): against a NumPy SGD loop and hand values,
+keys, vmap over seeds and learning rates, masking, and the Result and Run under jit and vmap."""
+
+import dataclasses
+import hashlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxdl.data.batching import batch_schedule
+from jaxdl.data.synthetic import synthetic_regression
+from jaxdl.engine import Result, check_finite, make_epoch, train
+from jaxdl.model import Model, TrainState, init_state
+from jaxdl.models.linear import linear_regression
+from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay
+
+
+def half_squared(y_hat, y):
+    return 0.5 * (y_hat - y) ** 2
+
+
+def absolute(y_hat, y):
+    return jnp.abs(y_hat - y)
+
+
+@pytest.fixture(scope="module")
+def regression_data():
+    return synthetic_regression(jax.random.key(42), jnp.array([2.0, -3.4]), 4.2, 103)
+
+
+def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None):
+    """The book's loop in float64 NumPy, on the engine's documented schedule (``split(key)``,
+    then ``fold_in(data_key, epoch)``): the mean gradient over each batch's real examples, no
+    step for a batch without any.
+
+    Returns ``(w, b, trajectory, train_stats)``: the final parameters, the parameters after each
+    epoch, and each epoch's ``(mean loss, mean |error|)`` over the examples it trained on, each
+    with the parameters its batch saw.
+    """
+    w, b = np.asarray(params["w"], np.float64), float(params["b"])
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    valid = np.ones(len(x), bool) if valid is None else np.asarray(valid)
+    _, data_key = jax.random.split(key)
+    trajectory, train_stats = [], []
+    for e in range(epochs):
+        s = batch_schedule(jax.random.fold_in(data_key, e), len(x), batch_size)
+        loss_sum = abs_sum = count = 0.0
+        for idx, mask in zip(np.asarray(s.indices), np.asarray(s.mask), strict=True):
+            real = idx[mask & valid[idx]]
+            if real.size == 0:
+                continue
+            xb, yb = x[real], y[real]
+            err = xb @ w + b - yb
+            loss_sum, abs_sum, count = (
+                loss_sum + np.sum(0.5 * err**2),
+                abs_sum + np.sum(np.abs(err)),
+                count + len(real),
+            )
+            grad_w, grad_b = xb.T @ err / len(xb) + wd * w, err.mean()
+            w, b = w - lr * grad_w, b - lr * grad_b
+        trajectory.append((w.copy(), b))
+        train_stats.append((loss_sum / count, abs_sum / count))
+    return w, b, trajectory, np.array(train_stats)
+
+
+def numpy_eval(w, b, x, y):
+    """``(mean ½ error², mean |error|)`` of the linear model on ``(x, y)``, in float64."""
+    err = np.asarray(x, np.float64) @ w + b - np.asarray(y, np.float64)
+    return np.mean(0.5 * err**2), np.mean(np.abs(err))
+
+
+def initial_params(key, x):
+    return linear_regression().init(jax.random.split(key)[0], x[:1])
+
+
+def test_train_equals_numpy_sgd_loop(regression_data):
+    x, y = regression_data
+    key = jax.random.key(0)
+    result = jax.jit(
+        lambda: train(
+            linear_regression(), half_squared, sgd(0.03), (x, y), epochs=3, batch_size=10, key=key
+        )
+    )()
+    w, b, _, stats = numpy_sgd(initial_params(key, x), x, y, key, 3, 10, 0.03)
+    np.testing.assert_allclose(result.state.params["w"], w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.state.params["b"], b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.history["train_loss"], stats[:, 0], rtol=1e-5)
+    assert int(result.state.step) == 3 * 11  # ceil(103 / 10) steps per epoch
+
+
+def test_regularizer_equals_decoupled_weight_decay_and_numpy(regression_data):
+    x, y = regression_data
+    key, lam = jax.random.key(1), 0.7
+
+    def run(optimizer, regularizer=None):
+        return jax.jit(
+            lambda: train(
+                linear_regression(),
+                half_squared,
+                optimizer,
+                (x, y),
+                epochs=2,
+                batch_size=8,
+                key=key,
+                regularizer=regularizer,
+            )
+        )().state.params
+
+    penalised = run(sgd(0.02), lambda p: lam * l2_penalty(p["w"]))
+    decoupled = run(sgd_weight_decay(0.02, lam, mask={"w": True, "b": False}))
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), penalised, decoupled
+    )
+    w, b, _, _ = numpy_sgd(initial_params(key, x), x, y, key, 2, 8, 0.02, wd=lam)
+    np.testing.assert_allclose(penalised["w"], w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(penalised["b"], b, rtol=1e-5, atol=1e-6)
+    unpenalised, _, _, _ = numpy_sgd(initial_params(key, x), x, y, key, 2, 8, 0.02)
+    assert not np.allclose(w, unpenalised, rtol=1e-3)  # the penalty matters at this lam
+
+
+def test_history_keys_and_eval_loss(regression_data):
+    x, y = regression_data
+    key = jax.random.key(0)
+    test = (x[:40] + 1.0, y[:40])  # another set than the training data
+    result = jax.jit(
+        lambda: train(
+            linear_regression(),
+            half_squared,
+            sgd(0.03),
+            (x, y),
+            epochs=2,
+            batch_size=10,
+            key=key,
+            eval_data={"test": test},
+            metrics={"abs": absolute},
+        )
+    )()
+    h = result.history
+    assert set(h) == {"train_loss", "train_abs", "test_loss", "test_abs"}
+    assert all(v.shape == (2,) for v in h.values())
+    _, _, trajectory, stats = numpy_sgd(initial_params(key, x), x, y, key, 2, 10, 0.03)
+    expected = np.array([numpy_eval(w, b, *test) for w, b in trajectory])
+    np.testing.assert_allclose(h["test_loss"], expected[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(h["test_abs"], expected[:, 1], rtol=1e-5)
+    np.testing.assert_allclose(h["train_loss"], stats[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(h["train_abs"], stats[:, 1], rtol=1e-5)
+
+
+@pytest.mark.parametrize(("batch_size", "eval_batch_size"), [(1, 1), (3, 2), (3, 5), (7, 9)])
+def test_every_example_once_in_training_and_evaluation(batch_size, eval_batch_size):
+    """The model outputs x itself and the optimizer never moves it, so the epoch's means are
+    the means over the data: an example missed, repeated, or a padding slot counted, shows."""
+    model = Model(lambda k, x: {"s": jnp.zeros(())}, lambda p, x: x[:, 0] + p["s"])
+    epoch = make_epoch(
+        model,
+        half_squared,
+        optax.set_to_zero(),
+        num_examples=7,
+        batch_size=batch_size,
+        eval_sizes={"test": 5},
+        eval_batch_size=eval_batch_size,
+        metrics={"value": lambda o, t: o - t},
+    )
+    x, y = jnp.arange(7.0)[:, None], jnp.zeros(7)
+    ex, ey = jnp.arange(10.0, 15.0)[:, None], jnp.zeros(5)
+    state = init_state(model, optax.set_to_zero(), jax.random.key(0), x[:1])
+    state, record = jax.jit(epoch)(state, jax.random.key(1), (x, y, None), {"test": (ex, ey, None)})
+    np.testing.assert_allclose(record["train_loss"], np.mean(0.5 * np.arange(7.0) ** 2), rtol=1e-6)
+    np.testing.assert_allclose(record["train_value"], 3.0, rtol=1e-6)
+    np.testing.assert_allclose(
+        record["test_loss"], np.mean(0.5 * np.arange(10.0, 15) ** 2), rtol=1e-6
+    )
+    np.testing.assert_allclose(record["test_value"], 12.0, rtol=1e-6)
+    assert int(state.step) == -(-7 // batch_size)
+
+
+def test_same_key_same_params_other_key_other_params(regression_data):
+    x, y = regression_data
+
+    def run(seed):
+        return jax.jit(
+            lambda: train(
+                linear_regression(),
+                half_squared,
+                sgd(0.03),
+                (x, y),
+                epochs=2,
+                batch_size=10,
+                key=jax.random.key(seed),
+            )
+        )().state.params
+
+    a, b, c = run(0), run(0), run(1)
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+    assert not np.array_equal(a["w"], c["w"])
+
+
+def test_vmap_trains_three_seeds_at_once(regression_data):
+    x, y = regression_data
+    keys = jax.random.split(jax.random.key(9), 3)
+
+    def run(key):
+        return train(
+            linear_regression(),
+            half_squared,
+            sgd(0.03),
+            (x, y),
+            epochs=2,
+            batch_size=10,
+            key=key,
+            eval_data={"test": (x[:30], y[:30])},
+        )
+
+    batched = jax.jit(jax.vmap(run))(keys)
+    assert batched.history["train_loss"].shape == (3, 2)
+    assert batched.history["test_loss"].shape == (3, 2)
+    for i in range(3):
+        single = jax.jit(run)(keys[i])
+        close = lambda a, b, i=i: np.testing.assert_allclose(a[i], b, rtol=1e-6, atol=1e-7)  # noqa: E731
+        jax.tree.map(close, batched.state.params, single.state.params)
+        jax.tree.map(close, batched.history, single.history)
+        assert int(batched.state.step[i]) == int(single.state.step) == 2 * 11
+    assert not np.allclose(batched.state.params["w"][0], batched.state.params["w"][1])
+
+
+def test_vmap_over_learning_rates(regression_data):
+    x, y = regression_data
+    rates = [0.01, 0.03]
+
+    def run(rate):
+        return train(
+            linear_regression(),
+            half_squared,
+            sgd(rate),
+            (x, y),
+            epochs=2,
+            batch_size=10,
+            key=jax.random.key(0),
+            eval_data={"test": (x, y)},
+        )
+
+    batched = jax.jit(jax.vmap(run))(jnp.array(rates))
+    np.testing.assert_array_equal(batched.state.opt_state.learning_rate, np.float32(rates))
+    for i, rate in enumerate(rates):
+        single = jax.jit(lambda rate=rate: run(rate))()
+        close = lambda a, b, i=i: np.testing.assert_allclose(a[i], b, rtol=1e-5, atol=1e-7)  # noqa: E731
+        jax.tree.map(close, batched.state.params, single.state.params)
+        jax.tree.map(close, batched.history, single.history)
+    assert not np.allclose(batched.state.params["w"][0], batched.state.params["w"][1])
+
+
+@pytest.mark.parametrize("batch_size", [1, 10])
+def test_masked_rows_do_not_train(regression_data, batch_size):
+    """Rows marked invalid hold garbage; training equals the NumPy loop over the real rows
+    (with batch_size 1, the batches of an invalid row hold padding only and take no step)."""
+    x, y = regression_data
+    key = jax.random.key(3)
+    valid = np.arange(len(x)) % 5 != 0
+    garbage_x = x.at[~valid].set(1e6)
+    garbage_y = y.at[~valid].set(-1e6)
+
+    def run(x, y):
+        return jax.jit(
+            lambda: train(
+                linear_regression(),
+                half_squared,
+                sgd(0.03),
+                (x, y, valid),
+                epochs=2,
+                batch_size=batch_size,
+                key=key,
+            )
+        )()
+
+    clean, dirty = run(x, y), run(garbage_x, garbage_y)
+    jax.tree.map(np.testing.assert_array_equal, clean.state, dirty.state)
+    np.testing.assert_array_equal(clean.history["train_loss"], dirty.history["train_loss"])
+    w, b, _, stats = numpy_sgd(initial_params(key, x), x, y, key, 2, batch_size, 0.03, valid=valid)
+    np.testing.assert_allclose(dirty.state.params["w"], w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dirty.state.params["b"], b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dirty.history["train_loss"], stats[:, 0], rtol=1e-5)
+    if batch_size == 1:
+        assert int(dirty.state.step) == 2 * int(valid.sum())
+
+
+def test_batches_of_padding_only_leave_the_state_unchanged(regression_data):
+    """No real example at all: nothing moves, not even through the regularizer, whose
+    gradient alone would shrink the weights."""
+    x, y = regression_data
+    model = linear_regression(init_std=1.0)
+    epoch = make_epoch(
+        model,
+        half_squared,
+        sgd(0.5),
+        num_examples=len(x),
+        batch_size=10,
+        regularizer=lambda p: 10.0 * l2_penalty(p["w"]),
+    )
+    state = init_state(model, sgd(0.5), jax.random.key(0), x[:1])
+    before = jax.tree.map(np.array, state)  # copies, kept on the host
+    valid = jnp.zeros(len(x), bool)
+    after, _ = jax.jit(epoch)(state, jax.random.key(1), (x, y, valid), {})
+    jax.tree.map(np.testing.assert_array_equal, after, before)
+    assert int(after.step) == 0
+
+
+def diverging_model():
+    """``output = x w`` with ``w = 1``; on ``x = 1, y = 0`` the gradient of ``½ output²`` is w,
+    so each SGD step multiplies w by ``1 - lr``."""
+    return Model(lambda k, x: {"w": jnp.ones(1)}, lambda p, x: x @ p["w"])
+
+
+def diverging_run(optimizer, *, epochs=9, key=None, **kwargs):
+    """One step per epoch on four identical examples. With lr 1001, w after epoch e is
+    (-1000)^e: epoch e's training loss ½ 10^(6(e-1)) overflows float32 (max 3.4e38) first at
+    epoch 8, the evaluation loss after it, ½ 10^(6e), at epoch 7."""
+    x, y = jnp.ones((4, 1)), jnp.zeros(4)
+    return train(
+        diverging_model(),
+        half_squared,
+        optimizer,
+        (x, y),
+        epochs=epochs,
+        batch_size=4,
+        key=jax.random.key(0) if key is None else key,
+        **kwargs,
+    )
+
+
+def test_check_finite_returns_the_history_on_the_host():
+    test = (jnp.full((3, 1), 2.0), jnp.zeros(3))
+    result = jax.jit(lambda: diverging_run(sgd(0.5), epochs=3, eval_data={"test": test}))()
+    history = check_finite(result)
+    assert set(history) == {"train_loss", "test_loss"}
+    assert all(isinstance(v, np.ndarray) for v in history.values())
+    # w = 0.5^e after epoch e; epoch e trains with w = 0.5^(e - 1) on x = 1, then evaluates
+    # ½ (2 w)² on x = 2.
+    np.testing.assert_allclose(history["train_loss"], 0.5 * 0.25 ** np.arange(3), rtol=1e-6)
+    np.testing.assert_allclose(history["test_loss"], 2 * 0.25 ** np.arange(1, 4), rtol=1e-6)
+
+
+def test_check_finite_names_the_epoch_and_learning_rate():
+    result = jax.jit(lambda: diverging_run(sgd(1001.0)))()
+    losses = np.asarray(result.history["train_loss"])
+    np.testing.assert_allclose(losses[:7], 0.5 * 1e6 ** np.arange(7.0), rtol=1e-6)  # the model
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^fitting diverged: the train loss is inf at epoch 8 \(learning rate 1001\)",
+    ):
+        check_finite(result, "fitting")
+
+
+def test_check_finite_names_the_model_set_and_its_learning_rate():
+    """The set "val" diverges at epoch 7, the training loss at epoch 8: the earliest is named,
+    though "val_loss" comes after "train_loss" in the history."""
+    rates = jnp.array([0.5, 1001.0])
+    run = lambda rate: diverging_run(sgd(rate), eval_data={"val": (jnp.ones((2, 1)), jnp.zeros(2))})  # noqa: E731
+    result = jax.jit(jax.vmap(run))(rates)
+    assert result.history["val_loss"].shape == (2, 9)
+    assert np.isfinite(result.history["val_loss"][0]).all()
+    with pytest.raises(FloatingPointError) as error:
+        check_finite(result, "sweep")
+    message = str(error.value)
+    assert message.startswith(
+        "sweep, model 1 diverged: the val loss is inf at epoch 7 (learning rate 1001)"
+    )
+    # the other order: model 0 diverges, model 1 does not
+    with pytest.raises(FloatingPointError, match=r"model 0 .* at epoch 7 \(learning rate 1001\)"):
+        check_finite(jax.jit(jax.vmap(run))(rates[::-1]), "sweep")
+
+
+def test_check_finite_says_when_the_learning_rate_is_unknown():
+    keys = jax.random.split(jax.random.key(0), 2)
+    run = lambda key: diverging_run(optax.sgd(1001.0), key=key)  # noqa: E731
+    with pytest.raises(FloatingPointError) as error:
+        check_finite(jax.jit(jax.vmap(run))(keys))
+    message = str(error.value)
+    assert "the optimizer's learning rate is unknown" in message
+    assert "at epoch 8" in message
+    assert "learning rate None" not in message
+    with pytest.raises(FloatingPointError, match="the optimizer's learning rate is unknown"):
+        check_finite(jax.jit(lambda: diverging_run(optax.sgd(1001.0)))())
+
+
+def test_result_and_run_under_jit_and_vmap(regression_data):
+    x, y = regression_data
+    key = jax.random.key(3)
+    test = (x[:20], y[:20])
+
+    def run(key=key, rate=0.03):
+        return train(
+            linear_regression(),
+            half_squared,
+            sgd(rate),
+            (x, y),
+            epochs=2,
+            batch_size=10,
+            key=key,
+            eval_data={"test": test},
+        )
+
+    eager, jitted = run(), jax.jit(run)()
+    for result in (eager, jitted):
+        assert isinstance(result, Result)
+        assert isinstance(result.state, TrainState)
+        assert result.run == eager.run
+    run_ = eager.run
+    assert run_.model == {"name": "linear_regression", "init_std": 0.01}
+    assert run_.loss.endswith("half_squared")
+    assert run_.optimizer == {"state": ["SGDState"], "learning_rate": 0.03}
+    assert (run_.batch_size, run_.epochs, run_.regularizer, run_.metrics) == (10, 2, None, {})
+    assert run_.key == np.asarray(jax.random.key_data(key)).tolist()
+    digest = hashlib.sha256(np.asarray(x).tobytes() + np.asarray(y).tobytes()).hexdigest()
+    assert run_.data == {
+        "shapes": [[103, 2], [103]],
+        "dtypes": ["float32", "float32"],
+        "sha256": digest,
+    }
+    test_digest = hashlib.sha256(np.asarray(test[0]).tobytes() + np.asarray(test[1]).tobytes())
+    assert run_.eval_data["test"]["sha256"] == test_digest.hexdigest()
+
+    seeds = jax.jit(jax.vmap(lambda k: run(key=k)))(jax.random.split(key, 3))
+    assert seeds.run == dataclasses.replace(run_, key=None)  # traced keys have no value
+    np.testing.assert_array_equal(seeds.state.step, [22, 22, 22])
+    rates = jax.jit(jax.vmap(lambda r: run(rate=r)))(jnp.array([0.01, 0.03]))
+    assert rates.run == dataclasses.replace(
+        run_, optimizer={"state": ["SGDState"], "learning_rate": None}
+    )
+
+
+def test_named_evaluation_sets(regression_data):
+    """Several named sets, one of them with rows marked invalid (holding garbage)."""
+    x, y = regression_data
+    odd = np.arange(len(x)) % 2 == 1
+    result = jax.jit(
+        lambda: train(
+            linear_regression(),
+            half_squared,
+            sgd(0.03),
+            (x, y),
+            epochs=2,
+            batch_size=10,
+            key=jax.random.key(0),
+            eval_data={
+                "train_eval": (x, y),
+                "head": (x[:10], y[:10]),
+                "odd": (x.at[~odd].set(1e6), y, jnp.asarray(odd)),
+            },
+            eval_batch_size=16,
+        )
+    )()
+    h = result.history
+    assert set(h) == {"train_loss", "train_eval_loss", "head_loss", "odd_loss"}
+    p = result.state.params
+    w, b = np.asarray(p["w"], np.float64), float(p["b"])
+    np.testing.assert_allclose(h["train_eval_loss"][-1], numpy_eval(w, b, x, y)[0], rtol=1e-5)
+    np.testing.assert_allclose(h["head_loss"][-1], numpy_eval(w, b, x[:10], y[:10])[0], rtol=1e-5)
+    np.testing.assert_allclose(h["odd_loss"][-1], numpy_eval(w, b, x[odd], y[odd])[0], rtol=1e-5)
+
+
+def test_training_data_with_a_valid_mask_trains_on_the_real_rows_only(regression_data):
+    """(x, y, valid) trains as the real rows alone would, in the same order of batches."""
+    x, y = regression_data
+    valid = jnp.arange(len(x)) < 50
+    options = dict(epochs=1, batch_size=1, key=jax.random.key(0))
+    args = (linear_regression(), half_squared, sgd(0.03))
+    masked = jax.jit(lambda: train(*args, (x, y, valid), **options))()
+    plain = jax.jit(lambda: train(*args, (x, y), **options))()
+    assert int(masked.state.step) == 50 and int(plain.state.step) == len(x)
+    assert not np.array_equal(masked.state.params["w"], plain.state.params["w"])
+
+
+def test_every_recorded_statistic_keeps_its_own_key():
+    x, y = jnp.ones((4, 2)), jnp.ones(4)
+    with pytest.raises(ValueError, match=r"names 'loss' and '\.\.\._loss' are kept for losses"):
+        train(
+            linear_regression(),
+            half_squared,
+            sgd(0.1),
+            (x, y),
+            epochs=1,
+            batch_size=2,
+            key=jax.random.key(0),
+            metrics={"eval_loss": lambda o, t: jnp.full_like(o, 100.0)},
+            eval_data={"train_eval": (x, y)},
+        )
+    with pytest.raises(ValueError, match=r"\['train_x_acc'\] would stand for two of them"):
+        train(
+            linear_regression(),
+            half_squared,
+            sgd(0.1),
+            (x, y),
+            epochs=1,
+            batch_size=2,
+            key=jax.random.key(0),
+            metrics={"x_acc": lambda o, t: o, "acc": lambda o, t: o},
+            eval_data={"train_x": (x, y)},
+        )

@@ -1,0 +1,388 @@
+"""The host driver ``fit``: against a NumPy SGD loop and the jitted engine bit for bit, the
+same Result as ``train``, one compilation, divergence stops naming set, epoch and rate, and
+bad input refused (by ``fit`` and ``train`` alike) before any compute."""
+
+import contextlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxdl.data.batching import batch_schedule
+from jaxdl.data.synthetic import synthetic_regression
+from jaxdl.engine import Result, check_finite, train
+from jaxdl.fit import fit
+from jaxdl.model import Model, TrainState
+from jaxdl.models.linear import linear_regression
+from jaxdl.optim import sgd
+
+
+def half_squared(y_hat, y):
+    return 0.5 * (y_hat - y) ** 2
+
+
+def absolute(y_hat, y):
+    return jnp.abs(y_hat - y)
+
+
+@pytest.fixture(scope="module")
+def regression_data():
+    return synthetic_regression(jax.random.key(42), jnp.array([2.0, -3.4]), 4.2, 103)
+
+
+def numpy_sgd(params, x, y, key, epochs, batch_size, lr):
+    """The book's loop in float64 NumPy on the engine's documented schedule (``split(key)``,
+    then ``fold_in(data_key, epoch)``): the mean gradient over each real batch.
+
+    Returns the final ``(w, b)`` and each epoch's mean loss over its examples.
+    """
+    w, b = np.asarray(params["w"], np.float64), float(params["b"])
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    _, data_key = jax.random.split(key)
+    losses = []
+    for e in range(epochs):
+        s = batch_schedule(jax.random.fold_in(data_key, e), len(x), batch_size)
+        total = 0.0
+        for idx, mask in zip(np.asarray(s.indices), np.asarray(s.mask), strict=True):
+            xb, yb = x[idx[mask]], y[idx[mask]]
+            err = xb @ w + b - yb
+            total += np.sum(0.5 * err**2)
+            w, b = w - lr * xb.T @ err / len(xb), b - lr * err.mean()
+        losses.append(total / len(x))
+    return w, b, np.array(losses)
+
+
+def test_fit_equals_numpy_sgd_loop(regression_data):
+    x, y = regression_data
+    key = jax.random.key(0)
+    result = fit(
+        linear_regression(),
+        half_squared,
+        sgd(0.03),
+        (x, y),
+        epochs=3,
+        batch_size=10,
+        key=key,
+        quiet=True,
+    )
+    init_params = linear_regression().init(jax.random.split(key)[0], x[:1])
+    w, b, losses = numpy_sgd(init_params, x, y, key, 3, 10, 0.03)
+    np.testing.assert_allclose(result.state.params["w"], w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.state.params["b"], b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.history["train_loss"], losses, rtol=1e-5)
+    assert int(result.state.step) == 3 * 11
+
+
+def fit_and_jitted_train(data, **kwargs):
+    """The same run through ``fit`` and through ``jax.jit(train)`` (key closed over)."""
+    args = (linear_regression(), half_squared, sgd(0.03), data)
+    fitted = fit(*args, quiet=True, **kwargs)
+    trained = jax.jit(lambda: train(*args, **kwargs))()
+    return fitted, trained
+
+
+def test_fit_equals_jitted_train_bit_for_bit(regression_data):
+    x, y = regression_data
+    fitted, trained = fit_and_jitted_train(
+        (x, y),
+        epochs=3,
+        batch_size=10,
+        key=jax.random.key(5),
+        eval_data={"test": (x, y), "head": (x[:40] + 1.0, y[:40])},
+        eval_batch_size=16,  # 7 and 3 evaluation batches, the last ones partial
+        metrics={"abs": absolute},
+    )
+    jax.tree.map(np.testing.assert_array_equal, fitted.state, trained.state)
+    assert set(fitted.history) == {*trained.history, "seconds"}
+    for name, values in trained.history.items():
+        assert values.shape == (3,)
+        np.testing.assert_array_equal(fitted.history[name], values, err_msg=name)
+
+
+def test_fit_and_jitted_train_agree_to_rounding_with_one_evaluation_batch(regression_data):
+    """With the whole evaluation set in one batch, XLA compiles that one-step evaluation scan
+    differently at top level (fit's jitted epoch) than inside train's scan over epochs, so the
+    evaluation sums may round differently: equal to float32 rounding, not bit for bit. Training
+    (many steps) and so the parameters stay bit-identical."""
+    x, y = regression_data
+    fitted, trained = fit_and_jitted_train(
+        (x, y),
+        epochs=4,
+        batch_size=10,
+        key=jax.random.key(0),
+        eval_data={"test": (x, y)},  # default eval_batch_size 1024 > 103: one batch
+        metrics={"abs": absolute},
+    )
+    jax.tree.map(np.testing.assert_array_equal, fitted.state, trained.state)
+    np.testing.assert_array_equal(fitted.history["train_loss"], trained.history["train_loss"])
+    np.testing.assert_array_equal(fitted.history["train_abs"], trained.history["train_abs"])
+    for name in ("test_loss", "test_abs"):
+        np.testing.assert_allclose(
+            fitted.history[name], trained.history[name], rtol=2e-7, atol=0, err_msg=name
+        )
+
+
+@pytest.mark.parametrize("epochs", [0, 2])
+def test_fit_and_train_return_the_same_result(regression_data, epochs):
+    x, y = regression_data
+    fitted, trained = fit_and_jitted_train(
+        (x, y),
+        epochs=epochs,
+        batch_size=10,
+        key=jax.random.key(1),
+        eval_data={"test": (x[:30], y[:30])},
+        metrics={"abs": absolute},
+    )
+    for result in (fitted, trained):
+        assert type(result) is Result
+        assert type(result.state) is TrainState
+    assert fitted._fields == trained._fields == ("state", "history", "run")
+    assert set(fitted.history) == {"train_loss", "train_abs", "test_loss", "test_abs", "seconds"}
+    assert set(trained.history) == set(fitted.history) - {"seconds"}
+    assert fitted.run == trained.run
+    assert fitted.run.epochs == epochs
+    for name, values in fitted.history.items():
+        assert isinstance(values, np.ndarray), name
+        assert values.shape == (epochs,), name
+    assert (fitted.history["seconds"] > 0).all()
+    assert int(fitted.state.step) == int(trained.state.step) == epochs * 11
+
+
+@contextlib.contextmanager
+def count_compiles():
+    events = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield events
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def test_no_recompilation_after_the_first_epoch(regression_data):
+    x, y = regression_data
+
+    def run(epochs):
+        fit(
+            linear_regression(),
+            half_squared,
+            sgd(0.03),
+            (x, y),
+            epochs=epochs,
+            batch_size=10,
+            key=jax.random.key(0),
+            eval_data={"test": (x, y)},
+            metrics={"abs": absolute},
+            quiet=True,
+        )
+
+    run(1)  # warms up the small helper computations shared by every run
+    with count_compiles() as one_epoch:
+        run(1)
+    with count_compiles() as five_epochs:
+        run(5)
+    assert len(one_epoch) >= 1  # the epoch itself compiles once per fit
+    assert len(five_epochs) == len(one_epoch)
+
+
+def diverging_fit(optimizer, **kwargs):
+    """``output = x w``, ``w = 1``, on four examples ``x = 1, y = 0``, one step per epoch:
+    each step multiplies w by ``1 - lr``. With lr 1001, w after epoch e is (-1000)^e and epoch
+    e's training loss, ½ 10^(6(e-1)), overflows float32 (max 3.4e38) first at epoch 8."""
+    model = Model(lambda k, x: {"w": jnp.ones(1)}, lambda p, x: x @ p["w"])
+    x, y = jnp.ones((4, 1)), jnp.zeros(4)
+    options = dict(epochs=20, batch_size=4, key=jax.random.key(0), quiet=True) | kwargs
+    return fit(model, half_squared, optimizer, (x, y), **options)
+
+
+def test_divergence_names_epoch_and_learning_rate():
+    with pytest.raises(
+        FloatingPointError,
+        match=r"^training \(demo\) diverged: the train loss is inf at epoch 8 "
+        r"\(learning rate 1001\)",
+    ):
+        diverging_fit(sgd(1001.0), desc="demo")
+    with pytest.raises(FloatingPointError, match=r"at epoch \d+ \(learning rate 1000\)"):
+        diverging_fit(sgd(1000.0))
+
+
+def test_divergence_of_an_optimizer_without_a_visible_rate():
+    with pytest.raises(FloatingPointError) as error:
+        diverging_fit(optax.sgd(1001.0))
+    message = str(error.value)
+    assert "at epoch 8 (the optimizer's learning rate is unknown)" in message
+    assert "learning rate None" not in message
+
+
+def test_divergence_in_an_evaluation_loss_only(regression_data):
+    """Tame training data, an evaluation set of huge inputs: its loss overflows to inf after
+    the first epoch (outputs ~1e30, squared beyond float32), while the training loss stays
+    finite. fit stops there, naming the set; check_finite on train says the same."""
+    x, y = regression_data
+    huge = (x[:8] * 1e30, y[:8])
+    options = dict(epochs=3, batch_size=10, key=jax.random.key(0), eval_data={"huge": huge})
+    args = (linear_regression(), half_squared, sgd(0.03), (x, y))
+    trained = jax.jit(lambda: train(*args, **options))()
+    assert np.isfinite(trained.history["train_loss"]).all()  # training alone never diverges
+    assert np.isinf(trained.history["huge_loss"]).all()
+    with pytest.raises(FloatingPointError) as fitting:
+        fit(*args, quiet=True, **options)
+    message = str(fitting.value)
+    assert message.startswith(
+        "training diverged: the huge loss is inf at epoch 1 (learning rate 0.03)"
+    )
+    with pytest.raises(FloatingPointError) as checking:
+        check_finite(trained)
+    assert str(checking.value) == message
+
+
+RUNNERS = pytest.mark.parametrize("runner", ["fit", "train"])
+
+
+def _run(runner, data, *, model=None, loss=half_squared, **kwargs):
+    options = dict(epochs=1, batch_size=2, key=jax.random.key(0)) | kwargs
+    args = (model or linear_regression(), loss, sgd(0.1), data)
+    if runner == "fit":
+        return fit(*args, quiet=True, **options)
+    return train(*args, **options)
+
+
+GOOD = (np.ones((4, 2), np.float32), np.ones(4, np.float32))
+
+
+@RUNNERS
+@pytest.mark.parametrize(
+    ("data", "kwargs", "error", "message"),
+    [
+        ((np.ones((4, 2)), np.ones(3)), {}, ValueError, "same number of examples, got 4 and 3"),
+        ((np.ones(4), np.ones(4)), {}, ValueError, r"x of rank >= 2 .* got shape \(4,\)"),
+        ((np.ones((4, 2)), np.ones(())), {}, ValueError, r"y of rank >= 1"),
+        ((np.ones((0, 2)), np.ones(0)), {}, ValueError, "at least one example, got 0"),
+        (GOOD, {"batch_size": 0}, ValueError, r"batch_size: .* got 0"),
+        (GOOD, {"batch_size": 5}, ValueError, r"batch_size: .*\[1, 4\].* got 5"),
+        (GOOD, {"batch_size": 2.0}, TypeError, "batch_size: expected an int"),
+        (GOOD, {"epochs": -1}, ValueError, "epochs: expected an integer >= 0, got -1"),
+        (GOOD, {"epochs": True}, TypeError, "epochs: expected an integer >= 0, got bool True"),
+        (GOOD, {"epochs": 2.0}, TypeError, "epochs: expected an integer >= 0, got float 2.0"),
+        (GOOD, {"eval_batch_size": 0}, ValueError, "eval_batch_size: expected an integer >= 1"),
+        (
+            (np.array([[1.0, np.nan]] * 4), np.ones(4)),
+            {},
+            ValueError,
+            "data: expected finite values in x, found NaN or inf",
+        ),
+        (
+            (np.ones((4, 2)), np.array([1.0, np.inf, 0, 0])),
+            {},
+            ValueError,
+            "data: expected finite values in y",
+        ),
+        (
+            (*GOOD, np.ones(4, np.int32)),
+            {},
+            ValueError,
+            r"data: expected valid to be bool \[4\], got int32",
+        ),
+        ((*GOOD, np.ones(3, bool)), {}, ValueError, r"valid to be bool \[4\], got bool"),
+        ({"x": GOOD[0]}, {}, TypeError, r"data: expected a tuple \(x, y\) or \(x, y, valid\)"),
+        (GOOD, {"eval_data": GOOD}, TypeError, r"eval_data: expected a mapping .* got tuple"),
+        (
+            GOOD,
+            {"eval_data": {"test": (np.ones((3, 2)), np.ones(2))}},
+            ValueError,
+            r"eval_data\['test'\]: expected x and y with the same number of examples",
+        ),
+        (
+            GOOD,
+            {"eval_data": {"test": GOOD[0]}},
+            TypeError,
+            r"eval_data\['test'\]: expected a tuple \(x, y\)",
+        ),
+        (
+            GOOD,
+            {"eval_data": {"test": (*GOOD, np.ones(3, bool))}},
+            ValueError,
+            r"eval_data\['test'\]: expected valid to be bool \[4\]",
+        ),
+        (
+            GOOD,
+            {"eval_data": {"test": (GOOD[0], np.array([1.0, np.nan, 0, 0]))}},
+            ValueError,
+            r"eval_data\['test'\]: expected finite values in y",
+        ),
+        (GOOD, {"eval_data": {"train": GOOD}}, ValueError, "eval_data: the name 'train' is taken"),
+        (GOOD, {"eval_data": {"my set": GOOD}}, ValueError, "identifiers, got 'my set'"),
+        (
+            GOOD,
+            {"metrics": {"loss": absolute}},
+            ValueError,
+            r"metrics: names 'loss' and '\.\.\._loss' are kept for losses, got 'loss'",
+        ),
+    ],
+)
+def test_bad_input(runner, data, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        _run(runner, data, **kwargs)
+
+
+@RUNNERS
+def test_numpy_integer_epochs_are_accepted(runner, regression_data):
+    x, y = regression_data
+    numpy_epochs = _run(runner, (x, y), epochs=np.int64(2), batch_size=10)
+    python_epochs = _run(runner, (x, y), epochs=2, batch_size=10)
+    assert numpy_epochs.history["train_loss"].shape == (2,)
+    assert int(numpy_epochs.state.step) == 2 * 11
+    assert numpy_epochs.run == python_epochs.run
+    jax.tree.map(np.testing.assert_array_equal, numpy_epochs.state, python_epochs.state)
+
+
+LABEL_MODEL = Model(lambda k, x: {"w": jnp.zeros((x.shape[1], 3))}, lambda p, x: x @ p["w"])
+LABEL_LOSS = optax.softmax_cross_entropy_with_integer_labels
+LABEL_X = np.ones((4, 2), np.float32)
+GOOD_LABELS = np.array([0, 1, 2, 2], np.int32)
+
+
+@RUNNERS
+@pytest.mark.parametrize("bad", [3, -1])
+def test_labels_out_of_range_are_refused(runner, bad):
+    y = np.array([0, 1, 2, bad], np.int32)
+    with pytest.raises(ValueError, match=rf"^data: expected labels in \[0, 3\) .* label {bad}$"):
+        _run(runner, (LABEL_X, y), model=LABEL_MODEL, loss=LABEL_LOSS)
+    with pytest.raises(ValueError, match=rf"test\W* expected labels in \[0, 3\) .* label {bad}$"):
+        _run(
+            runner,
+            (LABEL_X, GOOD_LABELS),
+            model=LABEL_MODEL,
+            loss=LABEL_LOSS,
+            eval_data={"test": (LABEL_X, y)},
+        )
+
+
+def test_labels_out_of_range_in_an_evaluation_set_name_the_argument():
+    y = np.array([0, 1, 2, 3], np.int32)
+    with pytest.raises(ValueError, match=r"^eval_data\['test'\]: expected labels in \[0, 3\)"):
+        _run(
+            "train",
+            (LABEL_X, GOOD_LABELS),
+            model=LABEL_MODEL,
+            loss=LABEL_LOSS,
+            eval_data={"test": (LABEL_X, y)},
+        )
+
+
+def test_an_evaluation_set_named_data_does_not_hide_bad_training_labels():
+    y = np.array([0, 1, 2, 7], np.int32)
+    with pytest.raises(ValueError, match=r"labels in \[0, 3\) .* got label 7"):
+        _run(
+            "train",
+            (LABEL_X, y),
+            model=LABEL_MODEL,
+            loss=LABEL_LOSS,
+            eval_data={"data": (LABEL_X, GOOD_LABELS)},
+        )
