@@ -2,9 +2,9 @@
 
 Each experiment runs as ``python experiments/NAME.py --out OUT/NAME`` in its own process (its
 output goes to ``OUT/NAME/log.txt``), one after another, with a progress line each. Then
-``OUT/REPORT.md`` lists each experiment's headline figures next to the book's
-(``REFERENCE.md``) with links to its PNGs. The exit status is 1 when any experiment failed;
-the report still covers the others.
+``OUT/REPORT.md`` lists each experiment's headline figures next to the book's (from
+``reference.py``), whether they lie within the book's bands, and links to its PNGs. The exit
+status is 1 when any experiment failed; the report still covers the others.
 
 Command: ``python experiments/run_all.py [--out results] [--only NAME ...] [--quick]``
 (``--quick`` passes ``--quick`` to every experiment: a seconds-long smoke run).
@@ -26,6 +26,8 @@ import numpy as np
 
 from jaxdl.results import write_text
 
+from reference import BOOK, within
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -34,11 +36,12 @@ def _fmt(values, digits: int = 4) -> str:
 
 
 class Entry(NamedTuple):
-    """One experiment: its script name, the book's figures, and ours from metrics.json."""
+    """One experiment: its script name, our headline figures from metrics.json, and the
+    values to hold to the book's bands (``{band: [values]}``, see ``reference.py``)."""
 
     name: str
-    book: str
     headline: Callable[[dict], str]
+    measured: Callable[[dict], dict[str, list[float]]] = lambda m: {}
 
 
 def _classifiers(m: dict) -> str:
@@ -48,37 +51,26 @@ def _classifiers(m: dict) -> str:
     )
 
 
+def _classifier_values(m: dict) -> dict[str, list[float]]:
+    return {k: [m[v][k] for v in ("scratch", "concise")] for k in ("test_acc", "train_loss")}
+
+
 EXPERIMENTS = [
     Entry(
         "ndarray",
-        "tensors: creation, broadcasting, indexing, in-place updates",
         lambda m: ", ".join(f"{k}: {v}" for k, v in m.items() if not isinstance(v, dict | list))[
             :300
         ],
     ),
-    Entry(
-        "preprocessing",
-        "X = [[3,1,0],[2,0,1],[4,0,1],[3,0,1]], y = [127500, 106000, 178100, 140000]",
-        lambda m: f"X = {m['X']}, y = {m['y']}",
-    ),
+    Entry("preprocessing", lambda m: f"X = {m['X']}, y = {m['y']}"),
     Entry(
         "linear_algebra",
-        "L2 5, L1 7, Frobenius 6",
         lambda m: f"L2 {m['l2_norm']:g}, L1 {m['l1_norm']:g}, Frobenius {m['frobenius_norm']:g}",
     ),
-    Entry(
-        "calculus",
-        "2.30000, 2.03000, 2.00300, 2.00030, 2.00003",
-        lambda m: ", ".join(f"{v:.5f}" for v in m["limits"]),
-    ),
-    Entry(
-        "autograd",
-        "y = 28, grad = [0, 4, 8, 12]",
-        lambda m: f"y = {m['y']:g}, grad = {m['grad']}",
-    ),
+    Entry("calculus", lambda m: ", ".join(f"{v:.5f}" for v in m["limits"])),
+    Entry("autograd", lambda m: f"y = {m['y']:g}, grad = {m['grad']}"),
     Entry(
         "linear_regression",
-        "error in w ≈ [3e-4, 5e-4], in b ≈ 3e-4; epoch losses 0.033, 1.2e-4, 4.9e-5",
         lambda m: (
             "; ".join(
                 f"{v}: w error {_fmt(m[v]['w_error'], 2)}, b error {m[v]['b_error']:.2g}"
@@ -86,48 +78,54 @@ EXPERIMENTS = [
             )
             + f"; scratch epoch losses {_fmt(m['scratch']['train_loss_per_epoch'], 2)}"
         ),
+        lambda m: {
+            "abs_error": [
+                abs(e)
+                for v in ("scratch", "concise", "closed_form")
+                for e in [*m[v]["w_error"], m[v]["b_error"]]
+            ],
+            "loss_epoch1": [m["scratch"]["train_loss_per_epoch"][0]],
+            "loss_epoch3": [m["scratch"]["train_loss_per_epoch"][2]],
+        },
     ),
     Entry(
         "loss_functions",
-        "L2, L1 and Huber losses, likelihoods and gradients (figure)",
         lambda m: (
             f"Huber(2) = {m['loss']['huber'][-1]:g}; naive softmax finite: "
             f"{[c['naive_softmax_finite'] for c in m['overflow']]}; softmax and cross-entropy "
             f"finite: {[c['softmax_finite'] and c['cross_entropy_finite'] for c in m['overflow']]}"
         ),
     ),
-    Entry(
-        "softmax_regression",
-        "test acc ≈ 0.828 (scratch) / 0.829 (concise), train loss ≈ 0.447",
-        _classifiers,
-    ),
+    Entry("softmax_regression", _classifiers, _classifier_values),
     Entry(
         "activations",
-        "ReLU, sigmoid, tanh and their derivatives (figures); ReLU'(0) = 0",
         lambda m: (
             f"ReLU'(0) = {m['relu']['grad_at_0']:g}, sigmoid'(0) = "
             f"{m['sigmoid']['grad_at_0']:g}, tanh'(0) = {m['tanh']['grad_at_0']:g}; max |f' - "
             f"jax.nn f'| {max(m[a]['max_abs_diff_grad'] for a in ('relu', 'sigmoid', 'tanh')):.1e}"
         ),
     ),
-    Entry(
-        "mlp",
-        "test acc ≈ 0.837 / 0.828 (JAX edition: 0.853 / 0.861)",
-        _classifiers,
-    ),
+    Entry("mlp", _classifiers, _classifier_values),
     Entry(
         "polynomial_regression",
-        "degree 3: w ≈ [4.95, 1.37, -3.29, 5.06], train/test 0.023/0.048; linear: w ≈ [3.67, "
-        "2.82], 2.47/11.3; all 20: w[:4] ≈ [4.98, 1.23, -3.34, 5.35], train < test",
         lambda m: "; ".join(
             f"{v}: w {_fmt(m[v]['w'][:4], 3)}, train/test {m[v]['train_loss']:.3g}/"
             f"{m[v]['test_loss']:.3g}"
             for v in ("degree3", "linear", "all20")
         ),
+        lambda m: {
+            "abs_weight_error": [
+                abs(w - t)
+                for v in ("degree3", "all20")
+                for w, t in zip(m[v]["w"][:4], (5.0, 1.2, -3.4, 5.6), strict=True)
+            ],
+            "degree3_train_loss": [m["degree3"]["train_loss"]],
+            "degree3_test_loss": [m["degree3"]["test_loss"]],
+            "linear_loss": [m["linear"]["train_loss"], m["linear"]["test_loss"]],
+        },
     ),
     Entry(
         "kfold",
-        "k = 5: the validation loss averaged over folds chooses the model",
         lambda m: (
             f"chosen degree {m['chosen_degree']} (validation loss "
             f"{min(m['mean_val_loss']):.3g}), its test loss {m['chosen_test_loss']:.3g}"
@@ -135,12 +133,18 @@ EXPERIMENTS = [
     ),
     Entry(
         "weight_decay",
-        "‖w‖₂: λ=0 → 13.5 (test loss ≈ 73), λ=3 → 0.35 (≈ 0.09); concise 14.2 / 0.44",
         lambda m: "; ".join(
             f"{v}: ‖w‖₂ λ=0 → {m[v]['0']['w_norm']:.3g} (test {m[v]['0']['test_loss']:.3g}), "
             f"λ=3 → {m[v]['3']['w_norm']:.3g} (test {m[v]['3']['test_loss']:.3g})"
             for v in ("scratch", "concise")
         ),
+        lambda m: {
+            "w_norm_no_decay": [m[v]["0"]["w_norm"] for v in ("scratch", "concise")],
+            "w_norm_decay_3": [m[v]["3"]["w_norm"] for v in ("scratch", "concise")],
+            "test_loss_decay_3": [m[v]["3"]["test_loss"] for v in ("scratch", "concise")],
+            "test_loss_no_decay": [m[v]["0"]["test_loss"] for v in ("scratch", "concise")],
+            "train_loss_no_decay": [m[v]["0"]["train_loss"] for v in ("scratch", "concise")],
+        },
     ),
 ]
 
@@ -158,19 +162,39 @@ def run(entry: Entry, out: Path, quick: bool) -> tuple[bool, float]:
     return proc.returncode == 0, time.perf_counter() - start
 
 
-def report_row(entry: Entry, folder: Path, ok: bool, seconds: float, root: Path) -> str:
-    """One Markdown table row: name, our figures, the book's, figures, time."""
+def band_check(entry: Entry, metrics: dict, quick: bool) -> str:
+    """ "yes", or the bands our values miss, or "—" when the book gives none (or ``quick``:
+    small runs are not the book's configuration)."""
+    if quick or not BOOK[entry.name].bands:
+        return "—"
+    missed = [
+        f"{band} {value:.3g} not in {BOOK[entry.name].bands[band]}"
+        for band, values in entry.measured(metrics).items()
+        for value in values
+        if not within(entry.name, band, value)
+    ]
+    return "yes" if not missed else "**no**: " + "; ".join(missed)
+
+
+def report_row(
+    entry: Entry, folder: Path, ok: bool, seconds: float, root: Path, quick: bool = False
+) -> str:
+    """One Markdown table row: name, our figures, the book's, in its bands, figures, time."""
+    band = "—"
     if ok:
         try:
-            ours = entry.headline(json.loads((folder / "metrics.json").read_text()))
+            metrics = json.loads((folder / "metrics.json").read_text())
+            ours = entry.headline(metrics)
+            band = band_check(entry, metrics, quick)
         except (OSError, KeyError, TypeError, ValueError, IndexError) as error:
             ok, ours = False, f"metrics.json unreadable: {error!r}"
     else:
         ours = f"**failed**: see [log]({(folder / 'log.txt').relative_to(root)})"
     pngs = sorted(folder.glob("*.png")) if folder.exists() else []
     links = " ".join(f"[{p.stem}]({p.relative_to(root)})" for p in pngs)
-    ours = ours.replace("|", "\\|")
-    return f"| {entry.name} | {ours} | {entry.book} | {links} | {seconds:.1f} s |"
+    ours, band = ours.replace("|", "\\|"), band.replace("|", "\\|")
+    book = BOOK[entry.name].result
+    return f"| {entry.name} | {ours} | {book} | {band} | {links} | {seconds:.1f} s |"
 
 
 def main(argv=None) -> int:
@@ -186,7 +210,7 @@ def main(argv=None) -> int:
     for i, entry in enumerate(entries, 1):
         print(f"[{i}/{len(entries)}] {entry.name} ...", end=" ", flush=True)
         ok, seconds = run(entry, args.out, args.quick)
-        row = report_row(entry, args.out / entry.name, ok, seconds, args.out)
+        row = report_row(entry, args.out / entry.name, ok, seconds, args.out, args.quick)
         ok = ok and "metrics.json unreadable" not in row
         print(f"{'ok' if ok else 'FAILED'} ({seconds:.1f} s)", flush=True)
         if not ok:
@@ -201,8 +225,8 @@ def main(argv=None) -> int:
         + (" (`--quick`: smoke runs, not the book's configuration)" if args.quick else "")
         + f", in {time.perf_counter() - total_start:.0f} s.",
         "",
-        "| experiment | jaxdl | book | figures | time |",
-        "|---|---|---|---|---|",
+        "| experiment | jaxdl | book | in the book's band | figures | time |",
+        "|---|---|---|---|---|---|",
     ]
     path = write_text(args.out / "REPORT.md", "\n".join(header + rows) + "\n")
     print(f"wrote {path}")

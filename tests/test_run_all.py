@@ -23,7 +23,7 @@ def load_run_all():
 def test_every_experiment_script_is_in_the_main_job():
     run_all = load_run_all()
     scripts = {p.stem for p in (ROOT / "experiments").glob("*.py")}
-    helpers = {"common", "run_all", "benchmark", "device_check"}
+    helpers = {"common", "reference", "run_all", "benchmark", "device_check"}
     assert {e.name for e in run_all.EXPERIMENTS} == scripts - helpers
 
 

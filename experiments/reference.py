@@ -1,0 +1,126 @@
+"""The book's results that the experiments reproduce, and the bands our results must land in.
+
+One place for both: ``run_all.py`` prints ``BOOK[name].result`` in its report's "book" column
+next to our figures, and the tests hold our metrics to ``BOOK[name].bands``.
+
+Sources: the book's executed notebooks, d2l-ai/d2l-pytorch-colab at 32f0fdc2 (v0.17, the PyTorch
+code as taught in d2l-zh) and d2l-ai/d2l-jax-colab v1.0.3 (the JAX edition). Bands are wide
+enough for another random stream than PyTorch's (the accuracies after 10 epochs move by about a
+point from seed to seed) and narrow enough to catch a wrong loss, learning rate or update.
+
+Notes on the book's figures:
+- The book's PyTorch losses: ``squared_loss = (ŷ−y)²/2``; ``nn.MSELoss`` has no ½. The choice
+  changes the effective learning rate; each experiment says which one each variant uses.
+- The JAX edition prints ½‖w‖² under the label "L2 norm of w"; our figures are the true ‖w‖₂.
+- The k-fold section (k = 5) averages the validation loss over folds; any data set, trained
+  per fold with the same model, is fine.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Reference(NamedTuple):
+    """One experiment's figures in the book.
+
+    Attributes:
+      configuration: the book's configuration.
+      result: the book's result, as printed (or read from its plot).
+      bands: ``{metric: (low, high)}``, the open interval our result must lie in, or None
+        where the book gives no figure to hold ours to.
+    """
+
+    configuration: str
+    result: str
+    bands: dict[str, tuple[float, float]] | None = None
+
+
+BOOK = {
+    "ndarray": Reference(
+        "tensors: creation, broadcasting, indexing, in-place updates",
+        "tensors: creation, broadcasting, indexing, in-place updates",
+    ),
+    "preprocessing": Reference(
+        "house_tiny.csv: fillna(mean) + get_dummies(dummy_na=True)",
+        "X = [[3,1,0],[2,0,1],[4,0,1],[3,0,1]], y = [127500, 106000, 178100, 140000]",
+    ),
+    "linear_algebra": Reference("norms of [3, −4] and ones(4, 9)", "L2 5, L1 7, Frobenius 6"),
+    "calculus": Reference(
+        "numerical limit of f(x) = 3x² − 4x at x = 1, h = 0.1, 0.01, …",
+        "2.30000, 2.03000, 2.00300, 2.00030, 2.00003",
+    ),
+    "autograd": Reference("x = arange(4.), y = 2·xᵀx", "y = 28, grad = [0, 4, 8, 12]"),
+    "linear_regression": Reference(
+        "w = [2, −3.4], b = 4.2, 1000 examples, noise 0.01, batch 10, lr 0.03, 3 epochs",
+        "error in w ≈ [3e-4, 5e-4], in b ≈ 3e-4; epoch losses 0.033, 1.2e-4, 4.9e-5",
+        {
+            # |error| of every weight and of the bias after 3 epochs (book: 3e-4 .. 5e-4)
+            "abs_error": (0.0, 1e-3),
+            # the scratch variant's loss (½ squared error) after epoch 1 and after epoch 3
+            "loss_epoch1": (1e-3, 0.2),
+            "loss_epoch3": (0.0, 1e-4),
+        },
+    ),
+    "loss_functions": Reference(
+        "L2, L1 and Huber losses, their likelihoods and gradients",
+        "L2, L1 and Huber losses, likelihoods and gradients (figure)",
+    ),
+    "softmax_regression": Reference(
+        "Fashion-MNIST, batch 256, lr 0.1, 10 epochs, W ~ N(0, 0.01²)",
+        "test acc ≈ 0.828 (scratch) / 0.829 (concise), train loss ≈ 0.447",
+        {"test_acc": (0.80, 0.86), "train_loss": (0.40, 0.50)},
+    ),
+    "activations": Reference(
+        "ReLU, sigmoid, tanh and their derivatives",
+        "ReLU, sigmoid, tanh and their derivatives (figures); ReLU'(0) = 0",
+    ),
+    "mlp": Reference(
+        "784-256-10 ReLU, batch 256, lr 0.1, 10 epochs",
+        "test acc ≈ 0.837 / 0.828 (JAX edition: 0.853 / 0.861)",
+        {"test_acc": (0.80, 0.87), "train_loss": (0.33, 0.45)},
+    ),
+    "polynomial_regression": Reference(
+        "true w = [5, 1.2, −3.4, 5.6], x^i/i! features (20), 100 train + 100 test, noise 0.1, "
+        "lr 0.01, batch 10, 400 epochs (1500 for all 20 features)",
+        "degree 3: w ≈ [4.95, 1.37, -3.29, 5.06], train/test 0.023/0.048; linear: w ≈ [3.67, "
+        "2.82], 2.47/11.3; all 20: w[:4] ≈ [4.98, 1.23, -3.34, 5.35], train < test",
+        {
+            # |learned - true| of each of the first four weights (degree 3 and all 20)
+            "abs_weight_error": (0.0, 1.0),
+            # degree 3: final train and test loss, (ŷ - y)²
+            "degree3_train_loss": (0.0, 0.1),
+            "degree3_test_loss": (0.0, 0.2),
+            # linear (underfit): both losses far above the noise level
+            "linear_loss": (1.0, float("inf")),
+        },
+    ),
+    "kfold": Reference(
+        "k = 5, degree 0..19 of the polynomial problem",
+        "k = 5: the validation loss averaged over folds chooses the model",
+    ),
+    "weight_decay": Reference(
+        "d = 200, 20 train / 100 test, w = 0.01·1, b = 0.05, noise 0.01, batch 5, lr 0.003, "
+        "100 epochs, w ~ N(0, 1)",
+        "‖w‖₂: λ=0 → 13.5 (test loss ≈ 73), λ=3 → 0.35 (≈ 0.09); concise 14.2 / 0.44",
+        {
+            "w_norm_no_decay": (10.0, 17.0),
+            "w_norm_decay_3": (0.1, 1.0),
+            # with λ = 3 the test loss falls below 1; without decay it stays above
+            "test_loss_decay_3": (0.0, 1.0),
+            "test_loss_no_decay": (1.0, float("inf")),
+            # 20 examples, 200 features: memorised without decay
+            "train_loss_no_decay": (0.0, 1e-3),
+        },
+    ),
+}
+
+
+def within(name: str, band: str, value: float) -> bool:
+    """True when ``value`` lies in the open band ``BOOK[name].bands[band]``.
+
+    >>> within("weight_decay", "w_norm_no_decay", 13.2)
+    True
+    """
+    low, high = BOOK[name].bands[band]
+    return low < value < high
