@@ -1,4 +1,5 @@
-"""Shared test configuration: strict numerics for every test."""
+"""Shared test configuration: strict numerics for every test, the import path, and the data
+and runners several test files share."""
 
 import json
 import os
@@ -9,7 +10,21 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import jax
+import jax.numpy as jnp
 import pytest
+
+from jaxdl.data.synthetic import synthetic_regression
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+# The one place that sets the import path (tests run with --import-mode=importlib, which adds
+# nothing): tests/ for the plain helper modules (``references``), and experiments/, first, as
+# ``python experiments/NAME.py`` has it, so that a test imports an experiment script and what it
+# imports (``common``, ``reference``) as the script would.
+for _folder in (TESTS, ROOT / "experiments"):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +34,10 @@ def _strict_rank_promotion():
         yield
 
 
-ROOT = Path(__file__).resolve().parents[1]
+@pytest.fixture(scope="module")
+def regression_data():
+    """103 examples of ``y = x [2, -3.4] + 4.2 + noise``, two features."""
+    return synthetic_regression(jax.random.key(42), jnp.array([2.0, -3.4]), 4.2, 103)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The chapter-2 experiments, run as a user would; figures from the book (REFERENCE.md)."""
+"""The chapter-2 experiments, run as a user would; figures from the book
+(experiments/reference.py)."""
 
 import math
 

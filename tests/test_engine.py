@@ -10,80 +10,27 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.data.batching import batch_schedule
-from jaxdl.data.synthetic import synthetic_regression
 from jaxdl.engine import Result, check_finite, make_epoch, train
 from jaxdl.model import Model, TrainState, init_state
 from jaxdl.models.linear import linear_regression
 from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay
 
-
-def half_squared(y_hat, y):
-    return 0.5 * (y_hat - y) ** 2
+from references import absolute, half_squared, initial_params, numpy_eval, numpy_sgd
 
 
-def absolute(y_hat, y):
-    return jnp.abs(y_hat - y)
-
-
-@pytest.fixture(scope="module")
-def regression_data():
-    return synthetic_regression(jax.random.key(42), jnp.array([2.0, -3.4]), 4.2, 103)
-
-
-def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None):
-    """The book's loop in float64 NumPy, on the engine's documented schedule (``split(key)``,
-    then ``fold_in(data_key, epoch)``): the mean gradient over each batch's real examples, no
-    step for a batch without any.
-
-    Returns ``(w, b, trajectory, train_stats)``: the final parameters, the parameters after each
-    epoch, and each epoch's ``(mean loss, mean |error|)`` over the examples it trained on, each
-    with the parameters its batch saw.
-    """
-    w, b = np.asarray(params["w"], np.float64), float(params["b"])
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    valid = np.ones(len(x), bool) if valid is None else np.asarray(valid)
-    _, data_key = jax.random.split(key)
-    trajectory, train_stats = [], []
-    for e in range(epochs):
-        s = batch_schedule(jax.random.fold_in(data_key, e), len(x), batch_size)
-        loss_sum = abs_sum = count = 0.0
-        for idx, mask in zip(np.asarray(s.indices), np.asarray(s.mask), strict=True):
-            real = idx[mask & valid[idx]]
-            if real.size == 0:
-                continue
-            xb, yb = x[real], y[real]
-            err = xb @ w + b - yb
-            loss_sum, abs_sum, count = (
-                loss_sum + np.sum(0.5 * err**2),
-                abs_sum + np.sum(np.abs(err)),
-                count + len(real),
-            )
-            grad_w, grad_b = xb.T @ err / len(xb) + wd * w, err.mean()
-            w, b = w - lr * grad_w, b - lr * grad_b
-        trajectory.append((w.copy(), b))
-        train_stats.append((loss_sum / count, abs_sum / count))
-    return w, b, trajectory, np.array(train_stats)
-
-
-def numpy_eval(w, b, x, y):
-    """``(mean ½ error², mean |error|)`` of the linear model on ``(x, y)``, in float64."""
-    err = np.asarray(x, np.float64) @ w + b - np.asarray(y, np.float64)
-    return np.mean(0.5 * err**2), np.mean(np.abs(err))
-
-
-def initial_params(key, x):
-    return linear_regression().init(jax.random.split(key)[0], x[:1])
+def _train(data, *, model=None, optimizer=None, **overrides):
+    """``train`` on ``data`` with ½ squared error: by default ``linear_regression()`` by SGD at
+    rate 0.03, 2 epochs of batches of 10, key 0; ``overrides`` go to ``train`` as they are."""
+    options = dict(epochs=2, batch_size=10, key=jax.random.key(0)) | overrides
+    model = linear_regression() if model is None else model
+    optimizer = sgd(0.03) if optimizer is None else optimizer
+    return train(model, half_squared, optimizer, data, **options)
 
 
 def test_train_equals_numpy_sgd_loop(regression_data):
     x, y = regression_data
     key = jax.random.key(0)
-    result = jax.jit(
-        lambda: train(
-            linear_regression(), half_squared, sgd(0.03), (x, y), epochs=3, batch_size=10, key=key
-        )
-    )()
+    result = jax.jit(lambda: _train((x, y), epochs=3, key=key))()
     w, b, _, stats = numpy_sgd(initial_params(key, x), x, y, key, 3, 10, 0.03)
     np.testing.assert_allclose(result.state.params["w"], w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(result.state.params["b"], b, rtol=1e-5, atol=1e-6)
@@ -96,18 +43,8 @@ def test_regularizer_equals_decoupled_weight_decay_and_numpy(regression_data):
     key, lam = jax.random.key(1), 0.7
 
     def run(optimizer, regularizer=None):
-        return jax.jit(
-            lambda: train(
-                linear_regression(),
-                half_squared,
-                optimizer,
-                (x, y),
-                epochs=2,
-                batch_size=8,
-                key=key,
-                regularizer=regularizer,
-            )
-        )().state.params
+        options = dict(optimizer=optimizer, batch_size=8, key=key, regularizer=regularizer)
+        return jax.jit(lambda: _train((x, y), **options))().state.params
 
     penalised = run(sgd(0.02), lambda p: lam * l2_penalty(p["w"]))
     decoupled = run(sgd_weight_decay(0.02, lam, mask={"w": True, "b": False}))
@@ -125,19 +62,8 @@ def test_history_keys_and_eval_loss(regression_data):
     x, y = regression_data
     key = jax.random.key(0)
     test = (x[:40] + 1.0, y[:40])  # another set than the training data
-    result = jax.jit(
-        lambda: train(
-            linear_regression(),
-            half_squared,
-            sgd(0.03),
-            (x, y),
-            epochs=2,
-            batch_size=10,
-            key=key,
-            eval_data={"test": test},
-            metrics={"abs": absolute},
-        )
-    )()
+    options = dict(key=key, eval_data={"test": test}, metrics={"abs": absolute})
+    result = jax.jit(lambda: _train((x, y), **options))()
     h = result.history
     assert set(h) == {"train_loss", "train_abs", "test_loss", "test_abs"}
     assert all(v.shape == (2,) for v in h.values())
@@ -181,17 +107,7 @@ def test_same_key_same_params_other_key_other_params(regression_data):
     x, y = regression_data
 
     def run(seed):
-        return jax.jit(
-            lambda: train(
-                linear_regression(),
-                half_squared,
-                sgd(0.03),
-                (x, y),
-                epochs=2,
-                batch_size=10,
-                key=jax.random.key(seed),
-            )
-        )().state.params
+        return jax.jit(lambda: _train((x, y), key=jax.random.key(seed)))().state.params
 
     a, b, c = run(0), run(0), run(1)
     jax.tree.map(np.testing.assert_array_equal, a, b)
@@ -203,16 +119,7 @@ def test_vmap_trains_three_seeds_at_once(regression_data):
     keys = jax.random.split(jax.random.key(9), 3)
 
     def run(key):
-        return train(
-            linear_regression(),
-            half_squared,
-            sgd(0.03),
-            (x, y),
-            epochs=2,
-            batch_size=10,
-            key=key,
-            eval_data={"test": (x[:30], y[:30])},
-        )
+        return _train((x, y), key=key, eval_data={"test": (x[:30], y[:30])})
 
     batched = jax.jit(jax.vmap(run))(keys)
     assert batched.history["train_loss"].shape == (3, 2)
@@ -231,16 +138,7 @@ def test_vmap_over_learning_rates(regression_data):
     rates = [0.01, 0.03]
 
     def run(rate):
-        return train(
-            linear_regression(),
-            half_squared,
-            sgd(rate),
-            (x, y),
-            epochs=2,
-            batch_size=10,
-            key=jax.random.key(0),
-            eval_data={"test": (x, y)},
-        )
+        return _train((x, y), optimizer=sgd(rate), eval_data={"test": (x, y)})
 
     batched = jax.jit(jax.vmap(run))(jnp.array(rates))
     np.testing.assert_array_equal(batched.state.opt_state.learning_rate, np.float32(rates))
@@ -263,17 +161,7 @@ def test_masked_rows_do_not_train(regression_data, batch_size):
     garbage_y = y.at[~valid].set(-1e6)
 
     def run(x, y):
-        return jax.jit(
-            lambda: train(
-                linear_regression(),
-                half_squared,
-                sgd(0.03),
-                (x, y, valid),
-                epochs=2,
-                batch_size=batch_size,
-                key=key,
-            )
-        )()
+        return jax.jit(lambda: _train((x, y, valid), batch_size=batch_size, key=key))()
 
     clean, dirty = run(x, y), run(garbage_x, garbage_y)
     jax.tree.map(np.testing.assert_array_equal, clean.state, dirty.state)
@@ -313,21 +201,13 @@ def diverging_model():
     return Model(lambda k, x: {"w": jnp.ones(1)}, lambda p, x: x @ p["w"])
 
 
-def diverging_run(optimizer, *, epochs=9, key=None, **kwargs):
-    """One step per epoch on four identical examples. With lr 1001, w after epoch e is
-    (-1000)^e: epoch e's training loss ½ 10^(6(e-1)) overflows float32 (max 3.4e38) first at
-    epoch 8, the evaluation loss after it, ½ 10^(6e), at epoch 7."""
+def diverging_run(optimizer, **overrides):
+    """One step per epoch (9 by default) on four identical examples. With lr 1001, w after
+    epoch e is (-1000)^e: epoch e's training loss ½ 10^(6(e-1)) overflows float32 (max 3.4e38)
+    first at epoch 8, the evaluation loss after it, ½ 10^(6e), at epoch 7."""
     x, y = jnp.ones((4, 1)), jnp.zeros(4)
-    return train(
-        diverging_model(),
-        half_squared,
-        optimizer,
-        (x, y),
-        epochs=epochs,
-        batch_size=4,
-        key=jax.random.key(0) if key is None else key,
-        **kwargs,
-    )
+    options = dict(epochs=9, batch_size=4) | overrides
+    return _train((x, y), model=diverging_model(), optimizer=optimizer, **options)
 
 
 def test_check_finite_returns_the_history_on_the_host():
@@ -391,16 +271,7 @@ def test_result_and_run_under_jit_and_vmap(regression_data):
     test = (x[:20], y[:20])
 
     def run(key=key, rate=0.03):
-        return train(
-            linear_regression(),
-            half_squared,
-            sgd(rate),
-            (x, y),
-            epochs=2,
-            batch_size=10,
-            key=key,
-            eval_data={"test": test},
-        )
+        return _train((x, y), optimizer=sgd(rate), key=key, eval_data={"test": test})
 
     eager, jitted = run(), jax.jit(run)()
     for result in (eager, jitted):
@@ -435,23 +306,12 @@ def test_named_evaluation_sets(regression_data):
     """Several named sets, one of them with rows marked invalid (holding garbage)."""
     x, y = regression_data
     odd = np.arange(len(x)) % 2 == 1
-    result = jax.jit(
-        lambda: train(
-            linear_regression(),
-            half_squared,
-            sgd(0.03),
-            (x, y),
-            epochs=2,
-            batch_size=10,
-            key=jax.random.key(0),
-            eval_data={
-                "train_eval": (x, y),
-                "head": (x[:10], y[:10]),
-                "odd": (x.at[~odd].set(1e6), y, jnp.asarray(odd)),
-            },
-            eval_batch_size=16,
-        )
-    )()
+    eval_data = {
+        "train_eval": (x, y),
+        "head": (x[:10], y[:10]),
+        "odd": (x.at[~odd].set(1e6), y, jnp.asarray(odd)),
+    }
+    result = jax.jit(lambda: _train((x, y), eval_data=eval_data, eval_batch_size=16))()
     h = result.history
     assert set(h) == {"train_loss", "train_eval_loss", "head_loss", "odd_loss"}
     p = result.state.params
@@ -465,37 +325,26 @@ def test_training_data_with_a_valid_mask_trains_on_the_real_rows_only(regression
     """(x, y, valid) trains as the real rows alone would, in the same order of batches."""
     x, y = regression_data
     valid = jnp.arange(len(x)) < 50
-    options = dict(epochs=1, batch_size=1, key=jax.random.key(0))
-    args = (linear_regression(), half_squared, sgd(0.03))
-    masked = jax.jit(lambda: train(*args, (x, y, valid), **options))()
-    plain = jax.jit(lambda: train(*args, (x, y), **options))()
+    masked = jax.jit(lambda: _train((x, y, valid), epochs=1, batch_size=1))()
+    plain = jax.jit(lambda: _train((x, y), epochs=1, batch_size=1))()
     assert int(masked.state.step) == 50 and int(plain.state.step) == len(x)
     assert not np.array_equal(masked.state.params["w"], plain.state.params["w"])
 
 
 def test_every_recorded_statistic_keeps_its_own_key():
     x, y = jnp.ones((4, 2)), jnp.ones(4)
+    options = dict(optimizer=sgd(0.1), epochs=1, batch_size=2)
     with pytest.raises(ValueError, match=r"names 'loss' and '\.\.\._loss' are kept for losses"):
-        train(
-            linear_regression(),
-            half_squared,
-            sgd(0.1),
+        _train(
             (x, y),
-            epochs=1,
-            batch_size=2,
-            key=jax.random.key(0),
             metrics={"eval_loss": lambda o, t: jnp.full_like(o, 100.0)},
             eval_data={"train_eval": (x, y)},
+            **options,
         )
     with pytest.raises(ValueError, match=r"\['train_x_acc'\] would stand for two of them"):
-        train(
-            linear_regression(),
-            half_squared,
-            sgd(0.1),
+        _train(
             (x, y),
-            epochs=1,
-            batch_size=2,
-            key=jax.random.key(0),
             metrics={"x_acc": lambda o, t: o, "acc": lambda o, t: o},
             eval_data={"train_x": (x, y)},
+            **options,
         )

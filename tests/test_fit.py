@@ -10,48 +10,13 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.data.batching import batch_schedule
-from jaxdl.data.synthetic import synthetic_regression
 from jaxdl.engine import Result, check_finite, train
 from jaxdl.fit import fit
 from jaxdl.model import Model, TrainState
 from jaxdl.models.linear import linear_regression
 from jaxdl.optim import sgd
 
-
-def half_squared(y_hat, y):
-    return 0.5 * (y_hat - y) ** 2
-
-
-def absolute(y_hat, y):
-    return jnp.abs(y_hat - y)
-
-
-@pytest.fixture(scope="module")
-def regression_data():
-    return synthetic_regression(jax.random.key(42), jnp.array([2.0, -3.4]), 4.2, 103)
-
-
-def numpy_sgd(params, x, y, key, epochs, batch_size, lr):
-    """The book's loop in float64 NumPy on the engine's documented schedule (``split(key)``,
-    then ``fold_in(data_key, epoch)``): the mean gradient over each real batch.
-
-    Returns the final ``(w, b)`` and each epoch's mean loss over its examples.
-    """
-    w, b = np.asarray(params["w"], np.float64), float(params["b"])
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    _, data_key = jax.random.split(key)
-    losses = []
-    for e in range(epochs):
-        s = batch_schedule(jax.random.fold_in(data_key, e), len(x), batch_size)
-        total = 0.0
-        for idx, mask in zip(np.asarray(s.indices), np.asarray(s.mask), strict=True):
-            xb, yb = x[idx[mask]], y[idx[mask]]
-            err = xb @ w + b - yb
-            total += np.sum(0.5 * err**2)
-            w, b = w - lr * xb.T @ err / len(xb), b - lr * err.mean()
-        losses.append(total / len(x))
-    return w, b, np.array(losses)
+from references import absolute, half_squared, initial_params, numpy_sgd
 
 
 def test_fit_equals_numpy_sgd_loop(regression_data):
@@ -67,16 +32,18 @@ def test_fit_equals_numpy_sgd_loop(regression_data):
         key=key,
         quiet=True,
     )
-    init_params = linear_regression().init(jax.random.split(key)[0], x[:1])
-    w, b, losses = numpy_sgd(init_params, x, y, key, 3, 10, 0.03)
+    w, b, _, stats = numpy_sgd(initial_params(key, x), x, y, key, 3, 10, 0.03)
     np.testing.assert_allclose(result.state.params["w"], w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(result.state.params["b"], b, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(result.history["train_loss"], losses, rtol=1e-5)
+    np.testing.assert_allclose(result.history["train_loss"], stats[:, 0], rtol=1e-5)
     assert int(result.state.step) == 3 * 11
 
 
-def fit_and_jitted_train(data, **kwargs):
-    """The same run through ``fit`` and through ``jax.jit(train)`` (key closed over)."""
+def fit_and_jitted_train(data, **overrides):
+    """The same run through ``fit`` and through ``jax.jit(train)`` (key closed over): the linear
+    model, ½ squared error, SGD at rate 0.03, batches of 10 and the metric "abs" unless
+    ``overrides`` say otherwise."""
+    kwargs = dict(batch_size=10, metrics={"abs": absolute}) | overrides
     args = (linear_regression(), half_squared, sgd(0.03), data)
     fitted = fit(*args, quiet=True, **kwargs)
     trained = jax.jit(lambda: train(*args, **kwargs))()
@@ -85,14 +52,10 @@ def fit_and_jitted_train(data, **kwargs):
 
 def test_fit_equals_jitted_train_bit_for_bit(regression_data):
     x, y = regression_data
+    eval_data = {"test": (x, y), "head": (x[:40] + 1.0, y[:40])}
+    # eval_batch_size 16: 7 and 3 evaluation batches, the last ones partial
     fitted, trained = fit_and_jitted_train(
-        (x, y),
-        epochs=3,
-        batch_size=10,
-        key=jax.random.key(5),
-        eval_data={"test": (x, y), "head": (x[:40] + 1.0, y[:40])},
-        eval_batch_size=16,  # 7 and 3 evaluation batches, the last ones partial
-        metrics={"abs": absolute},
+        (x, y), epochs=3, key=jax.random.key(5), eval_data=eval_data, eval_batch_size=16
     )
     jax.tree.map(np.testing.assert_array_equal, fitted.state, trained.state)
     assert set(fitted.history) == {*trained.history, "seconds"}
@@ -107,13 +70,9 @@ def test_fit_and_jitted_train_agree_to_rounding_with_one_evaluation_batch(regres
     evaluation sums may round differently: equal to float32 rounding, not bit for bit. Training
     (many steps) and so the parameters stay bit-identical."""
     x, y = regression_data
+    # The default eval_batch_size 1024 > 103: one batch.
     fitted, trained = fit_and_jitted_train(
-        (x, y),
-        epochs=4,
-        batch_size=10,
-        key=jax.random.key(0),
-        eval_data={"test": (x, y)},  # default eval_batch_size 1024 > 103: one batch
-        metrics={"abs": absolute},
+        (x, y), epochs=4, key=jax.random.key(0), eval_data={"test": (x, y)}
     )
     jax.tree.map(np.testing.assert_array_equal, fitted.state, trained.state)
     np.testing.assert_array_equal(fitted.history["train_loss"], trained.history["train_loss"])
@@ -128,12 +87,7 @@ def test_fit_and_jitted_train_agree_to_rounding_with_one_evaluation_batch(regres
 def test_fit_and_train_return_the_same_result(regression_data, epochs):
     x, y = regression_data
     fitted, trained = fit_and_jitted_train(
-        (x, y),
-        epochs=epochs,
-        batch_size=10,
-        key=jax.random.key(1),
-        eval_data={"test": (x[:30], y[:30])},
-        metrics={"abs": absolute},
+        (x, y), epochs=epochs, key=jax.random.key(1), eval_data={"test": (x[:30], y[:30])}
     )
     for result in (fitted, trained):
         assert type(result) is Result
@@ -348,41 +302,30 @@ LABEL_X = np.ones((4, 2), np.float32)
 GOOD_LABELS = np.array([0, 1, 2, 2], np.int32)
 
 
+def _run_labels(runner, y, **eval_labels):
+    """A three-class linear classifier trained on ``(LABEL_X, y)``, evaluated on the sets
+    ``{name: (LABEL_X, labels)}`` that ``eval_labels`` names."""
+    eval_data = {name: (LABEL_X, labels) for name, labels in eval_labels.items()}
+    return _run(runner, (LABEL_X, y), model=LABEL_MODEL, loss=LABEL_LOSS, eval_data=eval_data)
+
+
 @RUNNERS
 @pytest.mark.parametrize("bad", [3, -1])
 def test_labels_out_of_range_are_refused(runner, bad):
     y = np.array([0, 1, 2, bad], np.int32)
     with pytest.raises(ValueError, match=rf"^data: expected labels in \[0, 3\) .* label {bad}$"):
-        _run(runner, (LABEL_X, y), model=LABEL_MODEL, loss=LABEL_LOSS)
+        _run_labels(runner, y)
     with pytest.raises(ValueError, match=rf"test\W* expected labels in \[0, 3\) .* label {bad}$"):
-        _run(
-            runner,
-            (LABEL_X, GOOD_LABELS),
-            model=LABEL_MODEL,
-            loss=LABEL_LOSS,
-            eval_data={"test": (LABEL_X, y)},
-        )
+        _run_labels(runner, GOOD_LABELS, test=y)
 
 
 def test_labels_out_of_range_in_an_evaluation_set_name_the_argument():
     y = np.array([0, 1, 2, 3], np.int32)
     with pytest.raises(ValueError, match=r"^eval_data\['test'\]: expected labels in \[0, 3\)"):
-        _run(
-            "train",
-            (LABEL_X, GOOD_LABELS),
-            model=LABEL_MODEL,
-            loss=LABEL_LOSS,
-            eval_data={"test": (LABEL_X, y)},
-        )
+        _run_labels("train", GOOD_LABELS, test=y)
 
 
 def test_an_evaluation_set_named_data_does_not_hide_bad_training_labels():
     y = np.array([0, 1, 2, 7], np.int32)
     with pytest.raises(ValueError, match=r"labels in \[0, 3\) .* got label 7"):
-        _run(
-            "train",
-            (LABEL_X, y),
-            model=LABEL_MODEL,
-            loss=LABEL_LOSS,
-            eval_data={"data": (LABEL_X, GOOD_LABELS)},
-        )
+        _run_labels("train", y, data=GOOD_LABELS)

@@ -10,6 +10,8 @@ from jaxdl.fit import fit
 from jaxdl.models.linear import closed_form, concise_linear_regression, linear_regression
 from jaxdl.optim import sgd
 
+from references import half_squared, numpy_eval
+
 
 def test_synthetic_data_follows_the_model():
     w, b = jnp.array([2.0, -3.4]), 4.2
@@ -99,6 +101,11 @@ def test_concise_model_is_a_dense_layer():
     )
 
 
+def _fit(model, rate, data, **options):
+    """``fit`` of ``model`` to ``data`` with ½ squared error by SGD at ``rate``, key 0, quietly."""
+    return fit(model, half_squared, sgd(rate), data, key=jax.random.key(0), quiet=True, **options)
+
+
 def weights_and_bias(params):
     if "params" in params:
         dense = params["params"]["Dense_0"]
@@ -110,39 +117,18 @@ def weights_and_bias(params):
 def test_sgd_converges_to_the_closed_form(make):
     X, y = synthetic_regression(jax.random.key(3), jnp.array([2.0, -3.4]), 4.2, 200, noise=0.5)
     w, b = closed_form(X, y)
-    result = fit(
-        make(),
-        lambda o, t: 0.5 * (o - t) ** 2,
-        sgd(0.5),
-        (X, y),
-        epochs=100,
-        batch_size=200,
-        key=jax.random.key(0),
-        eval_data={"test": (X, y)},
-        quiet=True,
-    )
+    result = _fit(make(), 0.5, (X, y), epochs=100, batch_size=200, eval_data={"test": (X, y)})
     w_sgd, b_sgd = weights_and_bias(result.state.params)
     np.testing.assert_allclose(w_sgd, w, atol=1e-4)
     np.testing.assert_allclose(b_sgd, b, atol=1e-4)
     h = result.history
     assert set(h) == {"train_loss", "test_loss", "seconds"}
     assert all(isinstance(v, np.ndarray) and v.shape == (100,) for v in h.values())
-    X64, y64 = np.asarray(X, np.float64), np.asarray(y, np.float64)
-    final = np.mean(0.5 * (X64 @ np.asarray(w_sgd, np.float64) + float(b_sgd) - y64) ** 2)
+    final, _ = numpy_eval(np.asarray(w_sgd, np.float64), float(b_sgd), X, y)
     np.testing.assert_allclose(h["test_loss"][-1], final, rtol=1e-5)
 
 
 def test_eval_data_must_be_named():
     X, y = synthetic_regression(jax.random.key(3), jnp.array([2.0, -3.4]), 4.2, 10)
     with pytest.raises(TypeError, match=r"eval_data: expected a mapping \{name: \(x, y\)\}"):
-        fit(
-            linear_regression(),
-            lambda o, t: 0.5 * (o - t) ** 2,
-            sgd(0.1),
-            (X, y),
-            epochs=1,
-            batch_size=5,
-            key=jax.random.key(0),
-            eval_data=(X, y),
-            quiet=True,
-        )
+        _fit(linear_regression(), 0.1, (X, y), epochs=1, batch_size=5, eval_data=(X, y))

@@ -1,27 +1,16 @@
 """The main job: runs experiments, writes REPORT.md, exits non-zero on a failure."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import run_all
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_run_all():
-    spec = importlib.util.spec_from_file_location("run_all", ROOT / "experiments" / "run_all.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "experiments"))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "experiments"))
-    return module
-
-
 def test_every_experiment_script_is_in_the_main_job():
-    run_all = load_run_all()
     scripts = {p.stem for p in (ROOT / "experiments").glob("*.py")}
     helpers = {"common", "reference", "run_all", "benchmark", "device_check"}
     assert {e.name for e in run_all.EXPERIMENTS} == scripts - helpers
@@ -41,7 +30,7 @@ def test_report_with_book_figures_and_figure_links(tmp_path):
     assert "[1/2] calculus ... ok" in proc.stdout and "[2/2] autograd ... ok" in proc.stdout
     report = (tmp_path / "REPORT.md").read_text()
     assert "2 of 2 experiments ran" in report
-    # Ours next to the book's, from REFERENCE.md.
+    # Ours next to the book's, from experiments/reference.py.
     assert report.count("2.30000, 2.03000, 2.00300, 2.00030, 2.00003") == 2
     assert "y = 28, grad = [0.0, 4.0, 8.0, 12.0]" in report
     assert "[calculus](calculus/calculus.png)" in report
@@ -49,7 +38,6 @@ def test_report_with_book_figures_and_figure_links(tmp_path):
 
 
 def test_a_failing_experiment_fails_the_job(tmp_path, monkeypatch):
-    run_all = load_run_all()
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     (scripts / "calculus.py").write_text("import sys\nprint('boom')\nsys.exit(3)\n")

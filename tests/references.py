@@ -1,0 +1,70 @@
+"""Independent references that several test files hold the library to: plain losses, and the
+book's linear-regression SGD loop in float64 NumPy on the engine's documented schedule.
+
+A plain module, not a test file: ``tests/conftest.py`` puts ``tests/`` on ``sys.path``, so a
+test file imports it as ``from references import ...``.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl.data.batching import batch_schedule
+from jaxdl.models.linear import linear_regression
+
+
+def half_squared(y_hat, y):
+    """The book's squared loss, ``½ (ŷ − y)²``, per example."""
+    return 0.5 * (y_hat - y) ** 2
+
+
+def absolute(y_hat, y):
+    """``|ŷ − y|`` per example."""
+    return jnp.abs(y_hat - y)
+
+
+def initial_params(key, x):
+    """The parameters ``train`` and ``fit`` start ``linear_regression()`` from with ``key``:
+    the model's init under ``split(key)[0]``."""
+    return linear_regression().init(jax.random.split(key)[0], x[:1])
+
+
+def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None):
+    """The book's loop in float64 NumPy, on the engine's documented schedule (``split(key)``,
+    then ``fold_in(data_key, epoch)``): the mean gradient over each batch's real examples, no
+    step for a batch without any.
+
+    Returns ``(w, b, trajectory, train_stats)``: the final parameters, the parameters after each
+    epoch, and each epoch's ``(mean loss, mean |error|)`` over the examples it trained on, each
+    with the parameters its batch saw.
+    """
+    w, b = np.asarray(params["w"], np.float64), float(params["b"])
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    valid = np.ones(len(x), bool) if valid is None else np.asarray(valid)
+    _, data_key = jax.random.split(key)
+    trajectory, train_stats = [], []
+    for e in range(epochs):
+        s = batch_schedule(jax.random.fold_in(data_key, e), len(x), batch_size)
+        loss_sum = abs_sum = count = 0.0
+        for idx, mask in zip(np.asarray(s.indices), np.asarray(s.mask), strict=True):
+            real = idx[mask & valid[idx]]
+            if real.size == 0:
+                continue
+            xb, yb = x[real], y[real]
+            err = xb @ w + b - yb
+            loss_sum, abs_sum, count = (
+                loss_sum + np.sum(0.5 * err**2),
+                abs_sum + np.sum(np.abs(err)),
+                count + len(real),
+            )
+            grad_w, grad_b = xb.T @ err / len(xb) + wd * w, err.mean()
+            w, b = w - lr * grad_w, b - lr * grad_b
+        trajectory.append((w.copy(), b))
+        train_stats.append((loss_sum / count, abs_sum / count))
+    return w, b, trajectory, np.array(train_stats)
+
+
+def numpy_eval(w, b, x, y):
+    """``(mean ½ error², mean |error|)`` of the linear model on ``(x, y)``, in float64."""
+    err = np.asarray(x, np.float64) @ w + b - np.asarray(y, np.float64)
+    return np.mean(0.5 * err**2), np.mean(np.abs(err))
