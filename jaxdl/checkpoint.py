@@ -1,25 +1,44 @@
 """Checkpoints of a training run, written with orbax-checkpoint after every epoch.
 
 A checkpoint holds the TrainState (parameters, optimizer state, step), the number of epochs
-done, the run's identity (:class:`jaxdl.run.Run`) and its history. orbax writes each one to a
-temporary folder and renames it when complete, so a run killed mid-save leaves the previous
-checkpoint intact; only the last few are kept. A run started again with the same folder resumes
-after the last complete epoch. A checkpoint that is damaged, or was written by another run (any
-setting other than the number of epochs), gives a ValueError naming the folder and, for another
-run, each differing setting; never a silent fresh start.
+done, the run's identity (:class:`jaxdl.run.Run`), its history, and a SHA-256 digest of the
+state's bytes. What is promised:
+
+- **Killed during a save**: orbax writes each checkpoint to a temporary folder and renames it
+  when complete, so the previous checkpoint stays intact. The temporary folder left behind is
+  not data: the next run removes it, says so, and resumes (or starts) normally.
+- **Damaged checkpoint**: every restored state is checked against its digest. A damaged newest
+  checkpoint is set aside (renamed ``damaged-N``) with a message naming it and why, and the
+  newest intact one that is kept is used; when none is intact, a ValueError names the folder.
+- **Two runs on one folder**: the first holds a lock on ``DIR/.lock`` while it runs; a second
+  is refused at once, naming the folder and the first run's process. A lock left by a killed
+  run does not block the next one (the operating system releases it with the process).
+- **Changed settings**: a checkpoint is resumed only by the same run (any setting but more
+  epochs differing is refused, naming each field with both values).
+
+Only the last few checkpoints are kept. A run started again with the same folder resumes after
+the last complete epoch.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import shutil
+import socket
 from pathlib import Path
 
 import jax
+import numpy as np
 
 from jaxdl._checks import check_int
 from jaxdl.run import Run
 
-FORMAT = "jaxdl-checkpoint-2"
+FORMAT = "jaxdl-checkpoint-3"
+LOCK = ".lock"
+UNFINISHED = ".orbax-checkpoint-tmp"  # in the name of the folder of a save in progress
+DAMAGED = "damaged-"
 
 
 def _signature(state) -> list[str]:
@@ -28,12 +47,58 @@ def _signature(state) -> list[str]:
     return [str(treedef)] + [f"{tuple(a.shape)}:{a.dtype}" for a in leaves]
 
 
+def state_digest(state) -> str:
+    """SHA-256 of the shapes, dtypes and bytes of every array of ``state``, in tree order.
+
+    >>> state_digest({"w": np.zeros(2, np.float32)}) == state_digest({"w": np.zeros(2)})
+    False
+    """
+    h = hashlib.sha256()
+    for leaf in jax.tree.leaves(state):
+        a = np.ascontiguousarray(np.asarray(leaf))
+        h.update(f"{a.shape}:{a.dtype};".encode())
+        h.update(a.data)
+    return h.hexdigest()
+
+
+class _FolderLock:
+    """An exclusive ``flock`` on ``folder/.lock``, held until :meth:`release`; the file says
+    which process holds it. The operating system drops the lock when the process dies."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / LOCK
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self._fd)
+            raise ValueError(
+                f"checkpoint_dir: {folder} is in use by another run ({holder}); wait for it to "
+                "finish or use another folder"
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"process {os.getpid()} on {socket.gethostname()}".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the lock
+            self._fd = None
+
+
 class Checkpointer:
     """Saves and restores one run's checkpoints in ``directory`` (kept: the last ``keep``).
+
+    Making one takes the folder's lock (in a multi-process run, process 0 does) and removes
+    the temporary folders of saves that never finished; :attr:`messages` says what was removed
+    or set aside, for the caller to show.
 
     Args:
       directory: folder of the run's checkpoints; made when missing.
       keep: how many of the most recent checkpoints to keep, >= 1.
+
+    Raises:
+      ValueError: when ``directory`` is a file, or another run holds its lock.
     """
 
     def __init__(self, directory: str | os.PathLike, *, keep: int = 3):
@@ -43,6 +108,15 @@ class Checkpointer:
         self.directory = Path(directory).absolute()
         if self.directory.exists() and not self.directory.is_dir():
             raise ValueError(f"checkpoint_dir: expected a folder, got the file {self.directory}")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = _FolderLock(self.directory) if jax.process_index() == 0 else None
+        self.messages: list[str] = []
+        for path in sorted(self.directory.iterdir()):
+            if UNFINISHED in path.name:
+                shutil.rmtree(path)
+                self.messages.append(
+                    f"removed {path}: the unfinished save of a run that stopped during it"
+                )
         self._ocp = ocp
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, create=True, enable_async_checkpointing=False
@@ -64,6 +138,7 @@ class Checkpointer:
             "epochs_done": epochs_done,
             "run": run.to_dict(),
             "signature": _signature(state),
+            "digest": state_digest(state),
             "history": history,
         }
         self._manager.save(
@@ -74,39 +149,25 @@ class Checkpointer:
         )
         self._manager.wait_until_finished()
 
-    def restore(self, template, run: Run):
-        """The latest checkpoint as ``(epochs_done, state, history)``, or None when there is none.
-
-        Args:
-          template: a TrainState of the run (gives structure, shapes, dtypes and placement).
-          run: the identity of the run that resumes; the checkpoint's must be the same but for
-            the number of epochs, which must be at least the epochs done.
+    def _read(self, step: int, template, run: Run):
+        """Checkpoint ``step`` as ``(meta, state)``, or the reason it is damaged (a str).
 
         Raises:
-          ValueError: for a damaged checkpoint, or one of another run.
+          ValueError: for a checkpoint of another run, model or optimizer (not damage).
         """
-        ocp = self._ocp
-        step = self._manager.latest_step()
-        if step is None:
-            if any(self.directory.iterdir()):
-                raise ValueError(
-                    f"checkpoint_dir: {self.directory} holds files but no complete checkpoint; "
-                    "point to an empty folder or to one written by this training"
-                )
-            return None
-        where = self.directory / str(step)
+        ocp, where = self._ocp, self.directory / str(step)
         try:
             meta = self._manager.restore(
                 step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
             )["meta"]
-        except Exception as error:  # orbax raises many kinds for unreadable files
-            raise ValueError(f"checkpoint {where} is damaged: cannot read its metadata") from error
+        except Exception:  # orbax raises many kinds for unreadable files
+            return "cannot read its metadata"
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ValueError(f"checkpoint {where} was not written by jaxdl (format {FORMAT})")
         try:
             saved = Run.from_dict(meta["run"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"checkpoint {where} is damaged: cannot read its run") from error
+        except (KeyError, TypeError, ValueError):
+            return "cannot read its run"
         run.check_resume(saved, meta["epochs_done"], str(where))
         if meta["signature"] != _signature(template):
             raise ValueError(
@@ -117,12 +178,60 @@ class Checkpointer:
             state = self._manager.restore(
                 step, args=ocp.args.Composite(state=ocp.args.StandardRestore(template))
             )["state"]
-        except Exception as error:
-            raise ValueError(f"checkpoint {where} is damaged: cannot read its arrays") from error
+        except Exception:
+            return "cannot read its arrays"
         if jax.tree.structure(state) != jax.tree.structure(template):
-            raise ValueError(f"checkpoint {where} is damaged: its state has another structure")
-        return meta["epochs_done"], state, meta["history"]
+            return "its state has another structure"
+        if state_digest(state) != meta.get("digest"):
+            return "its arrays do not match the digest written with them"
+        return meta, state
+
+    def restore(self, template, run: Run):
+        """The newest intact checkpoint as ``(epochs_done, state, history)``, or None when the
+        folder holds none. Damaged newer ones are set aside (:attr:`messages` says which).
+
+        Args:
+          template: a TrainState of the run (gives structure, shapes, dtypes and placement).
+          run: the identity of the run that resumes; the checkpoint's must be the same but for
+            the number of epochs, which must be at least the epochs done.
+
+        Raises:
+          ValueError: when no checkpoint is intact, or for one of another run.
+        """
+        steps = sorted(self._manager.all_steps(), reverse=True)
+        if not steps:
+            names = [p.name for p in self.directory.iterdir()]
+            if any(name != LOCK and not name.startswith(DAMAGED) for name in names):
+                raise ValueError(
+                    f"checkpoint_dir: {self.directory} holds files but no complete checkpoint; "
+                    "point to an empty folder or to one written by this training"
+                )
+            return None
+        damaged = []
+        for step in steps:
+            found = self._read(step, template, run)
+            if not isinstance(found, str):
+                self._set_aside(damaged)
+                meta, state = found
+                return meta["epochs_done"], state, meta["history"]
+            damaged.append((step, found))
+        reasons = "; ".join(f"{self.directory / str(s)}: {why}" for s, why in damaged)
+        raise ValueError(
+            f"checkpoint_dir: no intact checkpoint in {self.directory} ({reasons}); move them "
+            "away to start again"
+        )
+
+    def _set_aside(self, damaged: list[tuple[int, str]]) -> None:
+        """Renames damaged checkpoints ``N`` to ``damaged-N``, out of the way of new saves."""
+        for step, why in damaged:
+            where = self.directory / str(step)
+            where.rename(self.directory / f"{DAMAGED}{step}")
+            self.messages.append(f"skipped checkpoint {where}: {why}; set aside as {DAMAGED}{step}")
+        if damaged:
+            self._manager.reload()
 
     def close(self) -> None:
-        """Releases the manager's resources."""
+        """Releases the manager's resources and the folder's lock."""
         self._manager.close()
+        if self._lock is not None:
+            self._lock.release()

@@ -9,6 +9,7 @@ an evaluation set) turns NaN or inf.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -22,6 +23,15 @@ from jaxdl.engine import Loss, Result, divergence_message, prepare, record_names
 from jaxdl.model import Model
 from jaxdl.optim import optimizer_hyperparams
 from jaxdl.parallel import replicate
+
+
+def _check_losses(record: dict[str, float], what: str, epoch: int, learning_rate) -> None:
+    """Raises FloatingPointError for the first NaN or inf among an epoch's losses."""
+    for name, value in record.items():
+        if name.endswith("_loss") and not math.isfinite(value):
+            raise FloatingPointError(
+                divergence_message(what, name.removesuffix("_loss"), value, epoch, learning_rate)
+            )
 
 
 def _learning_rate(opt_state) -> float | None:
@@ -74,42 +84,36 @@ def fit(
     what = "training" if desc is None else f"training ({desc})"
     names = [*record_names(s.run.metrics, s.eval_data), "seconds"]
     state, history, start = s.state, {name: [] for name in names}, 0
-    checkpointer = None
-    if checkpoint_dir is not None:
-        from jaxdl.checkpoint import Checkpointer  # imported on use: orbax is slow to import
+    with contextlib.ExitStack() as stack:
+        checkpointer = None
+        if checkpoint_dir is not None:
+            from jaxdl.checkpoint import Checkpointer  # imported on use: orbax is slow to import
 
-        checkpointer = Checkpointer(checkpoint_dir, keep=keep_checkpoints)
-        resumed = checkpointer.restore(state, s.run)
-        if resumed is not None:
-            start, state, history = resumed
-            if not quiet:
-                print(f"{desc or 'training'}: resumed after epoch {start} of {s.run.epochs}")
-    data, eval_data, state = replicate((s.data, s.eval_data, state), s.mesh)
-    epoch = jax.jit(s.epoch, donate_argnums=0)
-    learning_rate = _learning_rate(state.opt_state)
-    try:
-        with tqdm(
-            range(start, s.run.epochs), desc=desc, disable=quiet, unit="epoch", leave=False
-        ) as bar:
-            for e in bar:
-                began = time.perf_counter()
-                state, record = epoch(state, jax.random.fold_in(s.data_key, e), data, eval_data)
-                record = {name: float(value) for name, value in record.items()}
-                record["seconds"] = time.perf_counter() - began  # float() waited for the epoch
-                for name, value in record.items():
-                    if name.endswith("_loss") and not math.isfinite(value):
-                        set_name = name.removesuffix("_loss")
-                        raise FloatingPointError(
-                            divergence_message(what, set_name, value, e + 1, learning_rate)
-                        )
-                for name, value in record.items():
-                    history[name].append(value)
-                if checkpointer is not None:
-                    checkpointer.save(e + 1, state, s.run, history)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()}, refresh=False)
-    finally:
-        if checkpointer is not None:
-            checkpointer.close()
+            checkpointer = Checkpointer(checkpoint_dir, keep=keep_checkpoints)
+            stack.callback(checkpointer.close)
+            resumed = checkpointer.restore(state, s.run)
+            messages = checkpointer.messages
+            if resumed is not None:
+                start, state, history = resumed
+                messages.append(f"resumed after epoch {start} of {s.run.epochs}")
+            for message in [] if quiet else messages:
+                print(f"{desc or 'training'}: {message}")
+        data, eval_data, state = replicate((s.data, s.eval_data, state), s.mesh)
+        epoch = jax.jit(s.epoch, donate_argnums=0)
+        learning_rate = _learning_rate(state.opt_state)
+        epochs = range(start, s.run.epochs)
+        bar = stack.enter_context(tqdm(epochs, desc=desc, disable=quiet, unit="epoch", leave=False))
+        for e in bar:
+            began = time.perf_counter()
+            state, record = epoch(state, jax.random.fold_in(s.data_key, e), data, eval_data)
+            record = {name: float(value) for name, value in record.items()}
+            record["seconds"] = time.perf_counter() - began  # float() waited for the epoch
+            _check_losses(record, what, e + 1, learning_rate)
+            for name, value in record.items():
+                history[name].append(value)
+            if checkpointer is not None:
+                checkpointer.save(e + 1, state, s.run, history)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()}, refresh=False)
     history = {
         name: np.asarray(values, np.float64 if name == "seconds" else np.float32)
         for name, values in history.items()

@@ -1,11 +1,13 @@
 """Checkpoints: a run killed during epoch 3 resumes to the uninterrupted run's exact result;
-a checkpoint of another run is refused, naming each differing setting with both values."""
+a checkpoint of another run is refused, naming each differing setting with both values; a save
+cut short, damaged arrays and two runs on one folder are handled as the module promises."""
 
 import hashlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -16,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxdl.checkpoint import Checkpointer
 from jaxdl.fit import fit
 from jaxdl.losses import cross_entropy
 from jaxdl.metrics import correct
@@ -91,7 +94,8 @@ def test_killed_during_epoch_3_resumes_bit_identical(tmp_path):
     assert resumed[1] == straight[1]
     assert sorted(resumed[1]) == ["test_loss", "train_loss"]
     assert len(resumed[1]["train_loss"]) == len(resumed[1]["test_loss"]) == 5
-    assert sorted(os.listdir(tmp_path / "killed")) == ["3", "4", "5"]  # the last three kept
+    # The last three kept, and the lock file of the folder (released: the run ended).
+    assert sorted(os.listdir(tmp_path / "killed")) == [".lock", "3", "4", "5"]
 
 
 @pytest.fixture(scope="module")
@@ -170,37 +174,33 @@ def test_quiet_resume_prints_nothing(small, tmp_path, capsys):
     assert "resumed" not in capsys.readouterr().out
 
 
-def test_checkpoint_of_another_key_is_refused(small, tmp_path):
-    _fit(small, tmp_path, seed=1)
+@pytest.mark.parametrize(
+    ("first", "second", "line"),
+    [
+        # key(1) and key(2) are the threefry keys [0, 1] and [0, 2].
+        ({"seed": 1}, {"seed": 2}, "key: [0, 1] in the checkpoint, [0, 2] in this run"),
+        (
+            {"hidden": 16},
+            {"hidden": 32},
+            "model.num_hiddens: [16] in the checkpoint, [32] in this run",
+        ),
+        (
+            {"lr": 0.1},
+            {"lr": 0.05},
+            "optimizer.learning_rate: 0.1 in the checkpoint, 0.05 in this run",
+        ),
+        (
+            {"batch_size": 50},
+            {"batch_size": 40},
+            "batch_size: 50 in the checkpoint, 40 in this run",
+        ),
+    ],
+)
+def test_checkpoint_of_another_setting_is_refused_naming_it(small, tmp_path, first, second, line):
+    _fit(small, tmp_path, **first)
     with pytest.raises(ValueError, match="written by another run") as error:
-        _fit(small, tmp_path, seed=2)
-    # key(1) and key(2) are the threefry keys [0, 1] and [0, 2].
-    assert _refusal_lines(error) == ["  key: [0, 1] in the checkpoint, [0, 2] in this run"]
-
-
-def test_checkpoint_of_another_hidden_width_is_refused(small, tmp_path):
-    _fit(small, tmp_path, hidden=16)
-    with pytest.raises(ValueError, match="written by another run") as error:
-        _fit(small, tmp_path, hidden=32)
-    assert _refusal_lines(error) == [
-        "  model.num_hiddens: [16] in the checkpoint, [32] in this run"
-    ]
-
-
-def test_checkpoint_of_another_learning_rate_is_refused(small, tmp_path):
-    _fit(small, tmp_path, lr=0.1)
-    with pytest.raises(ValueError, match="written by another run") as error:
-        _fit(small, tmp_path, lr=0.05)
-    assert _refusal_lines(error) == [
-        "  optimizer.learning_rate: 0.1 in the checkpoint, 0.05 in this run"
-    ]
-
-
-def test_checkpoint_of_another_batch_size_is_refused(small, tmp_path):
-    _fit(small, tmp_path, batch_size=50)
-    with pytest.raises(ValueError, match="written by another run") as error:
-        _fit(small, tmp_path, batch_size=40)
-    assert _refusal_lines(error) == ["  batch_size: 50 in the checkpoint, 40 in this run"]
+        _fit(small, tmp_path, **second)
+    assert _refusal_lines(error) == [f"  {line}"]
 
 
 def test_checkpoint_of_other_data_is_refused(small, tmp_path):
@@ -240,13 +240,15 @@ def test_checkpoint_of_a_model_of_other_shapes_is_refused(small, tmp_path):
         _fit(small, tmp_path, model=disguised)
 
 
-def test_damaged_checkpoint_is_refused(small, tmp_path):
-    _fit(small, tmp_path)
+def test_checkpoint_with_unreadable_files_is_set_aside(small, tmp_path, capsys):
+    _fit(small, tmp_path, epochs=2)
     for path in (tmp_path / "2").rglob("*"):
         if path.is_file():
             path.write_bytes(b"\x00garbage")
-    with pytest.raises(ValueError, match=r"checkpoint .*2 is damaged"):
-        _fit(small, tmp_path, epochs=3)
+    _fit(small, tmp_path, epochs=3, quiet=False)
+    out = capsys.readouterr().out
+    assert f"skipped checkpoint {tmp_path / '2'}: cannot read its metadata" in out
+    assert "resumed after epoch 1 of 3" in out
 
 
 def test_folder_without_a_checkpoint_is_refused(small, tmp_path):
@@ -275,3 +277,99 @@ def test_params_survive_a_save_and_restore(small, tmp_path):
     assert float(jnp.sum(resumed.state.step)) == 200 // 50
     for name, values in result.history.items():
         np.testing.assert_array_equal(resumed.history[name], values)
+
+
+# Faults: a save cut short, damaged arrays, two runs on one folder --------------------------
+
+
+def _flip_a_byte_of_the_arrays(step_dir):
+    """Flips one bit in the middle of the largest file of a checkpoint's state (its arrays)."""
+    data_file = max(
+        (p for p in (step_dir / "state").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size
+    )
+    data = bytearray(data_file.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    data_file.write_bytes(bytes(data))
+
+
+def test_unfinished_first_save_is_removed_and_training_starts(small, tmp_path, capsys):
+    # What a run killed during its first save leaves: orbax's temporary folder, nothing else.
+    leftover = tmp_path / "run" / "1.orbax-checkpoint-tmp-1732868400"
+    (leftover / "state").mkdir(parents=True)
+    (leftover / "state" / "partial").write_bytes(b"\x00" * 100)
+    result = _fit(small, tmp_path / "run", epochs=2, quiet=False)
+    out = capsys.readouterr().out
+    assert f"training: removed {leftover}: the unfinished save of a run that stopped" in out
+    assert "resumed" not in out and not leftover.exists()
+    straight = _fit(small, tmp_path / "straight", epochs=2)
+    jax.tree.map(np.testing.assert_array_equal, result.state.params, straight.state.params)
+
+
+def test_unfinished_save_after_complete_ones_is_removed_and_training_resumes(
+    small, tmp_path, capsys
+):
+    _fit(small, tmp_path, epochs=1)
+    leftover = tmp_path / "2.orbax-checkpoint-tmp-1732868400"
+    leftover.mkdir()
+    _fit(small, tmp_path, epochs=2, quiet=False)
+    out = capsys.readouterr().out
+    assert f"removed {leftover}" in out and "resumed after epoch 1 of 2" in out
+    assert sorted(os.listdir(tmp_path)) == [".lock", "1", "2"]
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_newest_intact_one(small, tmp_path, capsys):
+    _fit(small, tmp_path / "run", epochs=2)
+    _flip_a_byte_of_the_arrays(tmp_path / "run" / "2")
+    resumed = _fit(small, tmp_path / "run", epochs=3, quiet=False)
+    out = capsys.readouterr().out
+    assert re.search(
+        rf"skipped checkpoint {re.escape(str(tmp_path / 'run' / '2'))}: (its arrays do not match "
+        r"the digest written with them|cannot read its arrays); set aside as damaged-2",
+        out,
+    ), out
+    assert "resumed after epoch 1 of 3" in out
+    assert (tmp_path / "run" / "damaged-2").is_dir()
+    straight = _fit(small, tmp_path / "straight", epochs=3)
+    jax.tree.map(np.testing.assert_array_equal, resumed.state.params, straight.state.params)
+    np.testing.assert_array_equal(resumed.history["train_loss"], straight.history["train_loss"])
+
+
+def test_no_intact_checkpoint_is_an_error_naming_the_folder(small, tmp_path):
+    _fit(small, tmp_path, epochs=1)
+    _flip_a_byte_of_the_arrays(tmp_path / "1")
+    with pytest.raises(ValueError, match=rf"no intact checkpoint in {re.escape(str(tmp_path))} "):
+        _fit(small, tmp_path, epochs=2)
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_at_once(small, tmp_path):
+    first = Checkpointer(tmp_path)
+    try:
+        holder = rf"process {os.getpid()} on {re.escape(socket.gethostname())}"
+        with pytest.raises(ValueError, match=rf"{tmp_path} is in use by another run \({holder}\)"):
+            Checkpointer(tmp_path)
+        with pytest.raises(ValueError, match="is in use by another run"):
+            _fit(small, tmp_path, epochs=1)
+    finally:
+        first.close()
+    Checkpointer(tmp_path).close()  # released with the first
+
+
+def test_the_lock_of_a_killed_run_does_not_block_the_next(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom jaxdl.checkpoint import Checkpointer\n"
+            "Checkpointer(sys.argv[1])\nprint('locked', flush=True)\ntime.sleep(600)\n",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        with pytest.raises(ValueError, match=rf"in use by another run \(process {holder.pid} "):
+            Checkpointer(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    Checkpointer(tmp_path).close()  # the killed run's lock went with it
