@@ -50,11 +50,45 @@ def device_count(text: str) -> int | str:
 
 
 def positive_float(text: str) -> float:
-    """argparse type: a finite float > 0."""
+    """argparse type: a number > 0 that float32, the training dtype, holds as a finite number
+    > 0 (1e-300 rounds to 0 there, and nothing would train)."""
     value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    with np.errstate(over="ignore"):  # too large for float32: inf, refused
+        value32 = np.float32(value)
+    if not 0 < value < float("inf") or not 0 < value32 < np.inf:
+        raise argparse.ArgumentTypeError(
+            f"expected a number > 0 that is finite and not 0 in float32 (from "
+            f"{np.finfo(np.float32).smallest_subnormal:.3g} to {np.finfo(np.float32).max:.3g}), "
+            f"got {text}"
+        )
     return value
+
+
+SEEDS = 2**32  # jax.random.key(seed) uses seed mod 2**32: larger seeds repeat smaller ones
+
+
+def seed(text: str) -> int:
+    """argparse type: an integer in [0, 2**32 - 1], the seeds that give distinct keys."""
+    value = int(text)
+    if not 0 <= value < SEEDS:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer in [0, {SEEDS - 1}] (larger seeds give the keys of smaller "
+            f"ones), got {value}"
+        )
+    return value
+
+
+def folder(text: str) -> Path:
+    """argparse type: a path that is a folder or does not exist yet (not a file)."""
+    path = Path(text)
+    try:
+        existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    except OSError as error:  # a parent folder that cannot be looked into
+        message = f"cannot look into {error.filename}: {error.strerror}"
+        raise argparse.ArgumentTypeError(message) from error
+    if existing is not None and not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"expected a folder, got the file {existing}")
+    return path
 
 
 def parser(
@@ -81,7 +115,7 @@ def parser(
         p.add_argument("--batch-size", type=positive_int, default=batch_size, help="minibatch size")
     if data_dir:
         p.add_argument(
-            "--data-dir", type=Path, default=None, help="folder of the Fashion-MNIST IDX files"
+            "--data-dir", type=folder, default=None, help="folder of the Fashion-MNIST IDX files"
         )
         p.add_argument(
             "--devices",
@@ -93,14 +127,22 @@ def parser(
         p.add_argument("--num-processes", type=positive_int, default=None)
         p.add_argument("--process-id", type=int, default=None)
         p.add_argument(
+            "--distributed-timeout",
+            type=positive_float,
+            default=300.0,
+            metavar="SECONDS",
+            help="multi-process: seconds to wait for process 0's coordinator, then for all "
+            "processes to join, before stopping with an error (default 300)",
+        )
+        p.add_argument(
             "--checkpoint-dir",
-            type=Path,
+            type=folder,
             default=None,
             help="save a checkpoint per epoch in DIR/VARIANT and resume from it when present",
         )
-    p.add_argument("--seed", type=int, default=0, help="root of every random key")
+    p.add_argument("--seed", type=seed, default=0, help="root of every random key")
     p.add_argument(
-        "--out", type=Path, default=RESULTS_ROOT / name, help="folder for metrics.json and PNGs"
+        "--out", type=folder, default=RESULTS_ROOT / name, help="folder for metrics.json and PNGs"
     )
     p.add_argument("--quick", action="store_true", help="a seconds-long run on small data")
     return p
@@ -176,11 +218,16 @@ def fashion_mnist_on_device(data_dir: Path | None, *, quick: bool) -> Classifier
     return ClassifierData((x_train, y_train), (x_test, y_test), test.images)
 
 
-def mesh_from_flags(devices, coordinator, num_processes, process_id):
-    """The training mesh of the flags ``--devices``, ``--coordinator``, ``--num-processes``
-    and ``--process-id`` (:func:`jaxdl.parallel.setup_devices`); says what it spans."""
+def mesh_from_flags(devices, coordinator, num_processes, process_id, timeout=300.0):
+    """The training mesh of the flags ``--devices``, ``--coordinator``, ``--num-processes``,
+    ``--process-id`` and ``--distributed-timeout`` (:func:`jaxdl.parallel.setup_devices`);
+    says what it spans."""
     mesh = setup_devices(
-        devices, coordinator=coordinator, num_processes=num_processes, process_id=process_id
+        devices,
+        coordinator=coordinator,
+        num_processes=num_processes,
+        process_id=process_id,
+        timeout=timeout,
     )
     if mesh is not None:
         print(
@@ -279,6 +326,7 @@ class ClassifierConfig:
     coordinator: str | None = None
     num_processes: int | None = None
     process_id: int | None = None
+    distributed_timeout: float = 300.0
     checkpoint_dir: Path | None = None
 
     @classmethod
@@ -291,7 +339,11 @@ def classifiers(variants: dict, config: ClassifierConfig) -> tuple[dict, dict]:
     """A Fashion-MNIST experiment: the devices, the data, every variant trained, then the
     metrics and figures (:func:`report_classifiers`)."""
     mesh = mesh_from_flags(
-        config.devices, config.coordinator, config.num_processes, config.process_id
+        config.devices,
+        config.coordinator,
+        config.num_processes,
+        config.process_id,
+        config.distributed_timeout,
     )
     data = fashion_mnist_on_device(config.data_dir, quick=config.quick)
     results = train_classifiers(

@@ -11,9 +11,10 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from jaxdl._checks import check_number
+from jaxdl._checks import check_number, is_traced
 
 
 class SGDState(NamedTuple):
@@ -39,6 +40,14 @@ def sgd(learning_rate) -> optax.GradientTransformation:
     [0.8999999761581421, 2.0999999046325684]
     """
     check_number(learning_rate, "learning_rate", low=0, strict=True)
+    if not is_traced(learning_rate) and jnp.ndim(learning_rate) == 0:
+        with np.errstate(over="ignore"):  # a rate too large for float32 becomes inf: refused
+            rate32 = np.float32(learning_rate)
+        if not 0 < rate32 < np.inf:
+            raise ValueError(
+                "learning_rate: expected a number that float32, the training dtype, holds as "
+                f"a finite number > 0, got {float(learning_rate)!r} ({rate32} in float32)"
+            )
 
     def init(params):
         del params

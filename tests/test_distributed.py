@@ -6,12 +6,14 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from jaxdl.parallel import initialize_distributed
+import jaxdl.parallel as parallel
+from jaxdl.parallel import initialize_distributed, setup_devices
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,3 +127,147 @@ def test_experiment_flags_run_two_processes(tmp_path):
 def test_initialize_distributed_bad_arguments(args, message):
     with pytest.raises(ValueError, match=message):
         initialize_distributed(*args)
+
+
+LONELY = textwrap.dedent(
+    """
+    import sys
+    from jaxdl.parallel import initialize_distributed
+    address, num_processes, process_id, timeout = (sys.argv[1], int(sys.argv[2]),
+                                                   int(sys.argv[3]), float(sys.argv[4]))
+    try:
+        initialize_distributed(address, num_processes, process_id, timeout=timeout)
+    except TimeoutError as err:
+        print(f"TimeoutError: {err}")
+        sys.exit(3)
+    print("joined")
+    """
+)
+
+
+def run_lonely(address, num_processes, process_id, timeout):
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", LONELY, address, str(num_processes), str(process_id), str(timeout)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return proc, time.monotonic() - start
+
+
+def test_a_process_whose_coordinator_never_comes_stops_with_a_clear_error():
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    proc, seconds = run_lonely(address, 2, 1, 3)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 3, out  # our TimeoutError, not JAX's abort (-6)
+    assert seconds < 60, f"took {seconds:.1f} s"
+    message = proc.stdout.strip()
+    assert message.startswith(
+        f"TimeoutError: coordinator: expected process 0 to accept connections at {address!r} "
+        f"within timeout=3 s, got no answer (ConnectionRefusedError"
+    ), message
+    for text in ["process 1 of 2", "process 0 has started", "reachable from this machine"]:
+        assert text in message, message
+
+
+def test_process_0_alone_says_why_before_jax_ends_it():
+    # Process 0 hosts the coordinator, so nothing can be probed beforehand; JAX aborts the
+    # process when the others do not join in time, and the watchdog says why first.
+    address = f"127.0.0.1:{free_port()}"
+    proc, seconds = run_lonely(address, 2, 0, 1)
+    assert proc.returncode != 0 and "joined" not in proc.stdout, proc.stdout + proc.stderr
+    assert seconds < 60, f"took {seconds:.1f} s"
+    assert (
+        f"initialize_distributed: process 0 of 2 (coordinator {address!r}) is still waiting "
+        "after timeout=1 s for the 2 processes to join" in proc.stderr
+    ), proc.stderr
+
+
+class FakeInitialize:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+
+
+@pytest.fixture
+def fake_jax_distributed(monkeypatch):
+    fake = FakeInitialize()
+    monkeypatch.setattr(parallel.jax.distributed, "initialize", fake)
+    monkeypatch.setattr(parallel.jax.config, "update", lambda *args: None)
+    return fake
+
+
+@pytest.mark.parametrize(("timeout", "passed"), [(None, 300), (7, 7), (2.5, 3), (0.1, 1)])
+def test_the_timeout_reaches_jax(fake_jax_distributed, timeout, passed):
+    kwargs = {} if timeout is None else {"timeout": timeout}
+    initialize_distributed("127.0.0.1:1", 2, 0, **kwargs)  # process 0: no probe
+    initialize_distributed(**kwargs)  # detection from the environment
+    assert fake_jax_distributed.calls == [
+        {
+            "coordinator_address": "127.0.0.1:1",
+            "num_processes": 2,
+            "process_id": 0,
+            "initialization_timeout": passed,
+        },
+        {
+            "coordinator_address": None,
+            "num_processes": None,
+            "process_id": None,
+            "initialization_timeout": passed,
+        },
+    ]
+
+
+def test_a_listening_coordinator_passes_the_probe(fake_jax_distributed):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        initialize_distributed(f"127.0.0.1:{port}", 3, 2, timeout=5)
+    assert fake_jax_distributed.calls == [
+        {
+            "coordinator_address": f"127.0.0.1:{port}",
+            "num_processes": 3,
+            "process_id": 2,
+            "initialization_timeout": 5,
+        }
+    ]
+
+
+def test_setup_devices_passes_the_timeout(monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        parallel, "initialize_distributed", lambda *args, **kwargs: calls.append((args, kwargs))
+    )
+    assert setup_devices(1, coordinator="auto", timeout=9) is None
+    assert setup_devices(1, coordinator="h:1", num_processes=2, process_id=1, timeout=4) is None
+    setup_devices(1, coordinator="auto")
+    assert calls == [
+        ((), {"timeout": 9}),
+        (("h:1", 2, 1), {"timeout": 4}),
+        ((), {"timeout": 300}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("timeout", "error", "message"),
+    [
+        (0, ValueError, "timeout: expected a finite number > 0, got 0.0"),
+        (-5, ValueError, "timeout: expected a finite number > 0, got -5.0"),
+        (float("nan"), ValueError, "timeout: expected a finite number > 0, got nan"),
+        (float("inf"), ValueError, "timeout: expected a finite number > 0, got inf"),
+        ("60", TypeError, "timeout: expected a real number, got str '60'"),
+        (True, TypeError, "timeout: expected a real number, got bool True"),
+    ],
+)
+def test_bad_timeout(fake_jax_distributed, timeout, error, message):
+    with pytest.raises(error, match=message):
+        initialize_distributed("127.0.0.1:1", 2, 0, timeout=timeout)
+    with pytest.raises(error, match=message):
+        initialize_distributed(timeout=timeout)
+    with pytest.raises(error, match=message):
+        setup_devices(1, coordinator="auto", timeout=timeout)
+    assert fake_jax_distributed.calls == []

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -168,9 +169,9 @@ def test_data_dir_is_used_before_env_var_before_default_folders(isolated, monkey
     monkeypatch.setenv("JAXDL_DATA_DIR", str(isolated / "env"))
     assert_loaded(load_fashion_mnist(isolated / "given", verify=False), given)
     assert_loaded(load_fashion_mnist(verify=False), env)
-    monkeypatch.setenv("JAXDL_DATA_DIR", str(isolated / "empty"))  # a folder without the files
-    assert_loaded(load_fashion_mnist(verify=False), default)
     monkeypatch.delenv("JAXDL_DATA_DIR")
+    assert_loaded(load_fashion_mnist(verify=False), default)
+    monkeypatch.setenv("JAXDL_DATA_DIR", "")  # empty: as if not set
     assert_loaded(load_fashion_mnist(verify=False), default)
 
 
@@ -184,8 +185,10 @@ def test_uncompressed_and_compressed_files_mix(isolated):
     assert_loaded(load_fashion_mnist(folder, verify=False), arrays)
 
 
-def test_data_dir_without_the_files_is_an_error(isolated):
+def test_data_dir_without_the_files_is_an_error(isolated, monkeypatch):
     make_folder(isolated / "default")  # would be found, but data_dir wins
+    make_folder(isolated / "env")  # would be found too
+    monkeypatch.setenv("JAXDL_DATA_DIR", str(isolated / "env"))
     folder = isolated / "partial"
     make_folder(folder)
     (folder / "t10k-images-idx3-ubyte.gz").unlink()
@@ -195,20 +198,28 @@ def test_data_dir_without_the_files_is_an_error(isolated):
         f"'{re.escape(str(folder))}': missing t10k-images-idx3-ubyte\\[.gz\\]$",
     ):
         load_fashion_mnist(folder, verify=False)
+    (folder / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"partial': missing train-labels-idx1-ubyte\[.gz\], t10k-images-idx3-ubyte\[.gz\]$",
+    ):
+        load_fashion_mnist(folder, verify=False)
     with pytest.raises(FileNotFoundError, match=r"nowhere': no such folder"):
         load_fashion_mnist(isolated / "nowhere")
 
 
 def test_nothing_found_lists_every_place_and_the_ways_to_get_it(isolated, monkeypatch):
-    monkeypatch.setenv("JAXDL_DATA_DIR", str(isolated / "env"))
-    (isolated / "env").mkdir()
+    monkeypatch.setattr(fm, "DEFAULT_DIRS", (isolated / "default", isolated / "other"))
+    (isolated / "other").mkdir()
+    (isolated / "other" / "train-images-idx3-ubyte").touch()
     with pytest.raises(FileNotFoundError) as info:
         load_fashion_mnist()
     message = str(info.value)
     for text in [
-        f"$JAXDL_DATA_DIR={isolated / 'env'}: missing train-images-idx3-ubyte[.gz], "
-        "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]",
+        "$JAXDL_DATA_DIR: not set",
         f"{isolated / 'default'}: no such folder",
+        f"{isolated / 'other'}: missing train-labels-idx1-ubyte[.gz], "
+        "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]",
         "TensorFlow Datasets, tfds.data_source('fashion_mnist', download=True): "
         "ConnectionError: no route to the internet",
         "sudo apt-get install -y dataset-fashion-mnist",
@@ -218,6 +229,59 @@ def test_nothing_found_lists_every_place_and_the_ways_to_get_it(isolated, monkey
     ]:
         assert text in message, message
     assert isinstance(info.value.__cause__, ConnectionError)
+
+
+@pytest.mark.parametrize(
+    ("remove", "why"),
+    [
+        (["t10k-images-idx3-ubyte.gz"], "missing t10k-images-idx3-ubyte[.gz]"),
+        (
+            ["train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"],
+            "missing train-labels-idx1-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]",
+        ),
+        (
+            "all",
+            "missing train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+            "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]",
+        ),
+        ("folder", "no such folder"),
+    ],
+    ids=["one-missing", "two-missing", "empty-folder", "no-folder"],
+)
+def test_an_incomplete_env_var_folder_is_an_error(isolated, monkeypatch, remove, why):
+    # A complete folder among the defaults (as Debian's may be): never used instead.
+    make_folder(isolated / "default")
+    folder = isolated / "env"
+    make_folder(folder)
+    if remove == "folder":
+        shutil.rmtree(folder)
+    else:
+        every = [f"{name}.gz" for pair in NAMES.values() for name in pair]
+        for name in every if remove == "all" else remove:
+            (folder / name).unlink()
+    monkeypatch.setenv("JAXDL_DATA_DIR", str(folder))
+    with pytest.raises(FileNotFoundError) as info:
+        load_fashion_mnist(verify=False)
+    assert str(info.value) == (
+        f"$JAXDL_DATA_DIR: expected a folder with the Fashion-MNIST IDX files, got "
+        f"{str(folder)!r}: {why} (unset JAXDL_DATA_DIR to look in {str(isolated / 'default')!r} "
+        "and TensorFlow Datasets instead)"
+    )
+
+
+def test_an_env_var_naming_a_file_is_an_error(isolated, monkeypatch):
+    make_folder(isolated / "default")
+    (isolated / "file").write_bytes(b"")
+    monkeypatch.setenv("JAXDL_DATA_DIR", str(isolated / "file"))
+    with pytest.raises(FileNotFoundError, match=r"^\$JAXDL_DATA_DIR: .*'?: not a folder \(unset"):
+        load_fashion_mnist(verify=False)
+
+
+def test_data_dir_wins_over_an_incomplete_env_var(isolated, monkeypatch):
+    arrays = make_folder(isolated / "given")
+    (isolated / "env").mkdir()
+    monkeypatch.setenv("JAXDL_DATA_DIR", str(isolated / "env"))
+    assert_loaded(load_fashion_mnist(isolated / "given", verify=False), arrays)
 
 
 def test_nothing_found_says_the_env_var_is_not_set(isolated):

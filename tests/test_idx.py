@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import os
 import re
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -206,3 +207,61 @@ def test_write_rejects_types_without_idx_code(tmp_path, dtype):
 def test_write_rejects_scalars(tmp_path):
     with pytest.raises(ValueError, match=r"array: expected 1 to 255 dimensions, got shape \(\)"):
         write_idx(tmp_path / "x", np.uint8(3))
+
+
+# A header for 10 uint8 items, then far more bytes than it declares: the reader must stop at
+# the declared size (plus one byte, to see that more follows) and not decompress the rest.
+SMALL_HEADER = bytes([0, 0, 0x08, 1, 0, 0, 0, 10])
+BIG_TAIL = 50_000_000
+
+
+def _peak_bytes(function):
+    tracemalloc.start()
+    try:
+        function()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["gz", "raw"])
+def test_trailing_data_is_refused_without_reading_it_all(tmp_path, compress):
+    content = SMALL_HEADER + bytes(10) + bytes(BIG_TAIL)  # zeros: compresses to ~50 KB
+    path = _write(tmp_path / "big", gzip.compress(content, 1) if compress else content)
+    del content
+    found = "11 bytes or more" if compress else f"{10 + BIG_TAIL} bytes"
+
+    def read():
+        with pytest.raises(
+            ValueError,
+            match=f"^{_named(path)}: trailing bytes after IDX payload: expected 10 bytes of uint8 "
+            rf"data for shape \(10,\), found {found}$",
+        ):
+            read_idx(path, sha256="0" * 64)  # refused before any digest of all the content
+
+    assert _peak_bytes(read) < BIG_TAIL // 10
+
+
+def test_a_huge_declared_size_is_not_allocated(tmp_path):
+    # 2**32 - 1 squared float64: far beyond any memory; the file holds 3 bytes of payload.
+    header = bytes([0, 0, 0x0E, 2]) + b"\xff\xff\xff\xff" * 2
+    for compress in (False, True):
+        data = header + b"abc"
+        path = _write(tmp_path / "huge", gzip.compress(data) if compress else data)
+        with pytest.raises(ValueError, match=f"^{_named(path)}: truncated IDX payload: .*found 3"):
+            read_idx(path)
+
+
+def test_exact_size_still_checks_the_whole_gzip_stream(tmp_path):
+    content = encode_idx(np.arange(100_000, dtype=np.int32))  # spans many read chunks
+    gz = bytearray(gzip.compress(content))
+    np.testing.assert_array_equal(read_idx(_write(tmp_path / "ok.gz", bytes(gz))), np.arange(1e5))
+    gz[-8] ^= 0x01  # the CRC-32 of the trailer, checked only at the end of the stream
+    path = _write(tmp_path / "bad.gz", bytes(gz))
+    with pytest.raises(ValueError, match=f"^{_named(path)}: broken gzip stream"):
+        read_idx(path)
+    two_members = gzip.compress(content[:1000]) + gzip.compress(content[1000:])
+    np.testing.assert_array_equal(
+        read_idx(_write(tmp_path / "two.gz", two_members)), np.arange(100_000)
+    )

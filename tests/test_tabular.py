@@ -21,6 +21,12 @@ BOOK_X = [[3, 1, 0], [2, 0, 1], [4, 0, 1], [3, 0, 1]]
 BOOK_Y = [127500, 106000, 178100, 140000]
 
 
+def refused(path, message, *args, **kwargs):
+    """``load_csv(path, *args, **kwargs)`` raises ValueError with ``"{path}: {message}"``."""
+    with pytest.raises(ValueError, match=re.escape(f"{path}: {message}")):
+        load_csv(path, *args, **kwargs)
+
+
 def write(tmp_path, text, name="data.csv"):
     path = tmp_path / name
     path.write_text(text)
@@ -127,34 +133,25 @@ def test_header_only(tmp_path):
 
 def test_unknown_target(tmp_path):
     path = write(tmp_path, HOUSE_TINY)
-    with pytest.raises(
-        ValueError,
-        match=re.escape(
-            f"{path}: target: expected one of the columns ['NumRooms', 'Alley', 'Price'], "
-            "got 'Cost'"
-        ),
-    ):
-        load_csv(path, "Cost")
+    refused(
+        path,
+        "target: expected one of the columns ['NumRooms', 'Alley', 'Price'], got 'Cost'",
+        "Cost",
+    )
 
 
 def test_non_numeric_target(tmp_path):
     path = write(tmp_path, "NumRooms,Alley,Price\n1,Pave,2\n2,Gravel,3\n")
-    with pytest.raises(
-        ValueError, match=re.escape(f"{path}: target: expected column 'Alley' to be numeric")
-    ):
-        load_csv(path, "Alley")
+    refused(path, "target: expected column 'Alley' to be numeric", "Alley")
 
 
 def test_na_in_target(tmp_path):
     path = write(tmp_path, "NumRooms,Price\n1,100\n2,NA\n3,300\n")
-    with pytest.raises(
-        ValueError,
-        match=re.escape(
-            f"{path}: target: expected column 'Price' without NA, got NA in 1 row(s), at row "
-            "index [1]"
-        ),
-    ):
-        load_csv(path, "Price")
+    refused(
+        path,
+        "target: expected column 'Price' without NA, got NA in 1 row(s), at row index [1]",
+        "Price",
+    )
 
 
 @pytest.mark.parametrize("column", ["NumRooms", "Alley", "Price"])
@@ -185,3 +182,169 @@ def test_helpers_refuse_non_frames():
         one_hot_encode({"a": [1]})
     with pytest.raises(ValueError, match="column 'n' with NA in all 2 rows"):
         fill_numeric_na(pd.DataFrame({"n": [np.nan, np.nan]}))
+
+
+# --- Values a numeric column cannot hold, declared categorical columns, text encodings ---
+
+JUNK_ROOMS = "NumRooms,Alley,Price\nNA,Pave,127500\n2,NA,106000\nabc,NA,178100\nNA,NA,140000\n"
+
+
+def test_junk_in_a_numeric_column_names_file_column_row_and_value(tmp_path):
+    path = write(tmp_path, JUNK_ROOMS)
+    refused(
+        path,
+        "column 'NumRooms', data row 3 (counting from 1 after the header): "
+        "expected a number or NA, as 1 of its 2 non-missing values are numbers, got 'abc'; "
+        "correct the file, or pass categorical=['NumRooms'] to one-hot encode the column",
+        "Price",
+    )
+
+
+def test_junk_in_the_target_names_the_value(tmp_path):
+    path = write(tmp_path, "x,Price\n1,10\n2,oops\n3,30\n")
+    with pytest.raises(
+        ValueError, match=re.escape(f"{path}: column 'Price', data row 2 (counting from 1 after")
+    ) as info:
+        load_csv(path, "Price")
+    assert "got 'oops'" in str(info.value)
+
+
+def test_junk_counts_the_other_bad_values(tmp_path):
+    path = write(tmp_path, "n,y\n1,1\nx,2\n3,3\nz,4\n5,5\n")
+    with pytest.raises(ValueError, match=r"data row 2 .*got 'x' \(and 1 more in this column\)"):
+        load_csv(path, "y")
+
+
+@pytest.mark.parametrize(
+    ("values", "numeric_looking"),
+    [
+        (["1", "2", "abc"], True),  # 2 of 3 parse
+        (["1", "abc"], True),  # exactly half: still numeric-looking
+        (["1", "abc", "def"], False),  # 1 of 3: a category that happens to be a number
+        (["abc", "def", "NA"], False),  # none parse
+    ],
+    ids=["two-thirds", "half", "one-third", "none"],
+)
+def test_numeric_looking_rule(tmp_path, values, numeric_looking):
+    text = "c,y\n" + "".join(f"{v},{i}\n" for i, v in enumerate(values))
+    path = write(tmp_path, text)
+    if numeric_looking:
+        with pytest.raises(ValueError, match=r"column 'c', data row .*expected a number"):
+            load_csv(path, "y")
+    else:
+        categories = sorted(set(values) - {"NA"})
+        assert load_csv(path, "y").feature_names == (*(f"c_{v}" for v in categories), "c_nan")
+
+
+def test_categorical_declares_a_mixed_column(tmp_path):
+    path = write(tmp_path, JUNK_ROOMS)
+    data = load_csv(path, "Price", categorical=["NumRooms"])
+    assert data.feature_names == (
+        "NumRooms_2",
+        "NumRooms_abc",
+        "NumRooms_nan",
+        "Alley_Pave",
+        "Alley_nan",
+    )
+    np.testing.assert_array_equal(
+        data.x, [[0, 0, 1, 1, 0], [1, 0, 0, 0, 1], [0, 1, 0, 0, 1], [0, 0, 1, 0, 1]]
+    )
+
+
+def test_categorical_keeps_numeric_codes_as_written(tmp_path):
+    path = write(tmp_path, "zip,y\n007,1\n1001,2\nNA,3\n")
+    data = load_csv(path, "y", categorical=("zip",))
+    assert data.feature_names == ("zip_007", "zip_1001", "zip_nan")
+    np.testing.assert_array_equal(data.x, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+
+
+def test_categorical_default_keeps_the_books_result(tmp_path):
+    path = write(tmp_path, HOUSE_TINY)
+    for data in (load_csv(path, "Price"), load_csv(path, "Price", categorical=["Alley"])):
+        assert data.feature_names == ("NumRooms", "Alley_Pave", "Alley_nan")
+        np.testing.assert_array_equal(data.x, BOOK_X)
+
+
+def test_categorical_unknown_name(tmp_path):
+    path = write(tmp_path, HOUSE_TINY)
+    refused(
+        path,
+        "categorical: expected names among the columns ['NumRooms', 'Alley', 'Price'], got 'Rooms'",
+        "Price",
+        categorical=["Alley", "Rooms"],
+    )
+
+
+def test_categorical_target(tmp_path):
+    path = write(tmp_path, HOUSE_TINY)
+    with pytest.raises(
+        ValueError, match=r"^categorical: expected feature columns, got the target 'Price'"
+    ):
+        load_csv(path, "Price", categorical=["Price"])
+
+
+@pytest.mark.parametrize("bad", ["Alley", ["Alley", 3], None])
+def test_categorical_wrong_type(tmp_path, bad):
+    path = write(tmp_path, HOUSE_TINY)
+    with pytest.raises(TypeError, match="categorical: expected a sequence of column names"):
+        load_csv(path, "Price", categorical=bad)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "1e999"])
+@pytest.mark.parametrize("column", ["NumRooms", "Price"])
+def test_non_finite_number(tmp_path, value, column):
+    rows = [["1", "Pave", "10"], ["2", "NA", "20"], ["3", "NA", "30"]]
+    rows[1][0 if column == "NumRooms" else 2] = value
+    path = write(tmp_path, "NumRooms,Alley,Price\n" + "".join(",".join(r) + "\n" for r in rows))
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{path}: column {column!r}, data row 2 (counting from 1 after the header): "
+            "expected a finite number, got "
+        )
+        + "-?inf",
+    ):
+        load_csv(path, "Price")
+
+
+def test_non_finite_in_a_column_with_junk(tmp_path):
+    path = write(tmp_path, "n,y\n1,1\ninf,2\nabc,3\n")
+    with pytest.raises(ValueError, match=r"data row 2 .*expected a finite number, got 'inf'"):
+        load_csv(path, "y")
+
+
+def test_missing_markers_are_still_filled(tmp_path):
+    path = write(tmp_path, "n,y\n1,1\nnan,2\n,3\nNaN,4\n5,5\n")
+    np.testing.assert_array_equal(load_csv(path, "y").x[:, 0], [1, 3, 3, 3, 5])
+
+
+@pytest.mark.parametrize(
+    ("data", "chained"),
+    [
+        (HOUSE_TINY.encode("utf-16"), True),  # with its byte-order mark 0xFF 0xFE
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), True),
+        (HOUSE_TINY.encode("utf-16-le"), False),  # no mark: valid UTF-8, with NUL bytes
+        (b"NumRooms,Price\n1,2\n\x00\x00\x00", False),
+    ],
+    ids=["utf-16", "binary", "utf-16-no-bom", "nul"],
+)
+def test_not_utf8_text(tmp_path, data, chained):
+    path = tmp_path / "data.csv"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=re.escape(f"{path}: expected UTF-8 text")) as info:
+        load_csv(path, "Price")
+    assert isinstance(info.value.__cause__, UnicodeDecodeError) == chained
+
+
+def test_utf8_with_byte_order_mark(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(HOUSE_TINY.encode("utf-8-sig"))
+    data = load_csv(path, "Price")
+    assert data.feature_names == ("NumRooms", "Alley_Pave", "Alley_nan")
+    np.testing.assert_array_equal(data.x, BOOK_X)
+
+
+def test_data_rows_are_counted_without_blank_lines(tmp_path):
+    path = write(tmp_path, "n,y\n1,1\n\n2,2\n   \nabc,3\n4,4\n")  # abc is on line 6
+    with pytest.raises(ValueError, match=r"column 'n', data row 3 \(counting from 1 after the"):
+        load_csv(path, "y")

@@ -1,16 +1,22 @@
 """Fashion-MNIST: finding, checking and loading it, its text labels, and the move of the
 images to the device.
 
-``load_fashion_mnist`` looks, in order, in
+``load_fashion_mnist`` takes the first source that applies:
 
-1. ``data_dir``, when given (then only there: a folder without the files is an error);
-2. the folder named by ``$JAXDL_DATA_DIR``;
-3. the folders of ``DEFAULT_DIRS``: the Debian package's ``/usr/share/datasets/fashion-mnist``
-   (``apt-get install -y dataset-fashion-mnist``);
-4. TensorFlow Datasets, ``tfds.data_source("fashion_mnist", download=True)``: array_record
+1. ``data_dir``, when given;
+2. else the folder named by ``$JAXDL_DATA_DIR``, when set and not empty;
+3. else the first folder of ``DEFAULT_DIRS`` that holds the four files: the Debian package's
+   ``/usr/share/datasets/fashion-mnist`` (``apt-get install -y dataset-fashion-mnist``);
+4. else TensorFlow Datasets, ``tfds.data_source("fashion_mnist", download=True)``: array_record
    files, read without TensorFlow; downloads when online. (With TFDS 4.9, preparing
    Fashion-MNIST after the download needs TensorFlow; offline, the download retries for
    minutes before it fails.)
+
+A source named explicitly, ``data_dir`` or ``$JAXDL_DATA_DIR``, is the only one used: when
+that folder does not exist or lacks any of the four files, the loader raises
+``FileNotFoundError`` naming the argument or variable and exactly which files are missing,
+rather than fall back silently to other data. Only the default folders and TFDS are searched
+one after the other.
 
 A folder holds the four IDX files of the original release, gzip-compressed
 (``train-images-idx3-ubyte.gz``, ...) or not (the same names without ``.gz``). Each file's
@@ -210,6 +216,11 @@ def load_fashion_mnist(
 ) -> FashionMNIST:
     """Finds, checks and loads Fashion-MNIST (see the module docstring for where it looks).
 
+    Sources, the first that applies: ``data_dir``; else ``$JAXDL_DATA_DIR`` (when set and not
+    empty); else the first folder of ``DEFAULT_DIRS`` holding the four files; else TensorFlow
+    Datasets. An explicit source (``data_dir`` or ``$JAXDL_DATA_DIR``) is used alone: if it
+    lacks a file, that is an error, never a fall-back to the later sources.
+
     Args:
       data_dir: a folder of the four IDX files, ``.gz`` or not. When given, only this folder
         is used.
@@ -225,8 +236,10 @@ def load_fashion_mnist(
       [N])`` of NumPy arrays on the host.
 
     Raises:
-      FileNotFoundError: when ``data_dir`` lacks the files, or nothing is found anywhere; the
-        message lists every place looked in and how to get the data.
+      FileNotFoundError: when ``data_dir``, or else the folder of ``$JAXDL_DATA_DIR``, does not
+        exist or lacks any of the four files (the message names the argument or variable and
+        the missing files); or when nothing is found anywhere (the message lists every place
+        looked in and how to get the data).
       ValueError: on a damaged file (header, length, digest), labels outside [0, 10), or
         different numbers of images and labels.
 
@@ -252,19 +265,27 @@ def load_fashion_mnist(
         logger.info("Fashion-MNIST from %s", folder)
         return _load_folder(files, digests)
 
-    tried = []
     env = os.environ.get(ENV_VAR)
-    folders = ([(f"${ENV_VAR}={env}", Path(env))] if env else []) + [
-        (str(folder), Path(folder)) for folder in DEFAULT_DIRS
-    ]
-    if not env:
-        tried.append((f"${ENV_VAR}", "not set"))
-    for place, folder in folders:
+    if env:
+        folder = Path(env)
+        files, missing = _find_files(folder)
+        if missing:
+            defaults = ", ".join(repr(str(d)) for d in DEFAULT_DIRS)
+            raise FileNotFoundError(
+                f"${ENV_VAR}: expected a folder with the Fashion-MNIST IDX files, got {env!r}: "
+                f"{missing} (unset {ENV_VAR} to look in {defaults + ' and ' if defaults else ''}"
+                "TensorFlow Datasets instead)"
+            )
+        logger.info("Fashion-MNIST from %s (%s)", folder, ENV_VAR)
+        return _load_folder(files, digests)
+
+    tried = [(f"${ENV_VAR}", "not set")]
+    for folder in map(Path, DEFAULT_DIRS):
         files, missing = _find_files(folder)
         if not missing:
             logger.info("Fashion-MNIST from %s", folder)
             return _load_folder(files, digests)
-        tried.append((place, missing))
+        tried.append((str(folder), missing))
 
     place = f"TensorFlow Datasets, tfds.data_source({TFDS_NAME!r}, download=True)"
     try:

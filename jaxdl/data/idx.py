@@ -10,7 +10,10 @@ Everything is checked before an array is returned: the magic number, the type co
 length and that the payload holds exactly the elements the header announces. A truncated or
 corrupt file (also a broken gzip stream) raises ValueError naming the file, what was expected
 and what was found. ``read_idx`` can also check the SHA-256 digest of the uncompressed bytes,
-so a re-compressed copy of a file passes and a damaged one fails.
+so a re-compressed copy of a file passes and a damaged one fails. It reads the header first and
+then no more than the payload it declares plus one byte, so a file with trailing data (say a
+small header in front of a huge gzip member) is refused without decompressing it all, and a
+header that declares more than the file holds allocates no more than the file's content.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ IDX_DTYPES: dict[int, np.dtype] = {
 _TYPE_CODES = {dtype.str[1:]: code for code, dtype in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# Bytes read at a time: the content grows with what the file holds, never by the header's claim.
+_CHUNK = 1 << 20
 
 
 def _codes() -> str:
@@ -62,6 +67,25 @@ def decode_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
 
     >>> decode_idx(bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 8, 9]))
     array([7, 8, 9], dtype=uint8)
+    """
+    dtype, shape, header = _parse_header(data, name)
+    expected = math.prod(shape) * dtype.itemsize
+    found = len(data) - header
+    if found != expected:
+        raise _length_error(name, dtype, shape, expected, found, f"{found} bytes")
+    array = np.frombuffer(data, dtype, offset=header).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))  # a copy: native byte order, writable
+
+
+def _parse_header(data, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Checks the header at the start of ``data`` (the payload need not follow).
+
+    Returns:
+      ``(dtype, shape, header length in bytes)``; ``dtype`` is big-endian, as stored.
+
+    Raises:
+      ValueError: on a wrong magic number, an unknown type code, no dimensions, or fewer bytes
+        than the header needs.
     """
     if len(data) < 4:
         raise ValueError(
@@ -88,17 +112,15 @@ def decode_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
             f"found {len(data)} bytes"
         )
     shape = tuple(int(n) for n in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    dtype = IDX_DTYPES[code]
-    expected = math.prod(shape) * dtype.itemsize
-    found = len(data) - header
-    if found != expected:
-        what = "truncated IDX payload" if found < expected else "trailing bytes after IDX payload"
-        raise ValueError(
-            f"{name}: {what}: expected {expected} bytes of {dtype.name} data for shape {shape}, "
-            f"found {found} bytes"
-        )
-    array = np.frombuffer(data, dtype, offset=header).reshape(shape)
-    return array.astype(dtype.newbyteorder("="))  # a copy: native byte order, writable
+    return IDX_DTYPES[code], shape, header
+
+
+def _length_error(name, dtype, shape, expected: int, found: int, found_text: str) -> ValueError:
+    what = "truncated IDX payload" if found < expected else "trailing bytes after IDX payload"
+    return ValueError(
+        f"{name}: {what}: expected {expected} bytes of {dtype.name} data for shape {shape}, "
+        f"found {found_text}"
+    )
 
 
 def encode_idx(array) -> bytes:
@@ -130,25 +152,72 @@ def encode_idx(array) -> bytes:
     return header + np.ascontiguousarray(array, IDX_DTYPES[code]).tobytes()
 
 
-def _read_bytes(path: str | os.PathLike) -> bytes:
-    """Reads a file's bytes, decompressed when they are gzip (recognised by magic bytes).
+def _read_up_to(stream, size: int) -> bytearray:
+    """Reads ``size`` bytes, fewer at the end of ``stream``, a chunk at a time."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = stream.read(min(size - len(data), _CHUNK))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _read_declared(stream, name: str, size: int | None) -> bytearray:
+    """Reads the header, then the payload it declares and one byte more, if there is one.
+
+    Args:
+      stream: the uncompressed content, at its start.
+      name: the file, for messages.
+      size: the content's size when known without reading it (a raw file), else None.
 
     Raises:
-      ValueError: on a broken gzip stream, naming the file.
+      ValueError: on a bad header, or when the content goes on after the declared payload.
     """
-    data = Path(path).read_bytes()
-    if data[:2] != _GZIP_MAGIC:
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as err:
-        raise ValueError(
-            f"{path}: broken gzip stream: expected a complete gzip file, found an error: {err}"
-        ) from err
+    data = _read_up_to(stream, 4)
+    if len(data) == 4 and data[:2] == b"\x00\x00":
+        data += _read_up_to(stream, 4 * data[3])
+    dtype, shape, header = _parse_header(data, name)
+    expected = math.prod(shape) * dtype.itemsize
+    if size is not None and size - header > expected:
+        raise _length_error(name, dtype, shape, expected, size - header, f"{size - header} bytes")
+    data += _read_up_to(stream, expected + 1)
+    if len(data) - header > expected:  # more follows; how much is not worth reading
+        found = expected + 1
+        raise _length_error(name, dtype, shape, expected, found, f"{found} bytes or more")
+    return data
+
+
+def _read_content(path: str | os.PathLike) -> bytearray:
+    """Reads an IDX file's uncompressed content: the header, then no more than the payload it
+    declares plus one byte. Gzip is recognised by its magic bytes.
+
+    Raises:
+      ValueError: on a broken gzip stream, a bad header or trailing data, naming the file.
+      FileNotFoundError: when there is no file at ``path``.
+    """
+    name = str(path)
+    with open(path, "rb") as file:
+        compressed = file.read(2) == _GZIP_MAGIC
+        file.seek(0)
+        if not compressed:
+            return _read_declared(file, name, os.fstat(file.fileno()).st_size)
+        try:
+            with gzip.GzipFile(fileobj=file, mode="rb") as stream:
+                return _read_declared(stream, name, None)
+        except (OSError, EOFError, zlib.error) as err:
+            raise ValueError(
+                f"{name}: broken gzip stream: expected a complete gzip file, found an error: {err}"
+            ) from err
 
 
 def read_idx(path: str | os.PathLike, *, sha256: str | None = None) -> np.ndarray:
     """Reads an IDX file, raw or gzip-compressed, and checks it.
+
+    The header is read first, then no more of the content than the payload it declares plus
+    one byte: trailing data is refused without reading (or decompressing) the rest, and before
+    the digest is checked, as the digest of content not read is unknown. Its message then says
+    ``found N bytes or more`` for a gzip file (a raw file's size is known without reading it).
 
     Args:
       path: the file; gzip is recognised by its magic bytes, whatever the name.
@@ -161,6 +230,7 @@ def read_idx(path: str | os.PathLike, *, sha256: str | None = None) -> np.ndarra
     Raises:
       ValueError: on a broken gzip stream, a bad header, a payload of the wrong length or a
         digest mismatch; the message names the file, what was expected and what was found.
+        The order of the checks: the header, trailing data, the digest, a truncated payload.
       FileNotFoundError: when there is no file at ``path``.
 
     >>> import tempfile
@@ -172,7 +242,7 @@ def read_idx(path: str | os.PathLike, *, sha256: str | None = None) -> np.ndarra
     """
     if sha256 is not None and not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)):
         raise ValueError(f"sha256: expected 64 lowercase hex digits, got {sha256!r}")
-    data = _read_bytes(path)
+    data = _read_content(path)
     if sha256 is not None:
         found = hashlib.sha256(data).hexdigest()
         if found != sha256:

@@ -9,11 +9,18 @@ The two steps are pure pandas-to-pandas helpers (:func:`fill_numeric_na`,
 applies them to every column but the target, and converts to JAX arrays. It works with pandas 2
 and 3 (pandas 3 reads text columns as the ``str`` dtype and ``get_dummies`` returns booleans
 by default; here the indicator columns are integers 0/1, as printed in the book).
+
+:func:`load_csv` refuses what pandas would pass on silently: a stray word in a column of numbers
+(pandas would read the whole column as text, to be one-hot encoded), an infinite number, a file
+that is not UTF-8 text. A column of codes that look like numbers but are categories is declared
+with ``categorical=[...]``.
 """
 
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -167,23 +174,121 @@ def preprocess(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Serie
     return features, y
 
 
-def load_csv(path: str | os.PathLike, target: str) -> TabularData:
+def _check_categorical(categorical, target: str) -> tuple[str, ...]:
+    if isinstance(categorical, str) or not isinstance(categorical, Iterable):
+        raise TypeError(
+            f"categorical: expected a sequence of column names, got {type(categorical).__name__} "
+            f"{categorical!r}"
+        )
+    names = tuple(categorical)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(
+                f"categorical: expected a sequence of column names, got {type(name).__name__} "
+                f"{name!r} among {list(names)!r}"
+            )
+    if target in names:
+        raise ValueError(
+            f"categorical: expected feature columns, got the target {target!r}, which must be "
+            "numeric"
+        )
+    return names
+
+
+def _read_text(path: Path) -> str:
+    """The file's text; UTF-8, with or without a byte-order mark."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path}: expected UTF-8 text, got byte 0x{data[e.start]:02X} at offset {e.start}, "
+            "which is not UTF-8 (a binary file, or text in another encoding such as UTF-16 or "
+            "Latin-1: convert it to UTF-8)"
+        ) from e
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise ValueError(
+            f"{path}: expected UTF-8 text, got a NUL byte at offset {nul} (a binary file, or "
+            "UTF-16 text: convert it to UTF-8)"
+        )
+    return text.removeprefix("\ufeff")
+
+
+def _check_numbers(frame: pd.DataFrame, skip: tuple[str, ...], path: Path) -> None:
+    """Checks every column but ``skip``: numbers must be finite; a text column that looks
+    numeric (see :func:`load_csv`) must hold only numbers and NA. Converts, in place, a text
+    column all of whose values parse as numbers (defensive: pandas reads those as numbers)."""
+    for column in frame.columns:
+        if column in skip:
+            continue
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values):
+            numbers, text = values, False
+        elif pd.api.types.is_numeric_dtype(values):
+            continue  # integers (or booleans): finite
+        else:
+            numbers, text = pd.to_numeric(values.astype(object), errors="coerce"), True
+        present = values.notna().to_numpy()
+        parsed = numbers.notna().to_numpy()  # NaN where a text value is not a number
+        n, k = int(present.sum()), int(parsed.sum())
+        if text and (k == 0 or 2 * k < n):
+            continue  # categorical: one-hot encoded
+        bad = (present & ~parsed) | np.isinf(numbers.to_numpy(dtype=np.float64))
+        rows = np.flatnonzero(bad)
+        if not rows.size:
+            if text:
+                frame[column] = numbers
+            continue
+        i = int(rows[0])
+        value = values.iloc[i]
+        where = f"{path}: column {column!r}, data row {i + 1} (counting from 1 after the header)"
+        more = f" (and {rows.size - 1} more in this column)" if rows.size > 1 else ""
+        if parsed[i]:
+            value = value if text else float(value)  # inf, not np.float64(inf)
+            raise ValueError(f"{where}: expected a finite number, got {value!r}{more}")
+        raise ValueError(
+            f"{where}: expected a number or NA, as {k} of its {n} non-missing values are "
+            f"numbers, got {value!r}{more}; correct the file, or pass "
+            f"categorical=[{column!r}] to one-hot encode the column"
+        )
+
+
+def load_csv(
+    path: str | os.PathLike, target: str, *, categorical: Iterable[str] = ()
+) -> TabularData:
     """Reads a CSV file and turns it into float32 features and targets.
 
-    ``NA`` (and pandas' other missing-value markers, e.g. an empty field) are missing values.
-    The features are every column but ``target``, prepared by :func:`preprocess`.
+    ``NA`` (and pandas' other missing-value markers, e.g. an empty field or ``nan``) are
+    missing values. The features are every column but ``target``, prepared by
+    :func:`preprocess`: a numeric column's missing values become its mean, a categorical
+    column becomes one 0/1 column per value plus one for NA.
+
+    Which columns are numeric: those pandas reads as numbers, and those that look numeric, which
+    must then hold nothing but numbers and missing values. A column looks numeric when at least
+    one of its non-missing values parses as a number (``pd.to_numeric``: ``2``, ``-1.5``,
+    ``3e4``) and at least half of them do: ``2, NA, abc`` (1 of 2) is an error naming ``abc``,
+    ``Pave, Grvl, 2`` (1 of 3) is categorical. Declare the columns that are categories whatever
+    they hold with ``categorical``: their values are then taken as written (``007`` stays
+    ``007``). Numbers must be finite: ``inf``, ``-inf`` or ``1e999`` is an error. Rows are
+    counted as data rows from 1, after the header (blank lines are not rows).
 
     Args:
-      path: a CSV file with a header row.
+      path: a CSV file with a header row, UTF-8 text (a byte-order mark is allowed).
       target: the name of the numeric column to predict.
+      categorical: names of feature columns to one-hot encode, whatever their values.
 
     Returns:
       ``TabularData(x [n, d] float32, y [n] float32, feature_names)``.
 
     Raises:
       FileNotFoundError: when ``path`` does not exist.
-      ValueError: when the file is empty or has no rows, ``target`` is not a column, the target
-        is not numeric or has NA, or a column is NA in every row. The message names the file.
+      TypeError: when ``categorical`` is not a collection of strings (a single name is not).
+      ValueError: when ``categorical`` names the target or a column the file does not have;
+        when the file is not UTF-8 text, is empty or has no rows, ``target`` is not a column,
+        the target is not numeric or has NA, or a column is NA in every row; when a value in a
+        numeric-looking column is not a number, or a number is not finite. The message names
+        the file, and the column, the data row and the value where there is one.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -196,16 +301,27 @@ def load_csv(path: str | os.PathLike, target: str) -> TabularData:
     >>> data.y, data.feature_names
     (Array([127500., 106000.], dtype=float32), ('NumRooms', 'Alley_Pave', 'Alley_nan'))
     """
+    categorical = _check_categorical(categorical, target)
     path = Path(path)
     if not path.is_file():
         what = "a folder" if path.is_dir() else "no such file"
         raise FileNotFoundError(f"path: expected a CSV file, got {str(path)!r} ({what})")
+    text = _read_text(path)
     try:
-        frame = pd.read_csv(path)
+        # Declared columns as text, as written: a code 007 is not the number 7.0.
+        frame = pd.read_csv(io.StringIO(text), dtype=dict.fromkeys(categorical, str))
     except pd.errors.EmptyDataError as e:
         raise ValueError(f"{path}: expected a CSV file with a header row, got an empty file") from e
     except pd.errors.ParserError as e:
         raise ValueError(f"{path}: could not parse the CSV file: {e}") from e
+    columns = [str(c) for c in frame.columns]
+    for name in categorical:
+        if name not in columns:
+            raise ValueError(
+                f"{path}: categorical: expected names among the columns {columns}, got {name!r}"
+            )
+    if target in columns:  # else preprocess says that the target is not a column
+        _check_numbers(frame, categorical, path)
     try:
         features, y = preprocess(frame, target)
     except ValueError as e:
