@@ -64,8 +64,7 @@ def check(name: str, x: jax.Array) -> dict:
 
 def main(argv=None) -> dict:
     p = common.parser("activations", __doc__)
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    _, out = common.start(p, argv)
 
     x = jnp.arange(START, STOP, STEP)
     figures = {}

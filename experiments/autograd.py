@@ -61,8 +61,7 @@ def squared_loss(w, x, y):
 
 def main(argv=None) -> dict:
     p = common.parser("autograd", __doc__)
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    args, out = common.start(p, argv)
     key_a, key_w, key_x, key_y = jax.random.split(jax.random.key(args.seed), 4)
     m = {}
 

@@ -10,7 +10,16 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   epochs after a warm-up, results blocked on; batch 256, the experiments' models and losses);
   ``floor_s``: the floor it implies (MLP: 6·N·#weights FLOPs over the matmul rate; softmax: the
   training images' bytes over the bandwidth); ``ratio`` = epoch / floor; ``compile_s``: first
-  epoch minus a steady one.
+  epoch minus a steady one. Softmax also: ``compute_floor_s``, its FLOPs per epoch (forward
+  and weight-gradient products, 4·N·784·10) over the matmul rate, and ``compute_ratio``.
+- ``import_jax_s``, ``import_jaxdl_s``: a fresh interpreter's ``import jax`` and ``import
+  jaxdl`` (median over alternating runs), ``import_ratio`` their ratio; ``first_use_s`` and
+  ``first_use_ratio``: ``import jaxdl`` and a first use of ``jaxdl.fit`` (which imports jax,
+  optax and the engine).
+- ``kfold_s``: ``experiments/kfold.py`` as a command, compilation cache off;
+  ``kfold_compiles``: the programs it compiled (its metrics.json).
+- with ``--run-all``: ``run_all_cold_s`` and ``run_all_warm_s``, ``experiments/run_all.py``
+  with an empty compilation cache, then again with the cache it filled (wall of the command).
 - ``kfold``: 5-fold cross-validation of the ``kfold`` experiment's default problem (20
   features, 400 epochs) with ``vmap`` against the same compiled single-fold function called
   once per fold; ``sweep``: 16 values of λ on the weight-decay problem (one key for all, as
@@ -18,13 +27,16 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   ``sequential_s``, ``speedup``; compilation is excluded on both sides.
 - ``peak_rss_mib``: peak resident memory of ``experiments/mlp.py`` run in a child process.
 
-Command: ``python experiments/benchmark.py [--out results/benchmark --repeats 7 --quick]``;
-``--quick`` uses small sizes (for the test suite, which checks the JSON's shape only).
+Command: ``python experiments/benchmark.py [--out results/benchmark --repeats 7 --quick
+--run-all]``; ``--quick`` uses small sizes (for the test suite, which checks the JSON's shape
+only).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
 import statistics
 import subprocess
@@ -173,11 +185,59 @@ def peak_rss_mib(quick: bool) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
 
 
+def import_times(repeats: int) -> dict:
+    """Fresh interpreters' import times, alternating the statements: median seconds each."""
+    statements = {
+        "import_jax_s": "import jax",
+        "import_jaxdl_s": "import jaxdl",
+        "first_use_s": "import jaxdl; jaxdl.fit",
+    }
+    times = {key: [] for key in statements}
+    for _ in range(repeats):
+        for key, statement in statements.items():
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", statement], check=True)
+            times[key].append(time.perf_counter() - start)
+    result = {key: statistics.median(values) for key, values in times.items()}
+    result["import_ratio"] = result["import_jaxdl_s"] / result["import_jax_s"]
+    result["first_use_ratio"] = result["first_use_s"] / result["import_jax_s"]
+    return result
+
+
+def command_seconds(cmd: list[str], cache: str) -> float:
+    """Wall seconds of a command run with the compilation cache ``cache`` (a folder or off)."""
+    env = {**os.environ, "JAXDL_COMPILATION_CACHE": cache}
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
+def kfold_command(quick: bool) -> dict:
+    """``experiments/kfold.py`` as a user runs it, compiling everything afresh."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, str(HERE / "kfold.py"), "--out", out, *["--quick"] * quick]
+        seconds = command_seconds(cmd, "off")
+        compiles = json.loads((Path(out) / "metrics.json").read_text())["timing"]["compilations"]
+    return {"kfold_s": seconds, "kfold_compiles": compiles}
+
+
+def run_all_cold_and_warm(quick: bool) -> dict:
+    """``experiments/run_all.py`` with an empty compilation cache, then with the cache it
+    filled."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, str(HERE / "run_all.py"), "--out", f"{tmp}/results"]
+        cmd += ["--quick"] * quick
+        cold = command_seconds(cmd, f"{tmp}/cache")
+        warm = command_seconds(cmd, f"{tmp}/cache")
+    return {"run_all_cold_s": cold, "run_all_warm_s": warm}
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(prog="benchmark.py", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("results/benchmark"))
     p.add_argument("--repeats", type=common.positive_int, default=7)
     p.add_argument("--quick", action="store_true", help="small sizes, for the test suite")
+    p.add_argument("--run-all", action="store_true", help="also time run_all.py cold and warm")
     args = p.parse_args(argv)
     repeats = 2 if args.quick else args.repeats
     print(f"backend {jax.default_backend()}, devices {jax.devices()}")
@@ -204,10 +264,17 @@ def main(argv=None) -> dict:
         else:
             floor = x_train.nbytes / (results["bandwidth_gbs"] * 1e9)
         results[name] = {**timing, "floor_s": floor, "ratio": timing["epoch_s"] / floor}
+    compute_floor = 4 * n * 784 * 10 / (results["matmul_gflops"] * 1e9)
+    results["softmax"]["compute_floor_s"] = compute_floor
+    results["softmax"]["compute_ratio"] = results["softmax"]["epoch_s"] / compute_floor
 
     results["kfold"] = vmap_against_sequential(*kfold_problem(args.quick), repeats)
     results["sweep"] = vmap_against_sequential(*sweep_problem(args.quick), repeats)
     results["peak_rss_mib"] = peak_rss_mib(args.quick)
+    results |= import_times(1 if args.quick else repeats)
+    results |= kfold_command(args.quick)
+    if args.run_all:
+        results |= run_all_cold_and_warm(args.quick)
 
     rows = [
         ("float32 matmul", f"{results['matmul_gflops']:.1f} GFLOP/s"),
@@ -219,8 +286,9 @@ def main(argv=None) -> dict:
         rows.append(
             (
                 f"{name} epoch (batch {batch_size})",
-                f"{r['epoch_s']:.3f} s = {r['ratio']:.2f} x floor {r['floor_s']:.3f} s; "
-                f"compile {r['compile_s']:.2f} s",
+                f"{r['epoch_s']:.3f} s = {r['ratio']:.2f} x floor {r['floor_s']:.3f} s"
+                + (f" = {r['compute_ratio']:.2f} x compute floor" if "compute_ratio" in r else "")
+                + f"; compile {r['compile_s']:.2f} s",
             )
         )
     for name, label in (("kfold", "5-fold CV"), ("sweep", "16-value lambda sweep")):
@@ -232,6 +300,26 @@ def main(argv=None) -> dict:
             )
         )
     rows.append(("peak RSS, mlp experiment", f"{results['peak_rss_mib']:.0f} MiB"))
+    rows.append(
+        (
+            "import jaxdl / import jax",
+            f"{results['import_ratio']:.2f} x; first use of jaxdl.fit "
+            f"{results['first_use_ratio']:.2f} x ({results['import_jax_s']:.2f} s for jax)",
+        )
+    )
+    rows.append(
+        (
+            "kfold.py, no cache",
+            f"{results['kfold_s']:.1f} s, {results['kfold_compiles']} compilations",
+        )
+    )
+    if args.run_all:
+        rows.append(
+            (
+                "run_all.py cold / warm cache",
+                f"{results['run_all_cold_s']:.1f} s / {results['run_all_warm_s']:.1f} s",
+            )
+        )
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")

@@ -70,8 +70,7 @@ def compare(fn, x, closed_form) -> dict:
 
 def main(argv=None) -> dict:
     p = common.parser("calculus", __doc__)
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    args, out = common.start(p, argv)
 
     steps, limits, limits32 = [], [], []
     h = 0.1

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl.compilation import cache_dir, compile_stats, default_cache_dir, use_cache
 from jaxdl.data.fashion_mnist import load_fashion_mnist, text_labels, to_device
 from jaxdl.engine import Result
 from jaxdl.fit import fit
@@ -145,16 +146,47 @@ def parser(
         "--out", type=folder, default=RESULTS_ROOT / name, help="folder for metrics.json and PNGs"
     )
     p.add_argument("--quick", action="store_true", help="a seconds-long run on small data")
+    p.add_argument(
+        "--compilation-cache",
+        metavar="DIR|off",
+        default=None,
+        help="JAX's persistent compilation cache (default $JAXDL_COMPILATION_CACHE, else "
+        f"{default_cache_dir()}); 'off' compiles everything afresh",
+    )
     return p
 
 
-def outputs(p: argparse.ArgumentParser, out: Path) -> Outputs:
-    """The experiment's results (``--out``), checked before any training; nothing is written
-    until :func:`finish`, so a run that fails leaves ``--out`` as it was."""
+class Results:
+    """An experiment's results: its files, held until :func:`finish` writes them (so a run that
+    fails leaves ``--out`` as it was), and its clock and compilations since the start."""
+
+    def __init__(self, outputs: Outputs):
+        self.outputs = outputs
+        self.began = time.perf_counter()
+        self.compiled = compile_stats()
+
+    def timing(self) -> dict:
+        """Wall seconds since the start, and what was compiled meanwhile (seconds, programs
+        compiled, programs read from the persistent compilation cache)."""
+        compiled = compile_stats() - self.compiled
+        return {
+            "seconds": time.perf_counter() - self.began,
+            "compile_seconds": compiled.seconds,
+            "compilations": compiled.compilations,
+            "cache_hits": compiled.cache_hits,
+        }
+
+
+def start(p: argparse.ArgumentParser, argv) -> tuple[argparse.Namespace, Results]:
+    """Parses the flags, checks ``--out`` before any training (a folder this process can
+    write), and turns on the persistent compilation cache (``--compilation-cache``)."""
+    args = p.parse_args(argv)
     try:
-        return Outputs(out, name="--out")
+        outputs = Outputs(args.out, name="--out")
     except ValueError as error:
         p.error(str(error))
+    use_cache(cache_dir(args.compilation_cache))
+    return args, Results(outputs)
 
 
 def run(main) -> None:
@@ -173,16 +205,17 @@ def writes_results() -> bool:
     return jax.process_index() == 0
 
 
-def finish(results: Outputs, metrics: dict, figures: dict) -> dict:
-    """Writes ``figures`` (``{file name: Figure}``) and ``metrics.json`` together (process 0
-    only), says where, and returns the metrics."""
+def finish(results: Results, metrics: dict, figures: dict) -> dict:
+    """Adds the run's ``"timing"`` to ``metrics``, writes ``figures`` (``{file name: Figure}``)
+    and ``metrics.json`` together (process 0 only), says where, and returns the metrics."""
+    metrics["timing"] = results.timing()
     if not writes_results():
         print(f"process {jax.process_index()}: results are written by process 0")
         return metrics
     for name, fig in figures.items():
-        results.add(name, figure_png(fig))
-    results.add_json("metrics.json", metrics)
-    for path in results.write():
+        results.outputs.add(name, figure_png(fig))
+    results.outputs.add_json("metrics.json", metrics)
+    for path in results.outputs.write():
         print(f"wrote {path}")
     return metrics
 

@@ -25,7 +25,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
 from jaxdl.fit import fit
 from jaxdl.optim import sgd
@@ -39,8 +38,7 @@ from polynomial_regression import MAX_DEGREE, make_data
 def main(argv=None) -> dict:
     p = common.parser("kfold", __doc__, epochs=400, lr=0.01, batch_size=10)
     p.add_argument("--folds", type=int, default=5, help="number of folds k")
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    args, out = common.start(p, argv)
     candidates = list(range(1, MAX_DEGREE + 1))
     if args.quick:
         args.epochs, candidates = min(args.epochs, 30), [2, 4, 8]
@@ -50,26 +48,23 @@ def main(argv=None) -> dict:
     def model(k):
         return masked_linear(jnp.arange(MAX_DEGREE) < k)
 
-    val, train = [], []
-    for k in tqdm(candidates, desc="candidates", leave=False):
-        cv = cross_validate(
-            model(k),
-            optax.squared_error,
-            sgd(args.lr),
-            (x_train, y_train),
-            k=args.folds,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            key=key_cv,
-        )
-        val.append(cv.val_loss)
-        train.append(cv.train_loss)
+    cv = cross_validate(
+        model,
+        optax.squared_error,
+        sgd(args.lr),
+        (x_train, y_train),
+        k=args.folds,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        key=key_cv,
+        candidates=np.array(candidates),
+    )
+    val, train = cv.val_loss, cv.train_loss  # [candidates, folds]
+    for k, v, t in zip(candidates, val, train, strict=True):
         print(
             f"{k:2d} features (degree {k - 1:2d}): {args.folds}-fold validation loss "
-            f"{cv.val_loss.mean():.4f} ± {cv.val_loss.std():.4f}, train loss "
-            f"{cv.train_loss.mean():.4f}"
+            f"{v.mean():.4f} ± {v.std():.4f}, train loss {t.mean():.4f}"
         )
-    val, train = np.array(val), np.array(train)
     chosen = candidates[int(np.argmin(val.mean(axis=1)))]
     final = fit(
         model(chosen),

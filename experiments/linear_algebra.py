@@ -50,8 +50,7 @@ def show(label: str, value) -> None:
 
 def main(argv=None) -> dict:
     p = common.parser("linear_algebra", __doc__)
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    _, out = common.start(p, argv)
     m = {}
 
     print("== Scalars")

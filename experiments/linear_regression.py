@@ -58,8 +58,7 @@ def summary(w, b, losses) -> dict:
 
 def main(argv=None) -> dict:
     p = common.parser("linear_regression", __doc__, epochs=3, lr=0.03, batch_size=10)
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    args, out = common.start(p, argv)
     key_data, key_scratch, key_concise = jax.random.split(jax.random.key(args.seed), 3)
     X, y = synthetic_regression(key_data, jnp.array(TRUE_W), TRUE_B, NUM_EXAMPLES, NOISE)
 

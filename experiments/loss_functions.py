@@ -92,8 +92,7 @@ def overflow_demo(logits) -> dict:
 
 def main(argv=None) -> dict:
     p = common.parser("loss_functions", __doc__)
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    _, out = common.start(p, argv)
 
     x = jnp.linspace(-3.0, 3.0, 601)
     data = curves(x)

@@ -41,8 +41,7 @@ def main(argv=None) -> dict:
         help="hidden layer widths",
     )
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    args, out = common.start(p, argv)
     hidden = tuple(args.num_hiddens)
     variants = {
         "scratch": (mlp(hidden, activation=args.activation), cross_entropy, sgd(args.lr)),

@@ -62,8 +62,7 @@ def add_into(z, x, y):
 
 def main(argv=None) -> dict:
     p = common.parser("ndarray", __doc__)
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    args, out = common.start(p, argv)
     key = jax.random.key(args.seed)
     m = {}
 

@@ -86,8 +86,7 @@ def main(argv=None) -> dict:
         default=1500,
         help="epochs of the all-features fit and of the sweep",
     )
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    args, out = common.start(p, argv)
     if args.quick:
         args.epochs, args.overfit_epochs = min(args.epochs, 40), min(args.overfit_epochs, 60)
     key_data, key_train = jax.random.split(jax.random.key(args.seed))

@@ -44,10 +44,9 @@ TARGET = "Price"
 
 def main(argv=None) -> dict:
     p = common.parser("preprocessing", __doc__)
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    _, out = common.start(p, argv)
 
-    out.add("house_tiny.csv", HOUSE_TINY.encode())
+    out.outputs.add("house_tiny.csv", HOUSE_TINY.encode())
     with tempfile.TemporaryDirectory() as scratch:  # the book reads the data from a file
         data_file = write_text(Path(scratch) / "house_tiny.csv", HOUSE_TINY)
         data = pd.read_csv(data_file)

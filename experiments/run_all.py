@@ -1,30 +1,42 @@
 """The main job: runs every experiment with its default configuration and writes a report.
 
-Each experiment runs as ``python experiments/NAME.py --out OUT/NAME`` in its own process (its
-output goes to ``OUT/NAME/log.txt``), one after another, with a progress line each. Then
-``OUT/REPORT.md`` lists each experiment's headline figures next to the book's (from
-``reference.py``), whether they lie within the book's bands, and links to its PNGs. The exit
-status is 1 when any experiment failed; the report still covers the others.
+The experiments run one after another in one worker process (``main(["--out", OUT/NAME])`` of
+each script, so JAX and the libraries are imported once), each with its output (everything
+written to stdout and stderr) in ``OUT/NAME/log.txt`` and a progress line here. An experiment
+that fails (an exception, or ``SystemExit``) fails alone; one that kills the worker is marked
+failed and a fresh worker runs the rest. With JAX's persistent compilation cache (on by
+default, see ``--compilation-cache``), a second run compiles nothing.
 
-Command: ``python experiments/run_all.py [--out results] [--only NAME ...] [--quick]``
-(``--quick`` passes ``--quick`` to every experiment: a seconds-long smoke run).
+Then ``OUT/REPORT.md`` lists each experiment's headline figures next to the book's (from
+``reference.py``), whether they lie within the book's bands, and links to its PNGs, and
+``OUT/run_all.json`` records each experiment's wall, compile and train seconds (train: the
+experiment's own time less its compilation: training, evaluation, figures) and the total. The
+exit status is 1 when any experiment failed; the report still covers the others.
+
+Command: ``python experiments/run_all.py [--out results] [--only NAME ...] [--quick]
+[--compilation-cache DIR|off]`` (``--quick`` passes ``--quick`` to every experiment: a
+seconds-long smoke run).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from jaxdl.results import write_text
+from jaxdl.compilation import ENV_VAR, cache_dir, default_cache_dir
+from jaxdl.results import write_json, write_text
 
 from reference import BOOK, within
 
@@ -149,17 +161,69 @@ EXPERIMENTS = [
 ]
 
 
-def run(entry: Entry, out: Path, quick: bool) -> tuple[bool, float]:
-    """Runs one experiment script; its output goes to ``out/NAME/log.txt``."""
-    folder = out / entry.name
-    folder.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, str(HERE / f"{entry.name}.py"), "--out", str(folder)]
-    cmd += ["--quick"] * quick
-    start = time.perf_counter()
-    with open(folder / "log.txt", "w") as log:
+@contextlib.contextmanager
+def _output_to(log):
+    """Sends everything written to stdout and stderr (by Python or not) to the file ``log``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def worker(names: list[str], out: Path, quick: bool, report) -> None:
+    """Runs the experiments ``names`` in this process, one after another; after each, writes a
+    JSON line ``{"name", "ok", "seconds"}`` to ``report``."""
+    for name in names:
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        with open(folder / "log.txt", "w") as log, _output_to(log):
+            try:
+                importlib.import_module(name).main(["--out", str(folder), *["--quick"] * quick])
+                ok = True
+            except (Exception, SystemExit):  # the experiment fails; the others go on
+                traceback.print_exc()
+                ok = False
+        seconds = time.perf_counter() - start
+        report.write(json.dumps({"name": name, "ok": ok, "seconds": seconds}) + "\n")
+        report.flush()
+
+
+def run(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
+    """Runs the experiments in worker processes (:func:`worker`) and yields each one's report
+    as it ends. When a worker dies, the experiment it was running is reported failed and a new
+    worker takes the rest."""
+    pending = list(names)
+    while pending:
+        read_fd, write_fd = os.pipe()
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(write_fd)]
+        cmd += ["--scripts", str(HERE), "--out", str(out), "--only", *pending]
+        cmd += ["--quick"] * quick
         env = {**os.environ, "MPLBACKEND": "Agg"}
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
-    return proc.returncode == 0, time.perf_counter() - start
+        began = time.perf_counter()
+        proc = subprocess.Popen(cmd, pass_fds=(write_fd,), env=env)
+        os.close(write_fd)
+        with os.fdopen(read_fd) as reports:
+            for line in reports:
+                report = json.loads(line)
+                pending.remove(report["name"])
+                began = time.perf_counter()
+                yield report
+        proc.wait()
+        if pending:
+            name = pending.pop(0)
+            with open(out / name / "log.txt", "a") as log:
+                log.write(f"\nthe worker process died (exit status {proc.returncode})\n")
+            yield {"name": name, "ok": False, "seconds": time.perf_counter() - began}
 
 
 def band_check(entry: Entry, metrics: dict, quick: bool) -> str:
@@ -197,33 +261,81 @@ def report_row(
     return f"| {entry.name} | {ours} | {book} | {band} | {links} | {seconds:.1f} s |"
 
 
+def timing(folder: Path, seconds: float) -> dict:
+    """An experiment's seconds for run_all.json: wall (in the worker), and compile and train
+    from its metrics.json (train: its own time less compilation), with its compilations."""
+    try:
+        t = json.loads((folder / "metrics.json").read_text())["timing"]
+    except (OSError, KeyError, ValueError):
+        return {"wall_s": seconds}
+    return {
+        "wall_s": seconds,
+        "compile_s": t["compile_seconds"],
+        "train_s": t["seconds"] - t["compile_seconds"],
+        "compilations": t["compilations"],
+        "cache_hits": t["cache_hits"],
+    }
+
+
 def main(argv=None) -> int:
     names = [e.name for e in EXPERIMENTS]
     p = argparse.ArgumentParser(prog="run_all.py", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
     p.add_argument("--only", nargs="+", choices=names, help="run only these experiments")
     p.add_argument("--quick", action="store_true", help="pass --quick to every experiment")
+    p.add_argument(
+        "--compilation-cache",
+        metavar="DIR|off",
+        default=None,
+        help="JAX's persistent compilation cache for every experiment (default "
+        f"$JAXDL_COMPILATION_CACHE, else {default_cache_dir()}); 'off' compiles afresh",
+    )
+    p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--scripts", type=Path, default=HERE, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     entries = [e for e in EXPERIMENTS if not args.only or e.name in args.only]
-    rows, failed = [], []
+    if args.worker is not None:
+        sys.path.insert(0, str(args.scripts))
+        with os.fdopen(args.worker, "w") as report:
+            worker([e.name for e in entries], args.out, args.quick, report)
+        return 0
+    cache = cache_dir(args.compilation_cache)
+    os.environ[ENV_VAR] = str(cache) if cache else "off"
+    print(f"compilation cache: {cache or 'off'}")
+    by_name = {e.name: e for e in entries}
+    rows, failed, times = [], [], {}
     total_start = time.perf_counter()
-    for i, entry in enumerate(entries, 1):
-        print(f"[{i}/{len(entries)}] {entry.name} ...", end=" ", flush=True)
-        ok, seconds = run(entry, args.out, args.quick)
-        row = report_row(entry, args.out / entry.name, ok, seconds, args.out, args.quick)
-        ok = ok and "metrics.json unreadable" not in row
-        print(f"{'ok' if ok else 'FAILED'} ({seconds:.1f} s)", flush=True)
+    reports = run([e.name for e in entries], args.out, args.quick)
+    for i, report in enumerate(reports, 1):
+        entry, folder = by_name[report["name"]], args.out / report["name"]
+        row = report_row(entry, folder, report["ok"], report["seconds"], args.out, args.quick)
+        ok = report["ok"] and "metrics.json unreadable" not in row
+        times[entry.name] = t = {"ok": ok, **timing(folder, report["seconds"])}
+        parts = [f"{t['wall_s']:.1f} s"]
+        if "compile_s" in t:
+            parts.append(f"compile {t['compile_s']:.1f} s, train {t['train_s']:.1f} s")
+        status = "ok" if ok else "FAILED"
+        print(f"[{i}/{len(entries)}] {entry.name} ... {status} ({'; '.join(parts)})", flush=True)
         if not ok:
             failed.append(entry.name)
-            tail = (args.out / entry.name / "log.txt").read_text().splitlines()[-15:]
+            tail = (folder / "log.txt").read_text().splitlines()[-15:]
             print("\n".join("    " + line for line in tail), file=sys.stderr)
         rows.append(row)
+    total = time.perf_counter() - total_start
+    write_json(
+        args.out / "run_all.json",
+        {
+            "total_s": total,
+            "compilation_cache": str(cache) if cache else None,
+            "experiments": times,
+        },
+    )
     header = [
         "# jaxdl results",
         "",
         f"{len(entries) - len(failed)} of {len(entries)} experiments ran"
         + (" (`--quick`: smoke runs, not the book's configuration)" if args.quick else "")
-        + f", in {time.perf_counter() - total_start:.0f} s.",
+        + f", in {total:.0f} s.",
         "",
         "| experiment | jaxdl | book | in the book's band | figures | time |",
         "|---|---|---|---|---|---|",

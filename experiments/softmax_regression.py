@@ -37,8 +37,7 @@ def main(argv=None) -> dict:
     p = common.parser(
         "softmax_regression", __doc__, epochs=10, lr=0.1, batch_size=256, data_dir=True
     )
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    args, out = common.start(p, argv)
     variants = {
         "scratch": (softmax_regression(), cross_entropy, sgd(args.lr)),
         "concise": (

@@ -99,8 +99,7 @@ def train_lambdas(variant: str, lambdas, key, data, *, epochs: int, lr: float, b
 
 def main(argv=None) -> dict:
     p = common.parser("weight_decay", __doc__, epochs=100, lr=0.003, batch_size=5)
-    args = p.parse_args(argv)
-    out = common.outputs(p, args.out)
+    args, out = common.start(p, argv)
     epochs = min(args.epochs, 20) if args.quick else args.epochs
     options = dict(epochs=epochs, lr=args.lr, batch_size=args.batch_size)
     key_data, key_train = jax.random.split(jax.random.key(args.seed))

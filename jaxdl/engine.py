@@ -389,7 +389,7 @@ def check_finite(result: Result, what: str = "training") -> dict[str, np.ndarray
     key, index = first
     *model, epoch = index
     rate = None if rates is None else float(np.asarray(rates)[tuple(model)])
-    where = f"{what}, model {model[0]}" if model else what
+    where = f"{what}, model {', '.join(map(str, model))}" if model else what
     raise FloatingPointError(
         divergence_message(where, key.removesuffix("_loss"), history[key][index], epoch + 1, rate)
     )

@@ -17,7 +17,6 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from jaxdl.engine import Loss, Result, divergence_message, prepare, record_names
 from jaxdl.model import Model
@@ -80,6 +79,8 @@ def fit(
       FloatingPointError: when a loss turns NaN or inf; names the set, the epoch and the
         learning rate.
     """
+    from tqdm.auto import tqdm  # imported on use: `import jaxdl.fit` stays light
+
     s = prepare(model, loss, optimizer, data, **options)
     what = "training" if desc is None else f"training ({desc})"
     names = [*record_names(s.run.metrics, s.eval_data), "seconds"]

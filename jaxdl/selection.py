@@ -8,6 +8,7 @@ are gathered into arrays of one common shape (padded by at most one row, masked)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -138,6 +139,8 @@ class CrossValidation(NamedTuple):
       history: arrays [k, epochs]: ``train_loss`` (minibatch average), ``train_eval_loss``
         (the fold's training rows after each epoch), ``val_loss`` and the metrics likewise.
       params: the k trained parameter pytrees, stacked on a leading axis.
+
+    With candidates (:func:`cross_validate`), every array has a leading axis [c] more.
     """
 
     train_loss: np.ndarray
@@ -147,7 +150,7 @@ class CrossValidation(NamedTuple):
 
 
 def cross_validate(
-    model: Model,
+    model,
     loss,
     optimizer,
     data,
@@ -159,49 +162,69 @@ def cross_validate(
     metrics: Mapping[str, Metric] | None = None,
     regularizer: Callable[[Any], jax.Array] | None = None,
     vmap: bool = True,
+    candidates=None,
 ) -> CrossValidation:
     """k-fold cross-validation: trains one model per fold and scores it on the held-out fold.
 
     With ``vmap=True`` the k models train at once, as one jitted ``jax.vmap`` of
     :func:`jaxdl.engine.train`; with ``vmap=False`` the same jitted single-fold function runs
-    once per fold, one after another (same results, for comparison).
+    once per fold, one after another (same results, for comparison). With ``candidates``, every
+    candidate model is cross-validated, all ``c × k`` models trained as one program (one
+    compilation): the candidates are data, e.g. the feature masks of models of every degree.
 
     Args:
-      model, loss, optimizer, epochs, batch_size, metrics, regularizer: as
+      model: the Model; with ``candidates``, a function ``candidate -> Model``.
+      loss, optimizer, epochs, batch_size, metrics, regularizer: as
         :func:`jaxdl.engine.train`.
       data: ``(x [n, ...], y [n, ...])``.
       k: number of folds, 2 <= k <= n.
-      key: fold ``i`` trains with ``jax.random.split(key, k)[i]``.
-      vmap: train the folds at once (True) or one after another (False).
+      key: fold ``i`` trains with ``jax.random.split(key, k)[i]`` (for every candidate).
+      vmap: train the folds at once (True) or one after another (False; not with candidates).
+      candidates: optional array ``[c, ...]``, one row per candidate model.
 
     Returns:
-      A CrossValidation.
+      A CrossValidation; with candidates, its arrays have a leading axis [c].
 
     Raises:
       ValueError: on bad data, k, epochs (>= 1 here) or batch size.
-      FloatingPointError: when a fold's training loss turns NaN or inf.
+      FloatingPointError: when a loss of a fold turns NaN or inf.
     """
     x, y = (jnp.asarray(a) for a in data)
     folds = fold_arrays(check_data(x, y, "data"), k)
     check_int(epochs, "epochs", low=1)
-    one_fold = make_fold_trainer(
-        model,
-        loss,
-        optimizer,
-        (x, y),
-        epochs=epochs,
-        batch_size=batch_size,
-        metrics=metrics,
-        regularizer=regularizer,
-    )
+    if candidates is not None and not vmap:
+        raise ValueError("vmap: expected True with candidates (they train as one program)")
+
+    def one_fold(candidate, *fold):
+        fold_model = model if candidates is None else model(candidate)
+        trainer = make_fold_trainer(
+            fold_model,
+            loss,
+            optimizer,
+            (x, y),
+            epochs=epochs,
+            batch_size=batch_size,
+            metrics=metrics,
+            regularizer=regularizer,
+        )
+        return trainer(*fold)
+
     args = (jax.random.split(key, k), *folds)
-    if vmap:
-        result = jax.jit(jax.vmap(one_fold))(*args)
+    if candidates is not None:
+        every_fold = jax.vmap(one_fold, in_axes=(None, 0, 0, 0, 0, 0))
+        result = jax.jit(lambda c: jax.lax.map(lambda one: every_fold(one, *args), c))(
+            jnp.asarray(candidates)
+        )
+    elif vmap:
+        result = jax.jit(jax.vmap(functools.partial(one_fold, None)))(*args)
     else:
-        single = jax.jit(one_fold)
+        single = jax.jit(functools.partial(one_fold, None))
         runs = [single(*(a[i] for a in args)) for i in range(k)]
         result = jax.tree.map(lambda *leaves: jnp.stack(leaves), *runs)
     history = check_finite(result, "cross-validation")
     return CrossValidation(
-        history["train_eval_loss"][:, -1], history["val_loss"][:, -1], history, result.state.params
+        history["train_eval_loss"][..., -1],
+        history["val_loss"][..., -1],
+        history,
+        result.state.params,
     )

@@ -1,10 +1,13 @@
 """Shared test configuration: strict numerics for every test, the import path, and the data
 and runners several test files share."""
 
+import atexit
+import importlib
 import json
 import os
-import subprocess
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -13,7 +16,19 @@ import jax
 import jax.numpy as jnp
 import pytest
 
+from jaxdl.compilation import use_cache
 from jaxdl.data.synthetic import synthetic_regression
+
+# The test session, the experiments it runs and the processes it starts share one persistent
+# compilation cache of their own (tests compile the same small programs many times over), and
+# leave the user's alone.
+SESSION_CACHE = tempfile.mkdtemp(prefix="jaxdl-test-compilation-")
+atexit.register(shutil.rmtree, SESSION_CACHE, ignore_errors=True)
+use_cache(SESSION_CACHE)
+os.environ["JAXDL_COMPILATION_CACHE"] = SESSION_CACHE
+os.environ["JAX_COMPILATION_CACHE_DIR"] = SESSION_CACHE
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -41,22 +56,19 @@ def regression_data():
 
 
 @pytest.fixture
-def run_experiment(tmp_path):
-    """Runs ``python experiments/NAME.py --quick --out TMP ARGS...`` as a user would
-    (``quick=False`` runs the default configuration).
+def run_experiment(tmp_path, capsys):
+    """Runs an experiment as ``python experiments/NAME.py --quick --out TMP ARGS...`` does, in
+    this process (``main(argv)``; ``quick=False`` runs the default configuration).
+    tests/test_experiments.py runs one script as a command, the path every script shares.
 
-    Returns ``(metrics, stdout, out_dir)``; fails the test with the script's stderr when the
-    script exits non-zero.
+    Returns ``(metrics, stdout, out_dir)`` with the metrics as written to metrics.json.
     """
 
-    def run(name: str, *args: str, quick: bool = True, timeout: float = 300):
+    def run(name: str, *args: str, quick: bool = True):
         out = tmp_path / name
-        cmd = [sys.executable, str(ROOT / "experiments" / f"{name}.py")]
-        cmd += ["--quick"] * quick + ["--out", str(out), *args]
-        env = {**os.environ, "MPLBACKEND": "Agg"}
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-        assert proc.returncode == 0, f"{name}.py failed:\n{proc.stdout}\n{proc.stderr}"
+        capsys.readouterr()  # only this run's output
+        importlib.import_module(name).main(["--quick"] * quick + ["--out", str(out), *args])
         metrics = json.loads((out / "metrics.json").read_text())
-        return metrics, proc.stdout, out
+        return metrics, capsys.readouterr().out, out
 
     return run

@@ -37,8 +37,8 @@ TRAIN = textwrap.dedent(
 
     checkpoint_dir, out = sys.argv[1], sys.argv[2]
     kx, ky = jax.random.split(jax.random.key(0))
-    x = jax.random.uniform(kx, (20000, 784))
-    y = jax.random.randint(ky, (20000,), 0, 10)
+    x = jax.random.uniform(kx, (8000, 784))
+    y = jax.random.randint(ky, (8000,), 0, 10)
     result = fit(mlp((256,)), cross_entropy, sgd(0.1), (x, y), epochs=5, batch_size=50,
                  key=jax.random.key(1), eval_data={"test": (x[:2000], y[:2000])}, quiet=True,
                  checkpoint_dir=checkpoint_dir)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlp
 import numpy as np
 import pytest
 
@@ -56,6 +57,10 @@ def snapshot(folder: Path) -> dict:
 
 def test_linear_regression_recovers_w_and_b(run_experiment):
     metrics, stdout, out = run_experiment("linear_regression", quick=False)
+    timing = metrics["timing"]  # what the run took and compiled
+    assert set(timing) == {"seconds", "compile_seconds", "compilations", "cache_hits"}
+    assert timing["compilations"] + timing["cache_hits"] > 0  # two variants trained
+    assert timing["seconds"] > timing["compile_seconds"] > 0
     for name in ("scratch", "concise", "closed_form"):
         m = metrics[name]
         # The book: errors in w ~ [3e-4, 5e-4], in b ~ 3e-4 after 3 epochs.
@@ -226,24 +231,26 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
 
 
-def test_mlp_resume_refuses_another_activation_then_resumes(tmp_path):
+def test_mlp_resume_refuses_another_activation_then_resumes(tmp_path, capsys):
+    """The user's flow, the refusal as a command (its exit status and message), the rest
+    in-process."""
     flags = ["--quick", "--batch-size", "500", "--checkpoint-dir", str(tmp_path / "ckpt")]
     flags += ["--out", str(tmp_path / "out")]
-    first = run_script("mlp", *flags, "--epochs", "1")
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert "resumed" not in first.stdout
+    mlp.main([*flags, "--epochs", "1"])
+    assert "resumed" not in capsys.readouterr().out
     one_epoch = (tmp_path / "out" / "metrics.json").read_text()
 
     other = run_script("mlp", *flags, "--epochs", "2", "--activation", "sigmoid")
-    assert other.returncode != 0, other.stdout
+    assert other.returncode == 1, other.stdout
+    assert other.stderr.startswith("mlp.py: error: checkpoint ")  # a message, no traceback
     assert "written by another run" in other.stderr
     assert "model.activation: 'relu' in the checkpoint, 'sigmoid' in this run" in other.stderr
     assert (tmp_path / "out" / "metrics.json").read_text() == one_epoch  # untouched
 
-    again = run_script("mlp", *flags, "--epochs", "2")
-    assert again.returncode == 0, again.stdout + again.stderr
+    mlp.main([*flags, "--epochs", "2"])
+    again = capsys.readouterr().out
     for variant in ("scratch", "concise"):
-        assert f"{variant}: resumed after epoch 1 of 2" in again.stdout
+        assert f"{variant}: resumed after epoch 1 of 2" in again
     before = json.loads(one_epoch)
     after = json.loads((tmp_path / "out" / "metrics.json").read_text())
     for variant in ("scratch", "concise"):

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import mlp
 import pytest
-from conftest import ROOT
 
 from jaxdl.optim import sgd
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _refused(capsys, argv) -> str:

@@ -2,17 +2,19 @@
 
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 import jaxdl
 import jaxdl.data
+import jaxdl.models
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("module", [jaxdl, jaxdl.data])
+@pytest.mark.parametrize("module", [jaxdl, jaxdl.data, jaxdl.models])
 def test_every_public_name_imports(module):
     assert module.__all__, module.__name__
     assert len(set(module.__all__)) == len(module.__all__)
@@ -25,6 +27,48 @@ def test_public_names_are_documented():
         obj = getattr(jaxdl, name)
         if callable(obj):
             assert (obj.__doc__ or "").strip(), f"jaxdl.{name} has no docstring"
+
+
+def _python(code):
+    """Runs ``code`` in a fresh interpreter, where nothing of jaxdl is imported yet."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout.strip()
+
+
+def test_import_jaxdl_imports_nothing_heavy():
+    """Public names are imported on first use: ``import jaxdl`` loads none of these."""
+    heavy = ("matplotlib", "pandas", "flax", "orbax", "tensorflow_datasets", "tqdm", "optax")
+    code = f"import jaxdl, sys; print(sorted(m for m in {heavy} if m in sys.modules))"
+    assert _python(code) == "[]"
+
+
+def test_lazy_names_resolve_on_first_use():
+    """Names resolve on first use; ``fit`` and ``models.mlp`` stay the functions even when their
+    modules of the same name were imported first (the import system binds a submodule on its
+    package)."""
+    code = """
+        import sys
+        from jaxdl.fit import fit
+        from jaxdl.models.mlp import mlp
+        import jaxdl
+
+        assert "jaxdl.plotting" not in sys.modules and "jaxdl.data.tabular" not in sys.modules
+        assert jaxdl.fit is fit, jaxdl.fit
+        assert jaxdl.models.mlp is mlp, jaxdl.models.mlp
+        assert jaxdl.plot.__module__ == "jaxdl.plotting"
+        assert jaxdl.data.load_csv.__module__ == "jaxdl.data.tabular"
+        assert jaxdl.engine.train is jaxdl.train  # modules are attributes, as when eager
+        assert "plot" in dir(jaxdl) and "load_csv" in dir(jaxdl.data)
+        print("ok")
+    """
+    assert _python(code) == "ok"
 
 
 @pytest.mark.parametrize("args", [["check", "."], ["format", "--check", "."]])

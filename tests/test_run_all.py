@@ -1,10 +1,13 @@
-"""The main job: runs experiments, writes REPORT.md, exits non-zero on a failure."""
+"""The main job: runs experiments in one worker, writes REPORT.md and run_all.json, exits
+non-zero on a failure, recompiles nothing the second time; and the benchmark's JSON."""
 
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
+import benchmark
 import run_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,25 +19,64 @@ def test_every_experiment_script_is_in_the_main_job():
     assert {e.name for e in run_all.EXPERIMENTS} == scripts - helpers
 
 
-def test_report_with_book_figures_and_figure_links(tmp_path):
-    cmd = [
-        sys.executable,
-        str(ROOT / "experiments" / "run_all.py"),
-        "--quick",
-        "--out",
-        str(tmp_path),
-    ]
-    cmd += ["--only", "calculus", "autograd"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+def test_report_with_book_figures_and_figure_links_then_a_second_run_compiles_nothing(tmp_path):
+    cache = tmp_path / "cache"
+    cmd = [sys.executable, str(ROOT / "experiments" / "run_all.py"), "--quick"]
+    cmd += ["--only", "calculus", "autograd", "--compilation-cache", str(cache)]
+    proc = subprocess.run([*cmd, "--out", str(tmp_path / "a")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "[1/2] calculus ... ok" in proc.stdout and "[2/2] autograd ... ok" in proc.stdout
-    report = (tmp_path / "REPORT.md").read_text()
+    report = (tmp_path / "a" / "REPORT.md").read_text()
     assert "2 of 2 experiments ran" in report
     # Ours next to the book's, from experiments/reference.py.
     assert report.count("2.30000, 2.03000, 2.00300, 2.00030, 2.00003") == 2
     assert "y = 28, grad = [0.0, 4.0, 8.0, 12.0]" in report
     assert "[calculus](calculus/calculus.png)" in report
-    assert json.loads((tmp_path / "autograd" / "metrics.json").read_text())["y"] == 28
+    assert json.loads((tmp_path / "a" / "autograd" / "metrics.json").read_text())["y"] == 28
+    first = json.loads((tmp_path / "a" / "run_all.json").read_text())
+    assert first["compilation_cache"] == str(cache) and first["total_s"] > 0
+    for name in ("calculus", "autograd"):
+        t = first["experiments"][name]
+        assert set(t) == {"ok", "wall_s", "compile_s", "train_s", "compilations", "cache_hits"}
+        assert t["ok"] and t["compilations"] > 0 and t["wall_s"] >= t["compile_s"] > 0
+
+    again = subprocess.run([*cmd, "--out", str(tmp_path / "b")], capture_output=True, text=True)
+    assert again.returncode == 0, again.stdout + again.stderr
+    second = json.loads((tmp_path / "b" / "run_all.json").read_text())
+    for name in ("calculus", "autograd"):
+        assert second["experiments"][name]["compilations"] == 0, name  # all from the cache
+        assert second["experiments"][name]["cache_hits"] > 0, name
+    for name in ("calculus", "autograd"):  # same results
+        a, b = (json.loads((tmp_path / d / name / "metrics.json").read_text()) for d in "ab")
+        a.pop("timing"), b.pop("timing")
+        assert a == b, name
+
+
+def test_an_experiment_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "calculus.py").write_text("import os\nprint('dying', flush=True)\nos._exit(7)\n")
+    (scripts / "autograd.py").write_text(
+        textwrap.dedent(
+            """
+            import json, pathlib
+
+            def main(argv):
+                out = pathlib.Path(argv[argv.index("--out") + 1])
+                out.mkdir(parents=True, exist_ok=True)
+                metrics = {"y": 28.0, "grad": [0.0, 4.0, 8.0, 12.0]}
+                (out / "metrics.json").write_text(json.dumps(metrics))
+            """
+        )
+    )
+    monkeypatch.setattr(run_all, "HERE", scripts)
+    status = run_all.main(["--only", "calculus", "autograd", "--out", str(tmp_path / "out")])
+    assert status == 1
+    report = (tmp_path / "out" / "REPORT.md").read_text()
+    assert "1 of 2 experiments ran" in report and "**failed**" in report
+    assert "y = 28, grad = [0.0, 4.0, 8.0, 12.0]" in report  # the next worker ran autograd
+    log = (tmp_path / "out" / "calculus" / "log.txt").read_text()
+    assert "dying" in log and "the worker process died (exit status 7)" in log
 
 
 def test_a_failing_experiment_fails_the_job(tmp_path, monkeypatch):
@@ -49,22 +91,33 @@ def test_a_failing_experiment_fails_the_job(tmp_path, monkeypatch):
     assert "boom" in (tmp_path / "out" / "calculus" / "log.txt").read_text()
 
 
-def test_benchmark_quick_writes_the_documented_json(tmp_path):
-    cmd = [
-        sys.executable,
-        str(ROOT / "experiments" / "benchmark.py"),
-        "--quick",
-        "--out",
-        str(tmp_path),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def test_benchmark_quick_writes_the_documented_json(tmp_path, capsys):
+    benchmark.main(["--quick", "--out", str(tmp_path)])
     result = json.loads((tmp_path / "benchmark.json").read_text())
-    for key in ("matmul_gflops", "bandwidth_gbs", "data_load_s", "peak_rss_mib"):
+    for key in ("matmul_gflops", "bandwidth_gbs", "data_load_s", "peak_rss_mib", "kfold_s"):
         assert isinstance(result[key], float) and result[key] > 0, key
+    for key in ("import_jax_s", "import_jaxdl_s", "first_use_s"):
+        assert isinstance(result[key], float) and result[key] > 0, key
+    assert result["import_ratio"] == result["import_jaxdl_s"] / result["import_jax_s"]
+    assert result["first_use_ratio"] == result["first_use_s"] / result["import_jax_s"]
+    assert isinstance(result["kfold_compiles"], int) and result["kfold_compiles"] > 0
+    assert set(result["mlp"]) == {"epoch_s", "floor_s", "ratio", "compile_s"}
+    assert set(result["softmax"]) == {
+        "epoch_s",
+        "floor_s",
+        "ratio",
+        "compile_s",
+        "compute_floor_s",
+        "compute_ratio",
+    }
     for name in ("mlp", "softmax"):
-        assert set(result[name]) == {"epoch_s", "floor_s", "ratio", "compile_s"}
         assert result[name]["ratio"] == result[name]["epoch_s"] / result[name]["floor_s"]
+    softmax = result["softmax"]
+    assert softmax["compute_ratio"] == softmax["epoch_s"] / softmax["compute_floor_s"]
+    n = 2000  # --quick: the first 2000 training images
+    expected = 4 * n * 784 * 10 / (result["matmul_gflops"] * 1e9)
+    assert softmax["compute_floor_s"] == expected
     for name in ("kfold", "sweep"):
         assert set(result[name]) == {"vmap_s", "sequential_s", "speedup"}
-    assert "memory bandwidth" in proc.stdout
+    assert "run_all_cold_s" not in result  # only with --run-all
+    assert "memory bandwidth" in capsys.readouterr().out

@@ -1,41 +1,32 @@
-"""Data: synthetic regression, minibatch schedules, CSV preprocessing, IDX and Fashion-MNIST."""
+"""Data: synthetic regression, minibatch schedules, CSV preprocessing, IDX and Fashion-MNIST.
 
-from jaxdl.data.batching import BatchSchedule, batch_schedule, data_iter, num_batches
-from jaxdl.data.fashion_mnist import (
-    FashionMNIST,
-    Split,
-    load_fashion_mnist,
-    text_labels,
-    to_device,
-)
-from jaxdl.data.idx import read_idx, write_idx
-from jaxdl.data.synthetic import polynomial_data, polynomial_features, synthetic_regression
-from jaxdl.data.tabular import (
-    TabularData,
-    fill_numeric_na,
-    load_csv,
-    one_hot_encode,
-    preprocess,
-)
+Each public name is imported from its module on first use (PEP 562): pandas loads with the
+first tabular name, not with ``import jaxdl.data``.
+"""
+
+from jaxdl._lazy import attach
 
 __all__ = [
-    "BatchSchedule",
-    "FashionMNIST",
-    "Split",
-    "TabularData",
-    "batch_schedule",
-    "data_iter",
-    "fill_numeric_na",
-    "load_csv",
-    "load_fashion_mnist",
-    "num_batches",
-    "one_hot_encode",
-    "polynomial_data",
-    "polynomial_features",
-    "preprocess",
-    "read_idx",
-    "synthetic_regression",
-    "text_labels",
-    "to_device",
-    "write_idx",
+    *attach(
+        __name__,
+        {
+            "batching": ["BatchSchedule", "batch_schedule", "data_iter", "num_batches"],
+            "fashion_mnist": [
+                "FashionMNIST",
+                "Split",
+                "load_fashion_mnist",
+                "text_labels",
+                "to_device",
+            ],
+            "idx": ["read_idx", "write_idx"],
+            "synthetic": ["polynomial_data", "polynomial_features", "synthetic_regression"],
+            "tabular": [
+                "TabularData",
+                "fill_numeric_na",
+                "load_csv",
+                "one_hot_encode",
+                "preprocess",
+            ],
+        },
+    ),
 ]

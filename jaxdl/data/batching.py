@@ -53,6 +53,50 @@ def num_batches(num_examples: int, batch_size: int) -> int:
     return math.ceil(num_examples / batch_size)
 
 
+def permutation(key: jax.Array, n: int) -> jax.Array:
+    """``jax.random.permutation(key, n)``, bit for bit, in about a third of the time on CPU.
+
+    JAX shuffles by a few rounds (two for n = 60000) of a stable ``lax.sort_key_val`` over
+    fresh random uint32 sort keys. XLA:CPU sorts two operands through a generic comparator,
+    ~10 ms per round at n = 60000 (a third of a softmax-regression epoch), but one uint32 array
+    ~6x faster. So each round here is the same stable sort done as an LSD radix sort of
+    one-operand sorts: a digit of the sort key in the high bits, the element's current
+    position in the low bits (positions are distinct, so no sort needs to be stable). Same
+    keys, same order; ties between sort keys keep their order, as in the stable sort. The
+    tests check it against ``jax.random.permutation``, which it must follow if JAX changes.
+
+    Args:
+      key: a ``jax.random.key`` (or a legacy uint32 key).
+      n: number of elements, a static int >= 0.
+
+    Returns:
+      int32 [n], a permutation of ``0 .. n - 1``.
+
+    >>> key = jax.random.key(0)
+    >>> bool((permutation(key, 1000) == jax.random.permutation(key, 1000)).all())
+    True
+    """
+    bits = max(1, (n - 1).bit_length())  # of a position
+    digit = 32 - bits  # of the sort key, per pass
+    if n < 2 or digit < 8:  # nothing to shuffle, or too many passes to be faster
+        return jax.random.permutation(key, n)
+    # jax.random.permutation's number of rounds (jax._src.random._shuffle, exponent 3).
+    rounds = int(np.ceil(3 * np.log(n) / np.log(np.iinfo(np.uint32).max)))
+    positions = jnp.arange(n, dtype=jnp.uint32)
+    x = jnp.arange(n)
+    for _ in range(rounds):
+        key, subkey = jax.random.split(key)
+        sort_keys = jax.random.bits(subkey, (n,), jnp.uint32)
+        order = None  # the stable ascending order of sort_keys, least significant digit first
+        for shift in range(0, 32, digit):
+            keys = sort_keys if order is None else sort_keys[order]
+            packed = (((keys >> shift) & ((1 << digit) - 1)) << bits) | positions
+            step = (jax.lax.sort(packed) & ((1 << bits) - 1)).astype(jnp.int32)
+            order = step if order is None else order[step]
+        x = x[order]
+    return x
+
+
 def batch_schedule(
     key: jax.Array | None, num_examples: int, batch_size: int, *, slots: int | None = None
 ) -> BatchSchedule:
@@ -80,7 +124,7 @@ def batch_schedule(
     n_batches = num_batches(num_examples, batch_size)
     slots = batch_size if slots is None else slots
     check_int(slots, "slots", low=batch_size)
-    order = jnp.arange(num_examples) if key is None else jax.random.permutation(key, num_examples)
+    order = jnp.arange(num_examples) if key is None else permutation(key, num_examples)
     padding = n_batches * batch_size - num_examples
     indices = jnp.concatenate([order, jnp.zeros(padding, order.dtype)]).astype(jnp.int32)
     mask = jnp.arange(n_batches * batch_size) < num_examples
@@ -117,11 +161,7 @@ def data_iter(batch_size: int, features, labels, *, key: jax.Array | None) -> It
             f"and {len(labels)}"
         )
     check_batch_size(batch_size, num_examples)
-    order = (
-        np.arange(num_examples)
-        if key is None
-        else np.asarray(jax.random.permutation(key, num_examples))
-    )
+    order = np.arange(num_examples) if key is None else np.asarray(permutation(key, num_examples))
     for start in range(0, num_examples, batch_size):
         batch = order[start : start + batch_size]
         yield features[batch], labels[batch]

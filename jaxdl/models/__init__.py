@@ -1,23 +1,23 @@
-"""Models as ``Model(init, apply)``: from scratch and as flax.linen modules."""
+"""Models as ``Model(init, apply)``: from scratch and as flax.linen modules.
 
-from jaxdl.models.linear import (
-    LinearRegression,
-    closed_form,
-    concise_linear_regression,
-    linear_regression,
-)
-from jaxdl.models.mlp import MLP, concise_mlp, mlp
-from jaxdl.models.softmax import SoftmaxRegression, concise_softmax_regression, softmax_regression
+Each public name is imported from its module on first use (PEP 562); every model module
+defines a flax.linen class, so the first name imports flax.
+"""
+
+from jaxdl._lazy import attach
 
 __all__ = [
-    "MLP",
-    "LinearRegression",
-    "SoftmaxRegression",
-    "closed_form",
-    "concise_linear_regression",
-    "concise_mlp",
-    "concise_softmax_regression",
-    "linear_regression",
-    "mlp",
-    "softmax_regression",
+    *attach(
+        __name__,
+        {
+            "linear": [
+                "LinearRegression",
+                "closed_form",
+                "concise_linear_regression",
+                "linear_regression",
+            ],
+            "mlp": ["MLP", "concise_mlp", "mlp"],
+            "softmax": ["SoftmaxRegression", "concise_softmax_regression", "softmax_regression"],
+        },
+    ),
 ]
