@@ -1,3 +1,17 @@
+# %% [markdown]
+# # Activation functions (the book's 4.1)
+#
+# A hidden layer needs a nonlinearity, or the network collapses to one affine map. The book
+# plots the three classic ones, ReLU, sigmoid and tanh, over x in [−8, 8) and their derivatives,
+# obtained by autograd (`y.backward(torch.ones_like(x))`). Here each activation is a
+# from-scratch function of the library, its derivative `jax.vmap(jax.grad(f))` over the same
+# 160 points, and each is checked against `jax.nn`'s version.
+#
+# What to look at: ReLU's derivative is a step, 0 for x ≤ 0 (the book's convention at 0) and 1
+# for x > 0; the sigmoid's and tanh's derivatives are bells that peak at x = 0, at 0.25 and 1,
+# and vanish for large |x|, where these units stop passing gradients back.
+
+# %%
 """ReLU, sigmoid and tanh and their derivatives (the book's section on activation functions).
 
 As the book: x = arange(-8.0, 8.0, 0.1) (160 points, float32); each activation is the
@@ -19,8 +33,6 @@ Figures: ``relu.png``, ``relu_grad.png``, ``sigmoid.png``, ``sigmoid_grad.png``,
 ``tanh_grad.png`` (each as the book: the function, or its gradient, against x).
 """
 
-from __future__ import annotations
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,7 +49,27 @@ ACTIVATIONS = {
     "tanh": (tanh, jax.nn.tanh),
 }
 
+# %% [markdown]
+# ## Configuration
+#
+# Nothing to train: the flags only say where the results go. In the notebook, set
+# `JAXDL_NOTEBOOK_ARGS` (e.g. `--out DIR`); on the command line, pass flags (`--help` lists
+# them).
 
+# %%
+p = common.parser("activations", __doc__)
+args, out = common.start(p)
+
+# %% [markdown]
+# ## Values and derivatives
+#
+# The book's grid, `arange(-8.0, 8.0, 0.1)`. For each activation `f`, `check` computes `f(x)`
+# and `f'(x)` (`jax.grad` of the scalar function, mapped over x with `jax.vmap`), the same for
+# `jax.nn`'s `f`, and the figures recorded in metrics.json; `analyse` adds the two plots, the
+# function and its derivative.
+
+
+# %%
 def derivative(f):
     """The elementwise derivative of a scalar function ``f``: ``jax.vmap(jax.grad(f))``."""
     return jax.vmap(jax.grad(f))
@@ -62,36 +94,79 @@ def check(name: str, x: jax.Array) -> dict:
     }, (y, dy)
 
 
-def main(argv=None) -> dict:
-    p = common.parser("activations", __doc__)
-    _, out = common.start(p, argv)
+def analyse(name: str) -> None:
+    """Checks one activation (``metrics[name]``) and plots it and its derivative."""
+    metrics[name], (y, dy) = check(name, x)
+    figures[f"{name}.png"] = plot(x, y, "x", f"{name}(x)", figsize=(5, 2.5))
+    figures[f"{name}_grad.png"] = plot(x, dy, "x", f"grad of {name}", figsize=(5, 2.5))
+    common.show(figures[f"{name}.png"])
+    common.show(figures[f"{name}_grad.png"])
 
-    x = jnp.arange(START, STOP, STEP)
-    figures = {}
-    metrics = {"x": {"start": START, "stop": STOP, "step": STEP, "num_points": int(x.shape[0])}}
-    for name in ACTIVATIONS:
-        metrics[name], (y, dy) = check(name, x)
-        figures[f"{name}.png"] = plot(x, y, "x", f"{name}(x)", figsize=(5, 2.5))
-        figures[f"{name}_grad.png"] = plot(x, dy, "x", f"grad of {name}", figsize=(5, 2.5))
 
-    print(f"x = arange({START}, {STOP}, {STEP}): {metrics['x']['num_points']} points")
-    header = "max|f - jax.nn.f|  max|f' - jax.nn.f'|  f(0)    f'(0)   max f' (at x)"
-    print(f"{'':8s}{header}")
-    for name in ACTIVATIONS:
-        m = metrics[name]
-        print(
-            f"{name:8s}{m['max_abs_diff_value']:<19.3g}{m['max_abs_diff_grad']:<21.3g}"
-            f"{m['value_at_0']:<8.4g}{m['grad_at_0']:<8.4g}{m['grad_max']:.4g} "
-            f"(x = {m['grad_argmax_x']:.3g})"
-        )
+x = jnp.arange(START, STOP, STEP)
+figures = {}
+metrics = {"x": {"start": START, "stop": STOP, "step": STEP, "num_points": int(x.shape[0])}}
+
+# %% [markdown]
+# ## ReLU
+#
+# `max(x, 0)`, written `where(x > 0, x, 0)`: the gradient flows only through the positive side,
+# so at the kink x = 0 the derivative is 0, as in the book (PyTorch's convention, and
+# `jax.nn.relu`'s).
+
+# %%
+common.show_source(relu)
+analyse("relu")
+
+# %% [markdown]
+# ## Sigmoid
+#
+# `1 / (1 + exp(−x))`, squashing any input into (0, 1). The book's formula overflows `exp(−x)`
+# for x < −88 in float32 (the value still rounds to 0, the gradient becomes NaN); the
+# library's computes `exp(−|x|)`, which stays in (0, 1]. Its derivative `s(x)(1 − s(x))` is at
+# most 0.25, at x = 0.
+
+# %%
+common.show_source(sigmoid)
+analyse("sigmoid")
+
+# %% [markdown]
+# ## Tanh
+#
+# `(1 − exp(−2x)) / (1 + exp(−2x))`, squashing into (−1, 1) and odd, so computed on |x| and
+# given x's sign. Its derivative `1 − tanh(x)²` peaks at 1, at x = 0: four times the sigmoid's.
+
+# %%
+common.show_source(tanh)
+analyse("tanh")
+
+# %% [markdown]
+# ## Checked against `jax.nn`
+#
+# The largest differences from `jax.nn`'s values and derivatives over the grid, and each
+# derivative at 0 and at its largest.
+
+# %%
+print(f"x = arange({START}, {STOP}, {STEP}): {metrics['x']['num_points']} points")
+header = "max|f - jax.nn.f|  max|f' - jax.nn.f'|  f(0)    f'(0)   max f' (at x)"
+print(f"{'':8s}{header}")
+for name in ACTIVATIONS:
+    m = metrics[name]
     print(
-        "ReLU'(0) = 0 (book's convention): "
-        f"{np.isclose(metrics['relu']['grad_at_0'], 0.0)}; sigmoid'(0) = 0.25: "
-        f"{np.isclose(metrics['sigmoid']['grad_at_0'], 0.25)}; tanh'(0) = 1: "
-        f"{np.isclose(metrics['tanh']['grad_at_0'], 1.0)}"
+        f"{name:8s}{m['max_abs_diff_value']:<19.3g}{m['max_abs_diff_grad']:<21.3g}"
+        f"{m['value_at_0']:<8.4g}{m['grad_at_0']:<8.4g}{m['grad_max']:.4g} "
+        f"(x = {m['grad_argmax_x']:.3g})"
     )
-    return common.finish(out, metrics, figures)
+print(
+    "ReLU'(0) = 0 (book's convention): "
+    f"{np.isclose(metrics['relu']['grad_at_0'], 0.0)}; sigmoid'(0) = 0.25: "
+    f"{np.isclose(metrics['sigmoid']['grad_at_0'], 0.25)}; tanh'(0) = 1: "
+    f"{np.isclose(metrics['tanh']['grad_at_0'], 1.0)}"
+)
 
+# %% [markdown]
+# ## Against the book
 
-if __name__ == "__main__":
-    common.run(main)
+# %%
+common.compare_with_book("activations", metrics, quick=args.quick)
+metrics = common.finish(out, metrics, figures)

@@ -1,13 +1,22 @@
-"""What every experiment script shares: the standard flags, the results folder, and the
+"""What every experiment script shares: the standard flags, the results folder, the notebook
+view (figures inline, the library's source, the book's figures next to ours), and the
 Fashion-MNIST classifiers' training and report (the book's ``train_ch3``/``predict_ch3``).
 
-Scripts import it as ``common`` (``python experiments/NAME.py`` puts this folder on the path).
+Every script is also its book section's notebook (jupytext's percent format: ``# %%`` cells):
+``python experiments/NAME.py [flags]`` runs it top to bottom; opened as a notebook it runs cell
+by cell, with the book's configuration (the flags' defaults, which the configuration cell can
+change, or flags from ``$JAXDL_NOTEBOOK_ARGS``). Scripts import this module as ``common``
+(``python experiments/NAME.py`` and the notebook's folder put it on the path).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
+import os
+import runpy
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -24,7 +33,7 @@ from jaxdl.fit import fit
 from jaxdl.metrics import correct
 from jaxdl.parallel import setup_devices
 from jaxdl.plotting import classifier_curves, figure_png, predictions_figure
-from jaxdl.results import Outputs
+from jaxdl.results import Outputs, to_plain
 
 RESULTS_ROOT = Path("results")
 
@@ -177,9 +186,19 @@ class Results:
         }
 
 
-def start(p: argparse.ArgumentParser, argv) -> tuple[argparse.Namespace, Results]:
+def start(p: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, Results]:
     """Parses the flags, checks ``--out`` before any training (a folder this process can
-    write), and turns on the persistent compilation cache (``--compilation-cache``)."""
+    write), and turns on the persistent compilation cache (``--compilation-cache``).
+
+    Args:
+      p: the script's parser.
+      argv: the flags; by default the command line's, or in a notebook
+        ``$JAXDL_NOTEBOOK_ARGS`` (unset: the book's configuration).
+    """
+    if argv is None and in_notebook():
+        argv = shlex.split(os.environ.get(NOTEBOOK_ARGS, ""))
+    elif argv is None:
+        sys.excepthook = _short_errors
     args = p.parse_args(argv)
     try:
         outputs = Outputs(args.out, name="--out")
@@ -189,14 +208,68 @@ def start(p: argparse.ArgumentParser, argv) -> tuple[argparse.Namespace, Results
     return args, Results(outputs)
 
 
-def run(main) -> None:
-    """Runs a script's ``main()``: input it refuses (a checkpoint of another run, data not
-    found) or a run that diverges ends with the message alone and exit status 1, not a
-    traceback."""
+HERE = Path(__file__).resolve().parent
+NOTEBOOK_ARGS = "JAXDL_NOTEBOOK_ARGS"
+# What a script refuses (a checkpoint of another run, data not found) or a run that diverges:
+# on the command line these end with their message alone and exit status 1, not a traceback.
+REFUSALS = (ValueError, FloatingPointError, FileNotFoundError)
+
+
+def in_notebook() -> bool:
+    """True when this runs in a Jupyter kernel: the script opened as a notebook."""
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and type(ipython.get_ipython()).__name__ == "ZMQInteractiveShell"
+
+
+def _short_errors(exc_type, exc, traceback) -> None:
+    if issubclass(exc_type, REFUSALS):
+        sys.stderr.write(f"{Path(sys.argv[0]).name}: error: {exc}\n")
+        sys.exit(1)
+    sys.__excepthook__(exc_type, exc, traceback)
+
+
+def run_script(name: str, argv: list[str], folder: Path = HERE) -> dict:
+    """Runs ``folder/NAME.py`` (an experiment) in this process as ``python NAME.py ARGV`` does
+    (the test suite, ``run_all.py`` and ``device_check.py`` use it) and returns its
+    ``metrics``."""
+    saved = sys.argv
+    sys.argv = [str(folder / f"{name}.py"), *argv]
     try:
-        main()
-    except (ValueError, FloatingPointError, FileNotFoundError) as error:
-        sys.exit(f"{Path(sys.argv[0]).name}: error: {error}")
+        return runpy.run_path(sys.argv[0], run_name="__main__")["metrics"]
+    finally:
+        sys.argv = saved
+
+
+def show(fig) -> None:
+    """Shows a figure in the notebook (on the command line, figures go to ``--out`` only)."""
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(figure_png(fig)))
+
+
+def show_source(*functions) -> None:
+    """Shows the library's source of ``functions`` in the notebook, where the section uses
+    them (nothing on the command line)."""
+    if in_notebook():
+        from IPython.display import Markdown, display
+
+        for fn in functions:
+            display(Markdown(f"```python\n{inspect.getsource(fn)}```"))
+
+
+def compare_with_book(name: str, metrics: dict, *, quick: bool = False) -> None:
+    """Our headline figures next to the book's, and whether they lie in its bands (from the
+    metrics as ``metrics.json`` will hold them: arrays as lists)."""
+    from report import comparison
+
+    table = comparison(name, to_plain(metrics), quick=quick)
+    if in_notebook():
+        from IPython.display import Markdown, display
+
+        display(Markdown(table))
+    else:
+        print(table)
 
 
 def writes_results() -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import io
 import sys
 import tempfile
@@ -40,7 +39,7 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             try:
                 with contextlib.redirect_stdout(io.StringIO()):
-                    metrics = importlib.import_module(name).main(argv + ["--quick"] * args.quick)
+                    metrics = common.run_script(name, argv + ["--quick"] * args.quick)
             except Exception:  # one experiment's failure is reported; the next still runs
                 failed.append(name)
                 print(f"{name}: FAILED after {time.perf_counter() - start:.1f} s")

@@ -1,3 +1,17 @@
+# %% [markdown]
+# # Linear algebra (the book's 2.3)
+#
+# The book goes through the objects of linear algebra as tensors: scalars, vectors, matrices
+# and higher-order tensors; elementwise arithmetic; reductions (sums and means, over all
+# elements or along axes, with or without keeping the reduced axis); dot products,
+# matrix-vector and matrix-matrix products; and norms. Here the arrays are `jax.numpy`'s and
+# the norms are written from scratch in `jaxdl.linalg`, checked against `jnp.linalg.norm`.
+#
+# What to look at: the printed values match the book's cell outputs; the norms of [3, −4] and
+# of a 4×9 matrix of ones (5, 7 and 6); and the gradient of the L2 norm at the zero vector,
+# 0 for ours and NaN for the naive formula.
+
+# %%
 """Linear algebra with JAX arrays (the book's section on linear algebra).
 
 As the book: scalars, vectors, matrices and their transpose (a symmetric matrix equals its
@@ -33,12 +47,10 @@ metrics.json:
   ``"grad_frobenius_at_zero_max_abs"``: 0, ``"naive_grad_at_zero_is_nan"``: bool}``.
 """
 
-from __future__ import annotations
-
 import jax
 import jax.numpy as jnp
 
-from jaxdl.linalg import frobenius_norm, l1_norm, l2_norm
+from jaxdl.linalg import _safe_sqrt_of_sum_of_squares, frobenius_norm, l1_norm, l2_norm
 
 import common
 
@@ -48,118 +60,204 @@ def show(label: str, value) -> None:
     print(f"{label}\n{value!r}")
 
 
-def main(argv=None) -> dict:
-    p = common.parser("linear_algebra", __doc__)
-    _, out = common.start(p, argv)
-    m = {}
+# %% [markdown]
+# ## Configuration
+#
+# Only the output folder. In the notebook, change a default here (or set
+# `JAXDL_NOTEBOOK_ARGS`); on the command line, pass flags (`--help` lists them).
 
-    print("== Scalars")
-    x, y = jnp.array(3.0), jnp.array(2.0)
-    show("x + y, x * y, x / y, x ** y", (x + y, x * y, x / y, x**y))
-    m["scalars"] = {"x": x, "y": y, "add": x + y, "mul": x * y, "div": x / y, "pow": x**y}
+# %%
+p = common.parser("linear_algebra", __doc__)
+args, out = common.start(p)
+metrics = {}
 
-    print("\n== Vectors")
-    x = jnp.arange(4)
-    show("x = jnp.arange(4)", x)
-    show("x[3]", x[3])
-    show("len(x), x.shape", (len(x), x.shape))
-    m["vector"] = {"x": x, "x[3]": x[3], "len": len(x), "shape": list(x.shape)}
+# %% [markdown]
+# ## Scalars
+#
+# A scalar is an array with no axes (shape `()`); the usual arithmetic applies.
 
-    print("\n== Matrices")
-    A = jnp.arange(20).reshape(5, 4)
-    show("A", A)
-    show("A.T", A.T)
-    B = jnp.array([[1, 2, 3], [2, 0, 4], [3, 4, 5]])
-    show("B == B.T", B == B.T)
-    m["matrix"] = {"A": A, "A.T": A.T}
-    m["symmetric"] = B == B.T
+# %%
+print("== Scalars")
+x, y = jnp.array(3.0), jnp.array(2.0)
+show("x + y, x * y, x / y, x ** y", (x + y, x * y, x / y, x**y))
+metrics["scalars"] = {"x": x, "y": y, "add": x + y, "mul": x * y, "div": x / y, "pow": x**y}
 
-    print("\n== Tensors")
-    X = jnp.arange(24).reshape(2, 3, 4)
-    show("X", X)
-    m["tensor_shape"] = list(X.shape)
+# %% [markdown]
+# ## Vectors
+#
+# A vector has one axis; its elements are indexed from 0, and its length is its shape's
+# single entry.
 
-    print("\n== Tensor arithmetic")
-    A = jnp.arange(20, dtype=jnp.float32).reshape(5, 4)
-    B = A.copy()  # A new buffer; with immutable arrays `B = A` would be just as safe.
-    show("A, A + B", (A, A + B))
-    show("A * B", A * B)
-    m["hadamard"] = A * B
-    m["copy"] = {
-        "equal": bool(jnp.array_equal(A, B)),
-        "same_buffer": A.unsafe_buffer_pointer() == B.unsafe_buffer_pointer(),
-    }
-    a = 2
-    show("a + X, (a * X).shape", (a + X, (a * X).shape))
-    m["scalar_plus_tensor_shape"] = list((a * X).shape)
+# %%
+print("\n== Vectors")
+x = jnp.arange(4)
+show("x = jnp.arange(4)", x)
+show("x[3]", x[3])
+show("len(x), x.shape", (len(x), x.shape))
+metrics["vector"] = {"x": x, "x[3]": x[3], "len": len(x), "shape": list(x.shape)}
 
-    print("\n== Reduction")
-    x = jnp.arange(4, dtype=jnp.float32)
-    show("x, x.sum()", (x, x.sum()))
-    show("A.shape, A.sum()", (A.shape, A.sum()))
-    show("A.sum(axis=0)", A.sum(axis=0))
-    show("A.sum(axis=1)", A.sum(axis=1))
-    show("A.sum(axis=(0, 1))", A.sum(axis=(0, 1)))
-    show("A.mean(), A.sum() / A.size", (A.mean(), A.sum() / A.size))
-    show("A.mean(axis=0), A.sum(axis=0) / A.shape[0]", (A.mean(axis=0), A.sum(axis=0) / A.shape[0]))
-    sum_A = A.sum(axis=1, keepdims=True)
-    show("sum_A = A.sum(axis=1, keepdims=True)", sum_A)
-    show("A / sum_A", A / sum_A)
-    show("A.cumsum(axis=0)", A.cumsum(axis=0))
-    m["sums"] = {
-        "x": x.sum(),
-        "A": A.sum(),
-        "axis0": A.sum(axis=0),
-        "axis1": A.sum(axis=1),
-        "axes01": A.sum(axis=(0, 1)),
-        "mean": A.mean(),
-        "sum_over_size": A.sum() / A.size,
-        "mean_axis0": A.mean(axis=0),
-        "keepdims_axis1": sum_A,
-        "keepdims_shape": list(sum_A.shape),
-        "A_over_row_sums": A / sum_A,
-        "cumsum_axis0": A.cumsum(axis=0),
-    }
+# %% [markdown]
+# ## Matrices
+#
+# A matrix has two axes; `A.T` swaps them. A symmetric matrix equals its transpose.
 
-    print("\n== Products")
-    y = jnp.ones(4, dtype=jnp.float32)
-    show("x, y, jnp.dot(x, y)", (x, y, jnp.dot(x, y)))
-    show("jnp.sum(x * y)", jnp.sum(x * y))
-    show("A.shape, x.shape, jnp.matmul(A, x)", (A.shape, x.shape, jnp.matmul(A, x)))
-    B = jnp.ones((4, 3))
-    show("jnp.matmul(A, B)", jnp.matmul(A, B))
-    m.update(dot=jnp.dot(x, y), dot_as_sum=jnp.sum(x * y), matvec=A @ x, matmul=A @ B)
+# %%
+print("\n== Matrices")
+A = jnp.arange(20).reshape(5, 4)
+show("A", A)
+show("A.T", A.T)
+B = jnp.array([[1, 2, 3], [2, 0, 4], [3, 4, 5]])
+show("B == B.T", B == B.T)
+metrics["matrix"] = {"A": A, "A.T": A.T}
+metrics["symmetric"] = B == B.T
 
-    print("\n== Norms")
-    u = jnp.array([3.0, -4.0])
-    show("l2_norm(u)", l2_norm(u))
-    show("l1_norm(u)", l1_norm(u))
-    show("frobenius_norm(jnp.ones((4, 9)))", frobenius_norm(jnp.ones((4, 9))))
-    references = {
-        "l2_reference": jnp.linalg.norm(u),
-        "l1_reference": jnp.linalg.norm(u, 1),
-        "frobenius_reference": jnp.linalg.norm(jnp.ones((4, 9)), "fro"),
-    }
-    print("jnp.linalg.norm gives", ", ".join(f"{float(v):g}" for v in references.values()))
-    zero = jnp.zeros(2)
-    grad_l2, grad_l1 = jax.grad(l2_norm)(zero), jax.grad(l1_norm)(zero)
-    grad_fro = jax.grad(frobenius_norm)(jnp.zeros((4, 9)))
-    naive = jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zero)
-    show("jax.grad(l2_norm)(zeros(2))", grad_l2)
-    show("jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zeros(2))  # naive", naive)
-    m.update(
-        l2_norm=l2_norm(u), l1_norm=l1_norm(u), frobenius_norm=frobenius_norm(jnp.ones((4, 9)))
-    )
-    m["norms"] = {
-        **references,
-        "grad_l2_at_zero": grad_l2,
-        "grad_l1_at_zero": grad_l1,
-        "grad_frobenius_at_zero_max_abs": jnp.max(jnp.abs(grad_fro)),
-        "naive_grad_at_zero_is_nan": bool(jnp.all(jnp.isnan(naive))),
-    }
+# %% [markdown]
+# ## Tensors
+#
+# Arrays with more axes, such as a batch of images (here 2 × 3 × 4).
 
-    return common.finish(out, m, {})
+# %%
+print("\n== Tensors")
+X = jnp.arange(24).reshape(2, 3, 4)
+show("X", X)
+metrics["tensor_shape"] = list(X.shape)
 
+# %% [markdown]
+# ## Basic properties of tensor arithmetic
+#
+# Elementwise operations keep the shape: the sum and the elementwise (Hadamard) product of two
+# matrices, and a scalar added to or multiplied with a tensor. The book copies A with
+# `A.clone()`; `A.copy()` gives a new buffer, though with immutable arrays `B = A` would be
+# just as safe.
 
-if __name__ == "__main__":
-    common.run(main)
+# %%
+print("\n== Tensor arithmetic")
+A = jnp.arange(20, dtype=jnp.float32).reshape(5, 4)
+B = A.copy()  # A new buffer; with immutable arrays `B = A` would be just as safe.
+show("A, A + B", (A, A + B))
+show("A * B", A * B)
+metrics["hadamard"] = A * B
+metrics["copy"] = {
+    "equal": bool(jnp.array_equal(A, B)),
+    "same_buffer": A.unsafe_buffer_pointer() == B.unsafe_buffer_pointer(),
+}
+a = 2
+show("a + X, (a * X).shape", (a + X, (a * X).shape))
+metrics["scalar_plus_tensor_shape"] = list((a * X).shape)
+
+# %% [markdown]
+# ## Reduction
+#
+# `sum` and `mean` reduce all elements to a scalar, or, with `axis`, reduce only the axes
+# named: summing A [5, 4] over axis 0 gives the 4 column sums, over axis 1 the 5 row sums.
+
+# %%
+print("\n== Reduction")
+x = jnp.arange(4, dtype=jnp.float32)
+show("x, x.sum()", (x, x.sum()))
+show("A.shape, A.sum()", (A.shape, A.sum()))
+show("A.sum(axis=0)", A.sum(axis=0))
+show("A.sum(axis=1)", A.sum(axis=1))
+show("A.sum(axis=(0, 1))", A.sum(axis=(0, 1)))
+show("A.mean(), A.sum() / A.size", (A.mean(), A.sum() / A.size))
+show("A.mean(axis=0), A.sum(axis=0) / A.shape[0]", (A.mean(axis=0), A.sum(axis=0) / A.shape[0]))
+
+# %% [markdown]
+# ## Non-reduction sum
+#
+# With `keepdims=True` the summed axis stays, with length 1, so the row sums [5, 1] broadcast
+# against A and `A / sum_A` divides each row by its sum. `cumsum` keeps the shape and
+# accumulates along an axis.
+
+# %%
+sum_A = A.sum(axis=1, keepdims=True)
+show("sum_A = A.sum(axis=1, keepdims=True)", sum_A)
+show("A / sum_A", A / sum_A)
+show("A.cumsum(axis=0)", A.cumsum(axis=0))
+metrics["sums"] = {
+    "x": x.sum(),
+    "A": A.sum(),
+    "axis0": A.sum(axis=0),
+    "axis1": A.sum(axis=1),
+    "axes01": A.sum(axis=(0, 1)),
+    "mean": A.mean(),
+    "sum_over_size": A.sum() / A.size,
+    "mean_axis0": A.mean(axis=0),
+    "keepdims_axis1": sum_A,
+    "keepdims_shape": list(sum_A.shape),
+    "A_over_row_sums": A / sum_A,
+    "cumsum_axis0": A.cumsum(axis=0),
+}
+
+# %% [markdown]
+# ## Dot products, matrix-vector and matrix-matrix products
+#
+# The dot product of two vectors is the sum of their elementwise product. A matrix times a
+# vector (`jnp.matmul` or `@`) takes the dot product of each row with the vector; a matrix
+# times a matrix does so for each column of the second.
+
+# %%
+print("\n== Products")
+y = jnp.ones(4, dtype=jnp.float32)
+show("x, y, jnp.dot(x, y)", (x, y, jnp.dot(x, y)))
+show("jnp.sum(x * y)", jnp.sum(x * y))
+show("A.shape, x.shape, jnp.matmul(A, x)", (A.shape, x.shape, jnp.matmul(A, x)))
+B = jnp.ones((4, 3))
+show("jnp.matmul(A, B)", jnp.matmul(A, B))
+metrics.update(dot=jnp.dot(x, y), dot_as_sum=jnp.sum(x * y), matvec=A @ x, matmul=A @ B)
+
+# %% [markdown]
+# ## Norms
+#
+# The L2 norm is the square root of the sum of squares, the L1 norm the sum of absolute
+# values, and the Frobenius norm of a matrix the L2 norm of all its elements. They are written
+# from scratch below; the L2 and Frobenius norms share a square root whose gradient stays
+# finite at zero.
+
+# %%
+common.show_source(l1_norm, l2_norm, frobenius_norm, _safe_sqrt_of_sum_of_squares)
+
+# %%
+print("\n== Norms")
+u = jnp.array([3.0, -4.0])
+show("l2_norm(u)", l2_norm(u))
+show("l1_norm(u)", l1_norm(u))
+show("frobenius_norm(jnp.ones((4, 9)))", frobenius_norm(jnp.ones((4, 9))))
+references = {
+    "l2_reference": jnp.linalg.norm(u),
+    "l1_reference": jnp.linalg.norm(u, 1),
+    "frobenius_reference": jnp.linalg.norm(jnp.ones((4, 9)), "fro"),
+}
+print("jnp.linalg.norm gives", ", ".join(f"{float(v):g}" for v in references.values()))
+
+# %% [markdown]
+# ## The gradient of a norm at zero
+#
+# Not in the book, but it matters when a norm is part of a function that is differentiated:
+# the naive `sqrt(sum(v**2))` has the gradient `v / ‖v‖`, which is 0/0 = NaN at the zero
+# vector. The from-scratch norms give 0 there (and the L1 norm's gradient `sign(v)` is 0 too).
+
+# %%
+zero = jnp.zeros(2)
+grad_l2, grad_l1 = jax.grad(l2_norm)(zero), jax.grad(l1_norm)(zero)
+grad_fro = jax.grad(frobenius_norm)(jnp.zeros((4, 9)))
+naive = jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zero)
+show("jax.grad(l2_norm)(zeros(2))", grad_l2)
+show("jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zeros(2))  # naive", naive)
+metrics.update(
+    l2_norm=l2_norm(u), l1_norm=l1_norm(u), frobenius_norm=frobenius_norm(jnp.ones((4, 9)))
+)
+metrics["norms"] = {
+    **references,
+    "grad_l2_at_zero": grad_l2,
+    "grad_l1_at_zero": grad_l1,
+    "grad_frobenius_at_zero_max_abs": jnp.max(jnp.abs(grad_fro)),
+    "naive_grad_at_zero_is_nan": bool(jnp.all(jnp.isnan(naive))),
+}
+
+# %% [markdown]
+# ## Against the book
+
+# %%
+common.compare_with_book("linear_algebra", metrics, quick=args.quick)
+metrics = common.finish(out, metrics, {})

@@ -1,10 +1,27 @@
+# %% [markdown]
+# # Model selection, underfitting and overfitting (the book's 4.4)
+#
+# The book makes data from a cubic, `y = 5 + 1.2 x - 3.4 x²/2! + 5.6 x³/3! + noise`, gives the
+# model the features `x^i / i!` for `i = 0 .. 19`, and trains a linear layer without bias on
+# the first few of them: the first 4 (degree 3, the true model), the first 2 (a line:
+# underfitting), and all 20 (far more freedom than 100 examples pin down: overfitting). Here
+# the three fits are one masked linear model whose mask says which features are in use, so
+# models of every degree have one shape and train together under `jax.vmap`; a sweep over
+# every degree 0..19 adds the book's model-complexity picture.
+#
+# What to look at: the learned weights of the degree-3 fit next to the true `[5, 1.2, -3.4,
+# 5.6]`; the line's losses, both high; the 20-feature fit's training loss below its test
+# loss; and in the complexity curve, the test loss falling steeply until degree 3 and no lower
+# after it.
+
+# %%
 """Model selection, underfitting and overfitting with polynomial regression (book 4.4).
 
-Data (the book's): x ~ N(0, 1), features x^i / i! for i = 0..19, labels
-5 + 1.2 x - 3.4 x²/2! + 5.6 x³/3! + N(0, 0.1²); 100 training and 100 test examples. Model: a
-linear layer without bias on the first k features (``jaxdl.selection.masked_linear``, PyTorch's
-default uniform initialisation), loss (ŷ - y)² (``nn.MSELoss``: no ½), SGD with learning rate
-0.01, batch 10.
+Data (the book's, ``jaxdl.data.synthetic.polynomial_data``): x ~ N(0, 1), features x^i / i!
+for i = 0..19, labels 5 + 1.2 x - 3.4 x²/2! + 5.6 x³/3! + N(0, 0.1²); 100 training and 100
+test examples. Model: a linear layer without bias on the first k features
+(``jaxdl.selection.masked_linear``, PyTorch's default uniform initialisation), loss (ŷ - y)²
+(``nn.MSELoss``: no ½), SGD with learning rate 0.01, batch 10.
 
 - degree3: the first 4 features (degree 3, the true model), 400 epochs: a good fit.
 - linear: the first 2 features, 400 epochs: underfitting.
@@ -24,14 +41,12 @@ Figures: ``fits.png`` (train and test loss against epoch, log scale, one panel p
 ``complexity.png`` (final train and test loss against degree).
 """
 
-from __future__ import annotations
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxdl.data.synthetic import polynomial_data
+from jaxdl.data.synthetic import polynomial_data, polynomial_features
 from jaxdl.engine import check_finite, train
 from jaxdl.optim import sgd
 from jaxdl.plotting import loss_panels, plot
@@ -39,20 +54,58 @@ from jaxdl.selection import masked_linear
 
 import common
 
-MAX_DEGREE = 20
-NUM_TRAIN = NUM_TEST = 100
-TRUE_W = (5.0, 1.2, -3.4, 5.6)
-NOISE = 0.1
+MAX_DEGREE = 20  # features x^0/0! .. x^19/19!, polynomial_data's default
 FITS = {"degree3": 4, "linear": 2, "all20": MAX_DEGREE}
 
+# %% [markdown]
+# ## Configuration
+#
+# The book's. In the notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`, e.g.
+# `--quick`); on the command line, pass flags (`--help` lists them).
 
-def make_data(key):
-    """``(train, test)`` pairs of ``(features [100, 20], labels [100])``: the book's data."""
-    return polynomial_data(
-        key, TRUE_W, max_degree=MAX_DEGREE, num_train=NUM_TRAIN, num_test=NUM_TEST, noise=NOISE
-    )
+# %%
+p = common.parser("polynomial_regression", __doc__, epochs=400, lr=0.01, batch_size=10)
+p.add_argument(
+    "--overfit-epochs",
+    type=common.non_negative_int,
+    default=1500,
+    help="epochs of the all-features fit and of the sweep",
+)
+args, out = common.start(p)
+if args.quick:
+    args.epochs, args.overfit_epochs = min(args.epochs, 40), min(args.overfit_epochs, 60)
+
+# %% [markdown]
+# ## The data
+#
+# `polynomial_data` draws 200 values `x ~ N(0, 1)`, turns each into the 20 features
+# `x^i / i!` below (the `i!` keeps the high powers from swamping the gradients), and labels
+# them with the cubic plus noise of standard deviation 0.1; the first 100 train, the other 100
+# test.
+
+# %%
+common.show_source(polynomial_features)
+
+# %%
+key_data, key_train = jax.random.split(jax.random.key(args.seed))
+data = polynomial_data(key_data)
+(x_train, y_train), (x_test, y_test) = data
+print(f"features: train {x_train.shape}, test {x_test.shape}")
+
+# %% [markdown]
+# ## The model
+#
+# `masked_linear(mask)` is `y = X (w * mask)`: the features where the mask is 0 take no part,
+# and their weights get no gradient. With the mask's first k entries 1 it is the book's
+# `nn.Linear(k, 1, bias=False)`. `train_by_num_features` trains one such model per number of
+# features, all at once (`jax.vmap` over k), with the loss `(ŷ - y)²` and SGD; after every
+# epoch it records the loss over the whole training and test sets.
+
+# %%
+common.show_source(masked_linear)
 
 
+# %%
 def train_by_num_features(num_features, key, data, *, epochs, lr, batch_size):
     """Trains one model per entry of ``num_features`` (an int array) at once, with ``vmap``.
 
@@ -78,71 +131,88 @@ def train_by_num_features(num_features, key, data, *, epochs, lr, batch_size):
     return np.asarray(result.state.params["w"]), history, result.run
 
 
-def main(argv=None) -> dict:
-    p = common.parser("polynomial_regression", __doc__, epochs=400, lr=0.01, batch_size=10)
-    p.add_argument(
-        "--overfit-epochs",
-        type=common.non_negative_int,
-        default=1500,
-        help="epochs of the all-features fit and of the sweep",
+# %% [markdown]
+# ## Training
+#
+# Two runs: the degree-3 and linear fits for `--epochs` (400), and every number of features
+# 1..20 for `--overfit-epochs` (1500). The second run's 20-feature model is the book's
+# overfitting fit; the whole run is the complexity sweep further down.
+
+# %%
+options = dict(lr=args.lr, batch_size=args.batch_size)
+short = train_by_num_features([4, 2], key_train, data, epochs=args.epochs, **options)
+num_features = np.arange(1, MAX_DEGREE + 1)
+long = train_by_num_features(num_features, key_train, data, epochs=args.overfit_epochs, **options)
+
+# %% [markdown]
+# ## The three fits
+#
+# The learned weights and final losses of the book's three fits, and their training and test
+# loss after each epoch. Degree 3 lands near the true weights (the book: about `[4.95, 1.37,
+# -3.29, 5.06]`, losses 0.023 train and 0.048 test after 400 epochs, still above the noise
+# variance 0.01). The line stays far above the noise on both sets. With all 20 features,
+# trained 1500 epochs, the training loss ends below the test loss.
+
+# %%
+sources = {"degree3": (short, 0), "linear": (short, 1), "all20": (long, MAX_DEGREE - 1)}
+metrics, curves = {}, {}
+for name, ((w, history, _), row) in sources.items():
+    k = FITS[name]
+    train_curve, test_curve = history["train_eval_loss"][row], history["test_loss"][row]
+    curves[name] = (train_curve, test_curve)
+    metrics[name] = {
+        "w": w[row, :k].tolist(),
+        "train_loss": float(train_curve[-1]) if len(train_curve) else None,
+        "test_loss": float(test_curve[-1]) if len(test_curve) else None,
+        "num_features": k,
+        "epochs": len(train_curve),
+    }
+    print(f"{name}: weight {np.round(metrics[name]['w'], 4)}")
+    if len(train_curve):
+        print(f"{name}: train loss {train_curve[-1]:.4f}, test loss {test_curve[-1]:.4f}")
+
+figures = {}
+if args.overfit_epochs:
+    titled = {f"{name} ({FITS[name]} features)": c for name, c in curves.items()}
+    figures["fits.png"] = loss_panels(titled, ncols=3)
+    common.show(figures["fits.png"])
+
+# %% [markdown]
+# ## Model complexity
+#
+# The final training and test loss of every degree 0..19 after `--overfit-epochs`. Both fall
+# steeply until degree 3, the true model. Past it the extra features buy nothing: the
+# training loss stays near the noise variance 0.01 and the test loss a little above it.
+
+# %%
+_, sweep_history, _ = long
+if args.overfit_epochs:
+    metrics["sweep"] = {
+        "num_features": num_features.tolist(),
+        "degree": (num_features - 1).tolist(),
+        "train_loss": sweep_history["train_eval_loss"][:, -1].tolist(),
+        "test_loss": sweep_history["test_loss"][:, -1].tolist(),
+    }
+    for k, tr, te in zip(
+        num_features, *(metrics["sweep"][s] for s in ("train_loss", "test_loss")), strict=True
+    ):
+        print(f"sweep: {k:2d} features (degree {k - 1:2d}): train {tr:.4f}, test {te:.4f}")
+
+    figures["complexity.png"] = plot(
+        num_features - 1,
+        [metrics["sweep"]["train_loss"], metrics["sweep"]["test_loss"]],
+        "degree (number of features - 1)",
+        f"loss after {args.overfit_epochs} epochs",
+        legend=["train", "test"],
+        yscale="log",
+        figsize=(4.5, 3),
     )
-    args, out = common.start(p, argv)
-    if args.quick:
-        args.epochs, args.overfit_epochs = min(args.epochs, 40), min(args.overfit_epochs, 60)
-    key_data, key_train = jax.random.split(jax.random.key(args.seed))
-    data = make_data(key_data)
-    options = dict(lr=args.lr, batch_size=args.batch_size)
+    common.show(figures["complexity.png"])
+metrics["runs"] = {"first_fits": short[2].to_dict(), "sweep": long[2].to_dict()}
 
-    short = train_by_num_features([4, 2], key_train, data, epochs=args.epochs, **options)
-    num_features = np.arange(1, MAX_DEGREE + 1)
-    long = train_by_num_features(
-        num_features, key_train, data, epochs=args.overfit_epochs, **options
-    )
-    sources = {"degree3": (short, 0), "linear": (short, 1), "all20": (long, MAX_DEGREE - 1)}
-    metrics, curves = {}, {}
-    for name, ((w, history, _), row) in sources.items():
-        k = FITS[name]
-        train_curve, test_curve = history["train_eval_loss"][row], history["test_loss"][row]
-        curves[name] = (train_curve, test_curve)
-        metrics[name] = {
-            "w": w[row, :k].tolist(),
-            "train_loss": float(train_curve[-1]) if len(train_curve) else None,
-            "test_loss": float(test_curve[-1]) if len(test_curve) else None,
-            "num_features": k,
-            "epochs": len(train_curve),
-        }
-        print(f"{name}: weight {np.round(metrics[name]['w'], 4)}")
-        if len(train_curve):
-            print(f"{name}: train loss {train_curve[-1]:.4f}, test loss {test_curve[-1]:.4f}")
+# %% [markdown]
+# ## Against the book
 
-    _, sweep_history, _ = long
-    figures = {}
-    if args.overfit_epochs:
-        metrics["sweep"] = {
-            "num_features": num_features.tolist(),
-            "degree": (num_features - 1).tolist(),
-            "train_loss": sweep_history["train_eval_loss"][:, -1].tolist(),
-            "test_loss": sweep_history["test_loss"][:, -1].tolist(),
-        }
-        for k, tr, te in zip(
-            num_features, *(metrics["sweep"][s] for s in ("train_loss", "test_loss")), strict=True
-        ):
-            print(f"sweep: {k:2d} features (degree {k - 1:2d}): train {tr:.4f}, test {te:.4f}")
-
-        titled = {f"{name} ({FITS[name]} features)": c for name, c in curves.items()}
-        figures["fits.png"] = loss_panels(titled, ncols=3)
-        figures["complexity.png"] = plot(
-            num_features - 1,
-            [metrics["sweep"]["train_loss"], metrics["sweep"]["test_loss"]],
-            "degree (number of features - 1)",
-            f"loss after {args.overfit_epochs} epochs",
-            legend=["train", "test"],
-            yscale="log",
-            figsize=(4.5, 3),
-        )
-    metrics["runs"] = {"first_fits": short[2].to_dict(), "sweep": long[2].to_dict()}
-    return common.finish(out, metrics, figures)
-
-
-if __name__ == "__main__":
-    common.run(main)
+# %%
+common.compare_with_book("polynomial_regression", metrics, quick=args.quick)
+metrics = common.finish(out, metrics, figures)

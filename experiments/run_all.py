@@ -13,152 +13,38 @@ Then ``OUT/REPORT.md`` lists each experiment's headline figures next to the book
 experiment's own time less its compilation: training, evaluation, figures) and the total. The
 exit status is 1 when any experiment failed; the report still covers the others.
 
+With ``--notebooks`` each experiment runs instead as its notebook, in a Jupyter kernel of its
+own, and the executed notebooks (code, outputs, figures) are saved to
+``OUT/notebooks/NAME.ipynb`` and linked from the report (needs ``pip install -e
+'.[notebooks]'``).
+
 Command: ``python experiments/run_all.py [--out results] [--only NAME ...] [--quick]
-[--compilation-cache DIR|off]`` (``--quick`` passes ``--quick`` to every experiment: a
-seconds-long smoke run).
+[--notebooks] [--compilation-cache DIR|off]`` (``--quick`` passes ``--quick`` to every
+experiment: a seconds-long smoke run).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
-
-import numpy as np
 
 from jaxdl.compilation import ENV_VAR, cache_dir, default_cache_dir
 from jaxdl.results import write_json, write_text
 
-from reference import BOOK, within
+from common import NOTEBOOK_ARGS
+from reference import BOOK
+from report import EXPERIMENTS, Entry, band_check
 
 HERE = Path(__file__).resolve().parent
-
-
-def _fmt(values, digits: int = 4) -> str:
-    return "[" + ", ".join(f"{v:.{digits}g}" for v in np.ravel(values)) + "]"
-
-
-class Entry(NamedTuple):
-    """One experiment: its script name, our headline figures from metrics.json, and the
-    values to hold to the book's bands (``{band: [values]}``, see ``reference.py``)."""
-
-    name: str
-    headline: Callable[[dict], str]
-    measured: Callable[[dict], dict[str, list[float]]] = lambda m: {}
-
-
-def _classifiers(m: dict) -> str:
-    return "; ".join(
-        f"{v}: test acc {m[v]['test_acc']:.3f}, train loss {m[v]['train_loss']:.3f}"
-        for v in ("scratch", "concise")
-    )
-
-
-def _classifier_values(m: dict) -> dict[str, list[float]]:
-    return {k: [m[v][k] for v in ("scratch", "concise")] for k in ("test_acc", "train_loss")}
-
-
-EXPERIMENTS = [
-    Entry(
-        "ndarray",
-        lambda m: ", ".join(f"{k}: {v}" for k, v in m.items() if not isinstance(v, dict | list))[
-            :300
-        ],
-    ),
-    Entry("preprocessing", lambda m: f"X = {m['X']}, y = {m['y']}"),
-    Entry(
-        "linear_algebra",
-        lambda m: f"L2 {m['l2_norm']:g}, L1 {m['l1_norm']:g}, Frobenius {m['frobenius_norm']:g}",
-    ),
-    Entry("calculus", lambda m: ", ".join(f"{v:.5f}" for v in m["limits"])),
-    Entry("autograd", lambda m: f"y = {m['y']:g}, grad = {m['grad']}"),
-    Entry(
-        "linear_regression",
-        lambda m: (
-            "; ".join(
-                f"{v}: w error {_fmt(m[v]['w_error'], 2)}, b error {m[v]['b_error']:.2g}"
-                for v in ("scratch", "concise", "closed_form")
-            )
-            + f"; scratch epoch losses {_fmt(m['scratch']['train_loss_per_epoch'], 2)}"
-        ),
-        lambda m: {
-            "abs_error": [
-                abs(e)
-                for v in ("scratch", "concise", "closed_form")
-                for e in [*m[v]["w_error"], m[v]["b_error"]]
-            ],
-            "loss_epoch1": [m["scratch"]["train_loss_per_epoch"][0]],
-            "loss_epoch3": [m["scratch"]["train_loss_per_epoch"][2]],
-        },
-    ),
-    Entry(
-        "loss_functions",
-        lambda m: (
-            f"Huber(2) = {m['loss']['huber'][-1]:g}; naive softmax finite: "
-            f"{[c['naive_softmax_finite'] for c in m['overflow']]}; softmax and cross-entropy "
-            f"finite: {[c['softmax_finite'] and c['cross_entropy_finite'] for c in m['overflow']]}"
-        ),
-    ),
-    Entry("softmax_regression", _classifiers, _classifier_values),
-    Entry(
-        "activations",
-        lambda m: (
-            f"ReLU'(0) = {m['relu']['grad_at_0']:g}, sigmoid'(0) = "
-            f"{m['sigmoid']['grad_at_0']:g}, tanh'(0) = {m['tanh']['grad_at_0']:g}; max |f' - "
-            f"jax.nn f'| {max(m[a]['max_abs_diff_grad'] for a in ('relu', 'sigmoid', 'tanh')):.1e}"
-        ),
-    ),
-    Entry("mlp", _classifiers, _classifier_values),
-    Entry(
-        "polynomial_regression",
-        lambda m: "; ".join(
-            f"{v}: w {_fmt(m[v]['w'][:4], 3)}, train/test {m[v]['train_loss']:.3g}/"
-            f"{m[v]['test_loss']:.3g}"
-            for v in ("degree3", "linear", "all20")
-        ),
-        lambda m: {
-            "abs_weight_error": [
-                abs(w - t)
-                for v in ("degree3", "all20")
-                for w, t in zip(m[v]["w"][:4], (5.0, 1.2, -3.4, 5.6), strict=True)
-            ],
-            "degree3_train_loss": [m["degree3"]["train_loss"]],
-            "degree3_test_loss": [m["degree3"]["test_loss"]],
-            "linear_loss": [m["linear"]["train_loss"], m["linear"]["test_loss"]],
-        },
-    ),
-    Entry(
-        "kfold",
-        lambda m: (
-            f"chosen degree {m['chosen_degree']} (validation loss "
-            f"{min(m['mean_val_loss']):.3g}), its test loss {m['chosen_test_loss']:.3g}"
-        ),
-    ),
-    Entry(
-        "weight_decay",
-        lambda m: "; ".join(
-            f"{v}: ‖w‖₂ λ=0 → {m[v]['0']['w_norm']:.3g} (test {m[v]['0']['test_loss']:.3g}), "
-            f"λ=3 → {m[v]['3']['w_norm']:.3g} (test {m[v]['3']['test_loss']:.3g})"
-            for v in ("scratch", "concise")
-        ),
-        lambda m: {
-            "w_norm_no_decay": [m[v]["0"]["w_norm"] for v in ("scratch", "concise")],
-            "w_norm_decay_3": [m[v]["3"]["w_norm"] for v in ("scratch", "concise")],
-            "test_loss_decay_3": [m[v]["3"]["test_loss"] for v in ("scratch", "concise")],
-            "test_loss_no_decay": [m[v]["0"]["test_loss"] for v in ("scratch", "concise")],
-            "train_loss_no_decay": [m[v]["0"]["train_loss"] for v in ("scratch", "concise")],
-        },
-    ),
-]
 
 
 @contextlib.contextmanager
@@ -179,16 +65,18 @@ def _output_to(log):
             os.close(copy)
 
 
-def worker(names: list[str], out: Path, quick: bool, report) -> None:
-    """Runs the experiments ``names`` in this process, one after another; after each, writes a
-    JSON line ``{"name", "ok", "seconds"}`` to ``report``."""
+def worker(names: list[str], out: Path, quick: bool, report, scripts: Path = HERE) -> None:
+    """Runs the experiments ``names`` (scripts in ``scripts``) in this process, one after
+    another; after each, writes a JSON line ``{"name", "ok", "seconds"}`` to ``report``."""
+    from common import run_script  # imports JAX: the worker's, not the job's
+
     for name in names:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         with open(folder / "log.txt", "w") as log, _output_to(log):
             try:
-                importlib.import_module(name).main(["--out", str(folder), *["--quick"] * quick])
+                run_script(name, ["--out", str(folder), *["--quick"] * quick], scripts)
                 ok = True
             except (Exception, SystemExit):  # the experiment fails; the others go on
                 traceback.print_exc()
@@ -226,18 +114,37 @@ def run(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
             yield {"name": name, "ok": False, "seconds": time.perf_counter() - began}
 
 
-def band_check(entry: Entry, metrics: dict, quick: bool) -> str:
-    """ "yes", or the bands our values miss, or "—" when the book gives none (or ``quick``:
-    small runs are not the book's configuration)."""
-    if quick or not BOOK[entry.name].bands:
-        return "—"
-    missed = [
-        f"{band} {value:.3g} not in {BOOK[entry.name].bands[band]}"
-        for band, values in entry.measured(metrics).items()
-        for value in values
-        if not within(entry.name, band, value)
-    ]
-    return "yes" if not missed else "**no**: " + "; ".join(missed)
+def run_notebooks(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
+    """Runs each experiment as its notebook, in a kernel of its own (jupytext reads the script,
+    nbclient executes it), saves the executed notebook, outputs included, to
+    ``out/notebooks/NAME.ipynb``, and yields each one's report as it ends. A notebook that
+    fails is saved too, up to its failing cell."""
+    try:
+        import jupytext
+        import nbclient
+    except ImportError as error:
+        raise SystemExit(
+            "run_all.py --notebooks: needs the notebooks extra (pip install -e '.[notebooks]'): "
+            f"{error}"
+        ) from error
+    for name in names:
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ[NOTEBOOK_ARGS] = shlex.join(["--out", str(folder), *["--quick"] * quick])
+        notebook = jupytext.read(HERE / f"{name}.py")
+        client = nbclient.NotebookClient(
+            notebook, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
+        )
+        start, ok = time.perf_counter(), True
+        with open(folder / "log.txt", "w") as log:
+            try:
+                client.execute()
+                log.write(f"executed as a notebook: {out / 'notebooks' / name}.ipynb\n")
+            except nbclient.exceptions.CellExecutionError as error:
+                log.write(str(error))
+                ok = False
+        write_text(out / "notebooks" / f"{name}.ipynb", jupytext.writes(notebook, "ipynb"))
+        yield {"name": name, "ok": ok, "seconds": time.perf_counter() - start}
 
 
 def report_row(
@@ -255,7 +162,11 @@ def report_row(
     else:
         ours = f"**failed**: see [log]({(folder / 'log.txt').relative_to(root)})"
     pngs = sorted(folder.glob("*.png")) if folder.exists() else []
-    links = " ".join(f"[{p.stem}]({p.relative_to(root)})" for p in pngs)
+    notebook = root / "notebooks" / f"{entry.name}.ipynb"
+    pngs += [notebook] if notebook.exists() else []
+    links = " ".join(
+        f"[{p.stem if p.suffix == '.png' else 'notebook'}]({p.relative_to(root)})" for p in pngs
+    )
     ours, band = ours.replace("|", "\\|"), band.replace("|", "\\|")
     book = BOOK[entry.name].result
     return f"| {entry.name} | {ours} | {book} | {band} | {links} | {seconds:.1f} s |"
@@ -290,6 +201,12 @@ def main(argv=None) -> int:
         help="JAX's persistent compilation cache for every experiment (default "
         f"$JAXDL_COMPILATION_CACHE, else {default_cache_dir()}); 'off' compiles afresh",
     )
+    p.add_argument(
+        "--notebooks",
+        action="store_true",
+        help="run each experiment as its notebook and save the executed notebooks to "
+        "OUT/notebooks/NAME.ipynb (needs the notebooks extra)",
+    )
     p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--scripts", type=Path, default=HERE, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -297,7 +214,7 @@ def main(argv=None) -> int:
     if args.worker is not None:
         sys.path.insert(0, str(args.scripts))
         with os.fdopen(args.worker, "w") as report:
-            worker([e.name for e in entries], args.out, args.quick, report)
+            worker([e.name for e in entries], args.out, args.quick, report, args.scripts)
         return 0
     cache = cache_dir(args.compilation_cache)
     os.environ[ENV_VAR] = str(cache) if cache else "off"
@@ -305,7 +222,8 @@ def main(argv=None) -> int:
     by_name = {e.name: e for e in entries}
     rows, failed, times = [], [], {}
     total_start = time.perf_counter()
-    reports = run([e.name for e in entries], args.out, args.quick)
+    run_them = run_notebooks if args.notebooks else run
+    reports = run_them([e.name for e in entries], args.out, args.quick)
     for i, report in enumerate(reports, 1):
         entry, folder = by_name[report["name"]], args.out / report["name"]
         row = report_row(entry, folder, report["ok"], report["seconds"], args.out, args.quick)
@@ -337,7 +255,7 @@ def main(argv=None) -> int:
         + (" (`--quick`: smoke runs, not the book's configuration)" if args.quick else "")
         + f", in {total:.0f} s.",
         "",
-        "| experiment | jaxdl | book | in the book's band | figures | time |",
+        "| experiment | jaxdl | book | in the book's band | figures and notebook | time |",
         "|---|---|---|---|---|---|",
     ]
     path = write_text(args.out / "REPORT.md", "\n".join(header + rows) + "\n")

@@ -2,7 +2,6 @@
 and runners several test files share."""
 
 import atexit
-import importlib
 import json
 import os
 import shutil
@@ -58,16 +57,18 @@ def regression_data():
 @pytest.fixture
 def run_experiment(tmp_path, capsys):
     """Runs an experiment as ``python experiments/NAME.py --quick --out TMP ARGS...`` does, in
-    this process (``main(argv)``; ``quick=False`` runs the default configuration).
+    this process (``common.run_script``; ``quick=False`` runs the default configuration).
     tests/test_experiments.py runs one script as a command, the path every script shares.
 
     Returns ``(metrics, stdout, out_dir)`` with the metrics as written to metrics.json.
     """
 
+    from common import run_script  # experiments/ is on the path (above)
+
     def run(name: str, *args: str, quick: bool = True):
         out = tmp_path / name
         capsys.readouterr()  # only this run's output
-        importlib.import_module(name).main(["--quick"] * quick + ["--out", str(out), *args])
+        run_script(name, ["--quick"] * quick + ["--out", str(out), *args])
         metrics = json.loads((out / "metrics.json").read_text())
         return metrics, capsys.readouterr().out, out
 

@@ -13,11 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mlp
 import numpy as np
 import pytest
 
-import linear_regression
+from common import run_script
 from reference import BOOK, within
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,7 +224,7 @@ def test_mlp_flags(run_experiment):
         assert metrics[variant]["run"]["epochs"] == 1, variant
 
 
-def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
+def run_command(name: str, *args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, str(ROOT / "experiments" / f"{name}.py"), *args]
     env = {**os.environ, "MPLBACKEND": "Agg"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
@@ -236,18 +235,18 @@ def test_mlp_resume_refuses_another_activation_then_resumes(tmp_path, capsys):
     in-process."""
     flags = ["--quick", "--batch-size", "500", "--checkpoint-dir", str(tmp_path / "ckpt")]
     flags += ["--out", str(tmp_path / "out")]
-    mlp.main([*flags, "--epochs", "1"])
+    run_script("mlp", [*flags, "--epochs", "1"])
     assert "resumed" not in capsys.readouterr().out
     one_epoch = (tmp_path / "out" / "metrics.json").read_text()
 
-    other = run_script("mlp", *flags, "--epochs", "2", "--activation", "sigmoid")
+    other = run_command("mlp", *flags, "--epochs", "2", "--activation", "sigmoid")
     assert other.returncode == 1, other.stdout
     assert other.stderr.startswith("mlp.py: error: checkpoint ")  # a message, no traceback
     assert "written by another run" in other.stderr
     assert "model.activation: 'relu' in the checkpoint, 'sigmoid' in this run" in other.stderr
     assert (tmp_path / "out" / "metrics.json").read_text() == one_epoch  # untouched
 
-    mlp.main([*flags, "--epochs", "2"])
+    run_script("mlp", [*flags, "--epochs", "2"])
     again = capsys.readouterr().out
     for variant in ("scratch", "concise"):
         assert f"{variant}: resumed after epoch 1 of 2" in again
@@ -263,14 +262,14 @@ def test_mlp_resume_refuses_another_activation_then_resumes(tmp_path, capsys):
 
 def test_a_diverging_run_leaves_the_previous_results_untouched(tmp_path):
     out = tmp_path / "out"
-    linear_regression.main(["--out", str(out)])
+    run_script("linear_regression", ["--out", str(out)])
     before = snapshot(out)
     assert {"metrics.json", "loss.png", "fit.png"} <= set(before)
 
     # The concise variant's loss (ŷ - y)² has no ½: at rate 0.965 its steps are 1.93 / λ for
     # features of variance λ ≈ 1, near the stability limit 2 / λ, and some batches pass it.
     with pytest.raises(FloatingPointError) as error:
-        linear_regression.main(["--out", str(out), "--lr", "0.965"])
+        run_script("linear_regression", ["--out", str(out), "--lr", "0.965"])
     assert re.search(
         r"training \(concise\) diverged: the (train|train_eval) loss is (inf|-inf|nan) at "
         r"epoch [123] \(learning rate 0\.965\)",
@@ -285,7 +284,7 @@ def test_out_that_is_a_file_is_refused_before_training(tmp_path, capsys, below):
     file.write_text("not a folder")
     out = file / "linear_regression" if below else file
     with pytest.raises(SystemExit) as exit_:
-        linear_regression.main(["--out", str(out)])
+        run_script("linear_regression", ["--out", str(out)])
     assert exit_.value.code == 2  # argparse's status for a bad argument
     captured = capsys.readouterr()
     assert f"--out: expected a folder, got the file {file}" in captured.err

@@ -9,18 +9,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-import mlp
 import pytest
 
 from jaxdl.optim import sgd
+
+from common import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _refused(capsys, argv) -> str:
-    """Runs ``mlp.main(argv)``, expects argparse's refusal (exit status 2), returns stderr."""
+    """Runs ``mlp.py ARGV`` in-process, expects argparse's refusal (exit 2), returns stderr."""
     with pytest.raises(SystemExit) as exit_:
-        mlp.main(argv)
+        run_script("mlp", argv)
     assert exit_.value.code == 2
     return capsys.readouterr().err
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_experiment_script_is_in_the_main_job():
     scripts = {p.stem for p in (ROOT / "experiments").glob("*.py")}
-    helpers = {"common", "reference", "run_all", "benchmark", "device_check"}
+    helpers = {"common", "reference", "report", "run_all", "benchmark", "device_check"}
     assert {e.name for e in run_all.EXPERIMENTS} == scripts - helpers
 
 
@@ -59,13 +59,12 @@ def test_an_experiment_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
     (scripts / "autograd.py").write_text(
         textwrap.dedent(
             """
-            import json, pathlib
+            import json, pathlib, sys
 
-            def main(argv):
-                out = pathlib.Path(argv[argv.index("--out") + 1])
-                out.mkdir(parents=True, exist_ok=True)
-                metrics = {"y": 28.0, "grad": [0.0, 4.0, 8.0, 12.0]}
-                (out / "metrics.json").write_text(json.dumps(metrics))
+            out = pathlib.Path(sys.argv[sys.argv.index("--out") + 1])
+            out.mkdir(parents=True, exist_ok=True)
+            metrics = {"y": 28.0, "grad": [0.0, 4.0, 8.0, 12.0]}
+            (out / "metrics.json").write_text(json.dumps(metrics))
             """
         )
     )
@@ -121,3 +120,14 @@ def test_benchmark_quick_writes_the_documented_json(tmp_path, capsys):
         assert set(result[name]) == {"vmap_s", "sequential_s", "speedup"}
     assert "run_all_cold_s" not in result  # only with --run-all
     assert "memory bandwidth" in capsys.readouterr().out
+
+
+def test_notebooks_are_executed_saved_and_linked(tmp_path):
+    status = run_all.main(["--quick", "--notebooks", "--only", "calculus", "--out", str(tmp_path)])
+    assert status == 0
+    notebook = json.loads((tmp_path / "notebooks" / "calculus.ipynb").read_text())
+    outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the tangent-line figure
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert "[notebook](notebooks/calculus.ipynb)" in (tmp_path / "REPORT.md").read_text()
+    assert (tmp_path / "calculus" / "metrics.json").exists()  # the notebook wrote the results

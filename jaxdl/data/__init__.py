@@ -19,7 +19,12 @@ __all__ = [
                 "to_device",
             ],
             "idx": ["read_idx", "write_idx"],
-            "synthetic": ["polynomial_data", "polynomial_features", "synthetic_regression"],
+            "synthetic": [
+                "high_dimensional_data",
+                "polynomial_data",
+                "polynomial_features",
+                "synthetic_regression",
+            ],
             "tabular": [
                 "TabularData",
                 "fill_numeric_na",

@@ -1,5 +1,6 @@
-"""Synthetic data: the book's linear-regression data (``synthetic_data``, 3.2) and its
-polynomial-regression data (4.4), with the polynomial features ``x^i / i!``."""
+"""Synthetic data: the book's linear-regression data (``synthetic_data``, 3.2), its
+polynomial-regression data (4.4), with the polynomial features ``x^i / i!``, and its
+high-dimensional regression data of the weight-decay section (4.5)."""
 
 from __future__ import annotations
 
@@ -68,9 +69,12 @@ def polynomial_features(x, max_degree: int) -> jax.Array:
     return jnp.power(x[:, None], powers[None, :]) / factorials[None, :]
 
 
+POLYNOMIAL_W = (5.0, 1.2, -3.4, 5.6)  # the book's: 5 + 1.2 x - 3.4 x²/2! + 5.6 x³/3!
+
+
 def polynomial_data(
     key: jax.Array,
-    true_w,
+    true_w=POLYNOMIAL_W,
     *,
     max_degree: int = 20,
     num_train: int = 100,
@@ -82,7 +86,7 @@ def polynomial_data(
 
     Args:
       key: a ``jax.random.key``; split once for x and once for the noise.
-      true_w: the true weights of the first ``len(true_w)`` features (the book's
+      true_w: the true weights of the first ``len(true_w)`` features (default the book's
         ``[5, 1.2, -3.4, 5.6]``); the others are 0.
       max_degree: number of features, >= len(true_w).
       num_train: training examples, >= 1.
@@ -113,3 +117,43 @@ def polynomial_data(
     w = jnp.zeros(max_degree).at[: true_w.shape[0]].set(true_w)
     labels = features @ w + noise * jax.random.normal(key_noise, x.shape)
     return (features[:num_train], labels[:num_train]), (features[num_train:], labels[num_train:])
+
+
+def high_dimensional_data(
+    key: jax.Array,
+    *,
+    num_inputs: int = 200,
+    num_train: int = 20,
+    num_test: int = 100,
+    true_w: float = 0.01,
+    true_b: float = 0.05,
+    noise: float = 0.01,
+):
+    """The weight-decay section's data (4.5): ``y = 0.05 + Σ_i 0.01 x_i + N(0, 0.01²)`` with
+    200 features, 20 training and 100 test examples: few examples, many features, so a model
+    without decay overfits.
+
+    Args:
+      key: a ``jax.random.key``; split once for the training and once for the test data.
+      num_inputs: features d >= 1.
+      num_train: training examples, >= 1.
+      num_test: test examples, >= 1.
+      true_w: every true weight.
+      true_b: the true bias.
+      noise: standard deviation of the label noise, >= 0.
+
+    Returns:
+      ``((X [num_train, d], y [num_train]), (X [num_test, d], y [num_test]))``, each drawn by
+      :func:`synthetic_regression`.
+
+    >>> (x, y), (xt, yt) = high_dimensional_data(jax.random.key(0))
+    >>> x.shape, yt.shape
+    ((20, 200), (100,))
+    """
+    check_int(num_inputs, "num_inputs", low=1)
+    key_train, key_test = jax.random.split(key)
+    w = jnp.full(num_inputs, true_w)
+    return (
+        synthetic_regression(key_train, w, true_b, num_train, noise),
+        synthetic_regression(key_test, w, true_b, num_test, noise),
+    )

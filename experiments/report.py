@@ -1,0 +1,160 @@
+"""Our headline figures of each experiment, next to the book's, and the values held to the
+book's bands (``reference.py``): what ``run_all.py``'s report and each notebook's comparison
+cell show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from reference import BOOK, within
+
+
+def _fmt(values, digits: int = 4) -> str:
+    return "[" + ", ".join(f"{v:.{digits}g}" for v in np.ravel(values)) + "]"
+
+
+class Entry(NamedTuple):
+    """One experiment: its script name, our headline figures from metrics.json, and the
+    values to hold to the book's bands (``{band: [values]}``, see ``reference.py``)."""
+
+    name: str
+    headline: Callable[[dict], str]
+    measured: Callable[[dict], dict[str, list[float]]] = lambda m: {}
+
+
+def _classifiers(m: dict) -> str:
+    return "; ".join(
+        f"{v}: test acc {m[v]['test_acc']:.3f}, train loss {m[v]['train_loss']:.3f}"
+        for v in ("scratch", "concise")
+    )
+
+
+def _classifier_values(m: dict) -> dict[str, list[float]]:
+    return {k: [m[v][k] for v in ("scratch", "concise")] for k in ("test_acc", "train_loss")}
+
+
+EXPERIMENTS = [
+    Entry(
+        "ndarray",
+        lambda m: ", ".join(f"{k}: {v}" for k, v in m.items() if not isinstance(v, dict | list))[
+            :300
+        ],
+    ),
+    Entry("preprocessing", lambda m: f"X = {m['X']}, y = {m['y']}"),
+    Entry(
+        "linear_algebra",
+        lambda m: f"L2 {m['l2_norm']:g}, L1 {m['l1_norm']:g}, Frobenius {m['frobenius_norm']:g}",
+    ),
+    Entry("calculus", lambda m: ", ".join(f"{v:.5f}" for v in m["limits"])),
+    Entry("autograd", lambda m: f"y = {m['y']:g}, grad = {m['grad']}"),
+    Entry(
+        "linear_regression",
+        lambda m: (
+            "; ".join(
+                f"{v}: w error {_fmt(m[v]['w_error'], 2)}, b error {m[v]['b_error']:.2g}"
+                for v in ("scratch", "concise", "closed_form")
+            )
+            + f"; scratch epoch losses {_fmt(m['scratch']['train_loss_per_epoch'], 2)}"
+        ),
+        lambda m: {
+            "abs_error": [
+                abs(e)
+                for v in ("scratch", "concise", "closed_form")
+                for e in [*m[v]["w_error"], m[v]["b_error"]]
+            ],
+            "loss_epoch1": [m["scratch"]["train_loss_per_epoch"][0]],
+            "loss_epoch3": [m["scratch"]["train_loss_per_epoch"][2]],
+        },
+    ),
+    Entry(
+        "loss_functions",
+        lambda m: (
+            f"Huber(2) = {m['loss']['huber'][-1]:g}; naive softmax finite: "
+            f"{[c['naive_softmax_finite'] for c in m['overflow']]}; softmax and cross-entropy "
+            f"finite: {[c['softmax_finite'] and c['cross_entropy_finite'] for c in m['overflow']]}"
+        ),
+    ),
+    Entry("softmax_regression", _classifiers, _classifier_values),
+    Entry(
+        "activations",
+        lambda m: (
+            f"ReLU'(0) = {m['relu']['grad_at_0']:g}, sigmoid'(0) = "
+            f"{m['sigmoid']['grad_at_0']:g}, tanh'(0) = {m['tanh']['grad_at_0']:g}; max |f' - "
+            f"jax.nn f'| {max(m[a]['max_abs_diff_grad'] for a in ('relu', 'sigmoid', 'tanh')):.1e}"
+        ),
+    ),
+    Entry("mlp", _classifiers, _classifier_values),
+    Entry(
+        "polynomial_regression",
+        lambda m: "; ".join(
+            f"{v}: w {_fmt(m[v]['w'][:4], 3)}, train/test {m[v]['train_loss']:.3g}/"
+            f"{m[v]['test_loss']:.3g}"
+            for v in ("degree3", "linear", "all20")
+        ),
+        lambda m: {
+            "abs_weight_error": [
+                abs(w - t)
+                for v in ("degree3", "all20")
+                for w, t in zip(m[v]["w"][:4], (5.0, 1.2, -3.4, 5.6), strict=True)
+            ],
+            "degree3_train_loss": [m["degree3"]["train_loss"]],
+            "degree3_test_loss": [m["degree3"]["test_loss"]],
+            "linear_loss": [m["linear"]["train_loss"], m["linear"]["test_loss"]],
+        },
+    ),
+    Entry(
+        "kfold",
+        lambda m: (
+            f"chosen degree {m['chosen_degree']} (validation loss "
+            f"{min(m['mean_val_loss']):.3g}), its test loss {m['chosen_test_loss']:.3g}"
+        ),
+    ),
+    Entry(
+        "weight_decay",
+        lambda m: "; ".join(
+            f"{v}: ‖w‖₂ λ=0 → {m[v]['0']['w_norm']:.3g} (test {m[v]['0']['test_loss']:.3g}), "
+            f"λ=3 → {m[v]['3']['w_norm']:.3g} (test {m[v]['3']['test_loss']:.3g})"
+            for v in ("scratch", "concise")
+        ),
+        lambda m: {
+            "w_norm_no_decay": [m[v]["0"]["w_norm"] for v in ("scratch", "concise")],
+            "w_norm_decay_3": [m[v]["3"]["w_norm"] for v in ("scratch", "concise")],
+            "test_loss_decay_3": [m[v]["3"]["test_loss"] for v in ("scratch", "concise")],
+            "test_loss_no_decay": [m[v]["0"]["test_loss"] for v in ("scratch", "concise")],
+            "train_loss_no_decay": [m[v]["0"]["train_loss"] for v in ("scratch", "concise")],
+        },
+    ),
+]
+
+
+BY_NAME = {entry.name: entry for entry in EXPERIMENTS}
+
+
+def band_check(entry: Entry, metrics: dict, quick: bool = False) -> str:
+    """ "yes", or the bands our values miss, or "—" when the book gives none (or ``quick``:
+    small runs are not the book's configuration)."""
+    if quick or not BOOK[entry.name].bands:
+        return "—"
+    missed = [
+        f"{band} {value:.3g} not in {BOOK[entry.name].bands[band]}"
+        for band, values in entry.measured(metrics).items()
+        for value in values
+        if not within(entry.name, band, value)
+    ]
+    return "yes" if not missed else "**no**: " + "; ".join(missed)
+
+
+def comparison(name: str, metrics: dict, *, quick: bool = False) -> str:
+    """A Markdown table: our headline figures, the book's, and whether ours are in its bands."""
+    entry = BY_NAME[name]
+    rows = [
+        ("jaxdl", entry.headline(metrics)),
+        ("book", BOOK[name].result),
+        ("in the book's band", band_check(entry, metrics, quick)),
+    ]
+    lines = ["| | |", "|---|---|"] + [f"| {k} | {v.replace('|', chr(92) + '|')} |" for k, v in rows]
+    return "\n".join(lines)
