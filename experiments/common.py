@@ -35,6 +35,8 @@ from jaxdl.parallel import setup_devices
 from jaxdl.plotting import classifier_curves, figure_png, predictions_figure
 from jaxdl.results import Outputs, to_plain
 
+from report import with_spread
+
 RESULTS_ROOT = Path("results")
 
 
@@ -109,10 +111,13 @@ def parser(
     lr: float | None = None,
     batch_size: int | None = None,
     data_dir: bool = False,
+    classifiers: bool = False,
 ) -> argparse.ArgumentParser:
     """An ArgumentParser with the flags shared by every experiment.
 
     Flags whose default is None here are left out: a script without training has no --epochs.
+    ``data_dir`` adds ``--data-dir`` (Fashion-MNIST); ``classifiers`` adds it and the flags of
+    :func:`classifiers` (devices, processes, seeds, checkpoints).
     """
     p = argparse.ArgumentParser(
         prog=f"{name}.py", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,10 +128,11 @@ def parser(
         p.add_argument("--lr", type=positive_float, default=lr, help="learning rate")
     if batch_size is not None:
         p.add_argument("--batch-size", type=positive_int, default=batch_size, help="minibatch size")
-    if data_dir:
+    if data_dir or classifiers:
         p.add_argument(
             "--data-dir", type=folder, default=None, help="folder of the Fashion-MNIST IDX files"
         )
+    if classifiers:
         p.add_argument(
             "--devices",
             type=device_count,
@@ -143,6 +149,12 @@ def parser(
             metavar="SECONDS",
             help="multi-process: seconds to wait for process 0's coordinator, then for all "
             "processes to join, before stopping with an error (default 300)",
+        )
+        p.add_argument(
+            "--seeds",
+            type=positive_int,
+            default=1,
+            help="train the seeds SEED .. SEED+N-1 at once and report mean ± std (default 1)",
         )
         p.add_argument(
             "--checkpoint-dir",
@@ -350,13 +362,19 @@ def train_classifiers(
     epochs: int,
     batch_size: int,
     seed: int,
+    seeds: int = 1,
     mesh=None,
     checkpoint_dir: Path | None = None,
 ) -> dict[str, Result]:
     """Trains each ``{name: (model, loss, optimizer)}`` on Fashion-MNIST as the book's
     ``train_ch3`` (accuracy on the training minibatches and on the test set after each epoch),
-    each variant with its own key from ``seed``; prints every epoch."""
-    keys = jax.random.split(jax.random.key(seed), len(variants))
+    each variant with its own key from ``seed``; prints every epoch. With ``seeds`` N > 1,
+    the seeds ``seed .. seed + N - 1`` train at once (a batch of keys: one program), each with
+    the keys the seed alone would have; histories are [N, epochs] then."""
+    keys = jax.vmap(lambda s: jax.random.split(jax.random.key(s), len(variants)), out_axes=1)(
+        jnp.arange(seed, seed + seeds)
+    )
+    keys = keys[:, 0] if seeds == 1 else keys
     results = {}
     for key, (name, (model, loss, optimizer)) in zip(keys, variants.items(), strict=True):
         results[name] = result = fit(
@@ -373,11 +391,12 @@ def train_classifiers(
             mesh=mesh,
             checkpoint_dir=checkpoint_dir and checkpoint_dir / name,
         )
-        h = result.history
+        h = {k: np.reshape(result.history[k], (seeds, -1)).mean(axis=0) for k in HISTORY_KEYS}
         for e in range(len(h["train_loss"])):
             print(
                 f"{name} epoch {e + 1}: loss {h['train_loss'][e]:.3f}, train acc "
                 f"{h['train_acc'][e]:.3f}, test acc {h['test_acc'][e]:.3f}"
+                + (f" (means over {seeds} seeds)" if seeds > 1 else "")
             )
     return results
 
@@ -390,26 +409,35 @@ def report_classifiers(variants: dict, results: dict[str, Result], data: Classif
     "predictions.png": ...})``; prints each variant's final figures."""
     metrics, predicted = {}, {}
     for name, result in results.items():
-        h = {k: result.history[k].tolist() for k in HISTORY_KEYS}
+        seeds = (
+            None if result.history["train_loss"].ndim == 1 else len(result.history["train_loss"])
+        )
+        h = {k: np.atleast_2d(result.history[k]) for k in HISTORY_KEYS}  # [seeds, epochs]
         seconds = result.history["seconds"].tolist()
         steady = seconds[1:] or seconds
         done = bool(seconds)
+        final = {k: h[k][:, -1] if done else None for k in ("test_acc", "train_acc", "train_loss")}
         metrics[name] = {
-            "test_acc": h["test_acc"][-1] if done else None,
-            "train_acc": h["train_acc"][-1] if done else None,
-            "train_loss": h["train_loss"][-1] if done else None,
-            "history": h,
+            **{k: float(v.mean()) if done else None for k, v in final.items()},
+            "history": {k: v.mean(axis=0).tolist() for k, v in h.items()},
             "seconds_per_epoch": float(np.median(steady)) if done else None,
             "run": result.run.to_dict(),
         }
-        model = variants[name][0]
-        logits = model.apply(result.state.params, data.test[0][:8])
+        if seeds is not None and done:  # the spread, and every seed's figures
+            metrics[name]["std"] = {k: float(v.std(ddof=1)) for k, v in final.items()}
+            metrics[name]["per_seed"] = {k: v.tolist() for k, v in final.items()}
+        params = result.state.params
+        if seeds is not None:  # the first seed's model
+            params = jax.tree.map(lambda a: a[0], params)
+        logits = variants[name][0].apply(params, data.test[0][:8])
         predicted[name] = text_labels(np.asarray(jnp.argmax(logits, axis=-1)))
         if done:
             m = metrics[name]
             print(
-                f"{name}: loss {m['train_loss']:.3f}, train acc {m['train_acc']:.3f}, "
-                f"test acc {m['test_acc']:.3f}, {m['seconds_per_epoch']:.2f} s/epoch"
+                f"{name}: loss {with_spread(m, 'train_loss')}, train acc "
+                f"{with_spread(m, 'train_acc')}, test acc {with_spread(m, 'test_acc')}, "
+                f"{m['seconds_per_epoch']:.2f} s/epoch"
+                + (f" ({seeds} seeds: mean ± standard deviation)" if seeds else "")
             )
     figures = {}
     if all(len(r.history["train_loss"]) for r in results.values()):
@@ -433,11 +461,12 @@ class ClassifierConfig:
     num_processes: int | None = None
     process_id: int | None = None
     distributed_timeout: float = 300.0
+    seeds: int = 1
     checkpoint_dir: Path | None = None
 
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> ClassifierConfig:
-        """The config of the parsed flags of :func:`parser` (with ``data_dir=True``)."""
+        """The config of the parsed flags of :func:`parser` (with ``classifiers=True``)."""
         return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
 
 
@@ -458,6 +487,7 @@ def classifiers(variants: dict, config: ClassifierConfig) -> tuple[dict, dict]:
         epochs=config.epochs,
         batch_size=config.batch_size,
         seed=config.seed,
+        seeds=config.seeds,
         mesh=mesh,
         checkpoint_dir=config.checkpoint_dir,
     )

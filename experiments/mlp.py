@@ -50,7 +50,7 @@ import common
 # `--quick`); on the command line, pass flags (`--help` lists them).
 
 # %%
-p = common.parser("mlp", __doc__, epochs=10, lr=0.1, batch_size=256, data_dir=True)
+p = common.parser("mlp", __doc__, epochs=10, lr=0.1, batch_size=256, classifiers=True)
 p.add_argument(
     "--num-hiddens", type=common.positive_int, nargs="+", default=[256], help="hidden widths"
 )

@@ -80,6 +80,40 @@ BOOK = {
         "test acc ≈ 0.837 / 0.828 (JAX edition: 0.853 / 0.861)",
         {"test_acc": (0.80, 0.87), "train_loss": (0.33, 0.45)},
     ),
+    "dropout": Reference(
+        "784-256-256-10 ReLU, dropout 0.2 then 0.5, batch 256, lr 0.5, 10 epochs",
+        "test acc about 0.85–0.86 after 10 epochs (read from the book's training plot)",
+        {"test_acc": (0.84, 0.88), "train_loss": (0.25, 0.40)},
+    ),
+    "propagation": Reference(
+        "one hidden layer, no biases, z = W1 x, h = ReLU(z), o = W2 h, J = l(o, y) + "
+        "λ/2 (‖W1‖² + ‖W2‖²); backpropagation by the chain rule",
+        "∂J/∂W1 = ∂J/∂z xᵀ + λW1, ∂J/∂W2 = ∂J/∂o hᵀ + λW2 (formulas; no numbers): "
+        "by hand = autograd's",
+        {
+            # max |hand - jax.grad| / max |jax.grad| over W1 and W2, float32: rounding only
+            "max_rel_diff": (0.0, 1e-5),
+        },
+    ),
+    "initialization": Reference(
+        "sigmoid and its gradient on [−8, 8]; the product of 100 random 4×4 N(0, 1) matrices; "
+        "Xavier initialization (and here: the 784-256-10 MLP trained from several initial scales)",
+        "sigmoid′ ≤ 0.25, vanishing away from 0; the product's entries explode by many orders "
+        "of magnitude; Xavier Var = 2/(n_in+n_out)",
+        {
+            # sigmoid′(0) = 1/4 is the largest value of s(1 − s)
+            "sigmoid_grad_max": (0.2499, 0.2501),
+            # sigmoid′(±8) = s(8)(1 − s(8)) ≈ 3.4e-4: vanishing
+            "sigmoid_grad_at_8": (0.0, 1e-3),
+            # log10 of ‖product‖_F / ‖first matrix‖_F after 100 multiplications: the top
+            # Lyapunov exponent of 4×4 N(0, 1) matrices, ½(ln 2 + ψ(2)) ≈ 0.558 per product,
+            # predicts ≈ 24 decades; one draw spreads by a few
+            "log10_product_growth": (15.0, 35.0),
+            # the sample variance of 200,704 weights over 2/(n_in+n_out): normal and uniform,
+            # ours and jax.nn.initializers' (relative spread of one draw ≈ 0.3%)
+            "xavier_variance_ratio": (0.98, 1.02),
+        },
+    ),
     "polynomial_regression": Reference(
         "true w = [5, 1.2, −3.4, 5.6], x^i/i! features (20), 100 train + 100 test, noise 0.1, "
         "lr 0.01, batch 10, 400 epochs (1500 for all 20 features)",

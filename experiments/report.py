@@ -26,15 +26,59 @@ class Entry(NamedTuple):
     measured: Callable[[dict], dict[str, list[float]]] = lambda m: {}
 
 
+def with_spread(m: dict, key: str) -> str:
+    """``m[key]`` to 3 decimals, with ``± std`` when ``m`` holds several seeds' spread.
+
+    >>> with_spread({"acc": 0.8361, "std": {"acc": 0.0084}}, "acc")
+    '0.836 ± 0.008'
+    >>> with_spread({"acc": 0.8}, "acc")
+    '0.800'
+
+    """
+    spread = m.get("std", {}).get(key)
+    return f"{m[key]:.3f}" + ("" if spread is None else f" ± {spread:.3f}")
+
+
 def _classifiers(m: dict) -> str:
     return "; ".join(
-        f"{v}: test acc {m[v]['test_acc']:.3f}, train loss {m[v]['train_loss']:.3f}"
+        f"{v}: test acc {with_spread(m[v], 'test_acc')}, train loss "
+        f"{with_spread(m[v], 'train_loss')}"
         for v in ("scratch", "concise")
     )
 
 
 def _classifier_values(m: dict) -> dict[str, list[float]]:
     return {k: [m[v][k] for v in ("scratch", "concise")] for k in ("test_acc", "train_loss")}
+
+
+def _final_accuracy(model: dict) -> str:
+    if model["diverged"]:
+        return "diverged"
+    return "—" if model["test_acc"] is None else f"{model['test_acc']:.3f}"
+
+
+def _initialization(m: dict) -> str:
+    s, p, draws = m["sigmoid"], m["matrix_product"], m["xavier"]["draws"]
+    accuracies = ", ".join(
+        f"{name}: {_final_accuracy(model)}" for name, model in m["training"]["models"].items()
+    )
+    return (
+        f"max sigmoid′ {s['grad_max']:.4f}, sigmoid′(±8) {s['grad_at_8']:.1e}; ‖product of 100 "
+        f"4×4‖_F {p['initial_norm']:.3g} → {p['final_norm']:.3g}; Xavier variance / (2/(n_in + "
+        f"n_out)): {draws['xavier_normal']['variance_ratio']:.3f} (normal), "
+        f"{draws['xavier_uniform']['variance_ratio']:.3f} (uniform); test acc by initial σ: "
+        f"{accuracies}"
+    )
+
+
+def _initialization_values(m: dict) -> dict[str, list[float]]:
+    s, p = m["sigmoid"], m["matrix_product"]
+    return {
+        "sigmoid_grad_max": [s["grad_max"]],
+        "sigmoid_grad_at_8": [s["grad_at_-8"], s["grad_at_8"]],
+        "log10_product_growth": [float(np.log10(p["final_norm"] / p["initial_norm"]))],
+        "xavier_variance_ratio": [d["variance_ratio"] for d in m["xavier"]["draws"].values()],
+    }
 
 
 EXPERIMENTS = [
@@ -88,6 +132,16 @@ EXPERIMENTS = [
         ),
     ),
     Entry("mlp", _classifiers, _classifier_values),
+    Entry("dropout", _classifiers, _classifier_values),
+    Entry(
+        "propagation",
+        lambda m: (
+            f"J = {m['J']:.4f} (L {m['L']:.4f} + s {m['s']:.4f}); ∂J/∂W by hand vs jax.grad: "
+            f"max relative difference {m['max_rel_diff']:.1e}"
+        ),
+        lambda m: {"max_rel_diff": [m["max_rel_diff"]]},
+    ),
+    Entry("initialization", _initialization, _initialization_values),
     Entry(
         "polynomial_regression",
         lambda m: "; ".join(

@@ -54,7 +54,9 @@ import common
 # `--quick`); on the command line, pass flags (`--help` lists them).
 
 # %%
-p = common.parser("softmax_regression", __doc__, epochs=10, lr=0.1, batch_size=256, data_dir=True)
+p = common.parser(
+    "softmax_regression", __doc__, epochs=10, lr=0.1, batch_size=256, classifiers=True
+)
 args, out = common.start(p)
 
 # %% [markdown]

@@ -122,10 +122,12 @@ def make_epoch(
         padding slots up to a multiple of the device count.
 
     Returns:
-      ``epoch(state, key, data, eval_data) -> (state, record)``. ``data`` is ``(x [n, ...],
-      y [n, ...], valid)``, where ``valid`` (bool [n], or None) marks the rows that are real
-      examples: the others are never trained on. ``eval_data`` maps each name of
-      ``eval_sizes`` to such a triple. ``record`` is the epoch's record (module docstring).
+      ``epoch(state, key, data, eval_data) -> (state, record)``. ``key`` shuffles the epoch's
+      examples and, for a stochastic model (``Model.stochastic``, dropout), gives each training
+      step its key, ``fold_in(key, state.step)``. ``data`` is ``(x [n, ...], y [n, ...],
+      valid)``, where ``valid`` (bool [n], or None) marks the rows that are real examples: the
+      others are never trained on. ``eval_data`` maps each name of ``eval_sizes`` to such a
+      triple. ``record`` is the epoch's record (module docstring).
     """
     metrics = dict(metrics or {})
     eval_sizes = dict(eval_sizes or {})
@@ -142,8 +144,11 @@ def make_epoch(
     }
     scan = dict(metrics=metrics, mesh=mesh)
 
-    def objective(params, xb, yb, mask):
-        output = model.apply(params, xb)
+    def objective(params, xb, yb, mask, step_key):
+        if model.stochastic:  # a key of the step's own, and the training switch
+            output = model.apply(params, xb, key=step_key, train=True)
+        else:
+            output = model.apply(params, xb)
         losses = loss(output, yb)
         mean = _masked_sum(losses, mask) / jnp.maximum(jnp.sum(mask), 1)
         return (mean if regularizer is None else mean + regularizer(params)), (output, losses)
@@ -152,8 +157,9 @@ def make_epoch(
         padded = data[2] is not None
 
         def train_step(state, xb, yb, mask):
+            step_key = jax.random.fold_in(key, state.step) if model.stochastic else None
             (_, (output, losses)), grads = jax.value_and_grad(objective, has_aux=True)(
-                state.params, xb, yb, mask
+                state.params, xb, yb, mask, step_key
             )
             updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
             new = TrainState(optax.apply_updates(state.params, updates), opt_state, state.step + 1)
@@ -195,7 +201,8 @@ def _arrays(pair, label: str):
 
 
 class Setup(NamedTuple):
-    """A run checked and ready: its epoch function, data, first state, identity and mesh."""
+    """A run checked and ready: its epoch function, data, first state, identity and mesh, and
+    for several models trained at once (a batch of keys), their number."""
 
     epoch: Callable
     data: tuple
@@ -204,6 +211,23 @@ class Setup(NamedTuple):
     data_key: jax.Array
     run: Run
     mesh: Mesh | None
+    models: int | None
+
+    def epoch_key(self, e) -> jax.Array:
+        """Epoch ``e``'s key: ``fold_in(data_key, e)`` (of each model)."""
+        if self.models is None:
+            return jax.random.fold_in(self.data_key, e)
+        return jax.vmap(jax.random.fold_in, in_axes=(0, None))(self.data_key, e)
+
+
+def _batched(key: jax.Array) -> int | None:
+    """The number of keys in a batch of keys ``[N]``, or None for one key."""
+    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    if key.ndim == (1 if typed else 2):
+        return key.shape[0]
+    if key.ndim != (0 if typed else 1):
+        raise ValueError(f"key: expected a key or a batch of keys [N], got shape {key.shape}")
+    return None
 
 
 def prepare(
@@ -259,11 +283,18 @@ def prepare(
     check_batch_size(batch_size, x.shape[0])
     labels = {name: f"eval_data[{name!r}]" for name in eval_data}
     sets = {name: _arrays(pair, labels[name]) for name, pair in eval_data.items()}
-    init_key, data_key = jax.random.split(key)
-    state = init_state(model, optimizer, init_key, x[:1])
+    models = _batched(key)
+    if models is None:
+        init_key, data_key = jax.random.split(key)
+        state = init_state(model, optimizer, init_key, x[:1])
+        params = state.params
+    else:  # several models at once, one per key
+        init_key, data_key = jax.vmap(jax.random.split, out_axes=1)(key)
+        state = jax.vmap(lambda k: init_state(model, optimizer, k, x[:1]))(init_key)
+        params = jax.tree.map(lambda a: a[0], state.params)
     for label, (ex, ey, _) in [("data", (x, y, None)), *((labels[n], a) for n, a in sets.items())]:
         try:
-            check_labels(model.apply, state.params, ex, ey, label)
+            check_labels(model.apply, params, ex, ey, label)
         except TypeError as error:  # the model cannot take these inputs
             raise ValueError(
                 f"{label}: the model cannot take x of shape {tuple(ex.shape)}: {error}"
@@ -280,11 +311,13 @@ def prepare(
         regularizer=regularizer,
         mesh=mesh,
     )
+    if models is not None:
+        epoch = jax.vmap(epoch, in_axes=(0, 0, None, None))
     run = Run.describe(
         model=model.config,
         loss=loss,
         optimizer=optimizer,
-        params=jax.eval_shape(lambda: state.params),
+        params=jax.eval_shape(lambda: params),
         regularizer=regularizer,
         metrics=metrics,
         batch_size=batch_size,
@@ -293,7 +326,7 @@ def prepare(
         data=(x, y),
         eval_data={name: a[:2] for name, a in sets.items()},
     )
-    return Setup(epoch, (x, y, valid), sets, state, data_key, run, mesh)
+    return Setup(epoch, (x, y, valid), sets, state, data_key, run, mesh, models)
 
 
 def train(model: Model, loss: Loss, optimizer, data, **options) -> Result:
@@ -312,7 +345,9 @@ def train(model: Model, loss: Loss, optimizer, data, **options) -> Result:
         [n] marking the rows that are real examples (the others, padding, never train).
       epochs: number of epochs >= 0.
       batch_size: examples per step, in [1, n].
-      key: a ``jax.random.key`` for initialisation and shuffling.
+      key: a ``jax.random.key`` for initialisation and shuffling; or a batch of keys [N]
+        (``jax.random.split(key, N)``, seeds): N models trained at once, as ``jax.vmap``
+        over keys would, with histories [N, epochs].
       eval_data: named evaluation sets ``{name: (x, y)}`` (or ``(x, y, valid)``, with
         ``valid`` bool [n] marking the examples to count), each evaluated after every epoch;
         history keys ``<name>_loss``, ``<name>_<metric>``.
@@ -340,9 +375,11 @@ def train(model: Model, loss: Loss, optimizer, data, **options) -> Result:
     s = prepare(model, loss, optimizer, data, **options)
 
     def one_epoch(state, e):
-        return s.epoch(state, jax.random.fold_in(s.data_key, e), s.data, s.eval_data)
+        return s.epoch(state, s.epoch_key(e), s.data, s.eval_data)
 
     state, history = jax.lax.scan(one_epoch, s.state, jnp.arange(s.run.epochs))
+    if s.models is not None:  # [models, epochs], as under jax.vmap
+        history = {name: values.T for name, values in history.items()}
     return Result(state, history, s.run)
 
 

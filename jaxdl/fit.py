@@ -10,12 +10,10 @@ an evaluation set) turns NaN or inf.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.engine import Loss, Result, divergence_message, prepare, record_names
@@ -24,18 +22,24 @@ from jaxdl.optim import optimizer_hyperparams
 from jaxdl.parallel import replicate
 
 
-def _check_losses(record: dict[str, float], what: str, epoch: int, learning_rate) -> None:
-    """Raises FloatingPointError for the first NaN or inf among an epoch's losses."""
+def _check_losses(record: dict, what: str, epoch: int, rates, models: int | None) -> None:
+    """Raises FloatingPointError for the first NaN or inf among an epoch's losses (of the
+    first model that has one, when several train at once)."""
     for name, value in record.items():
-        if name.endswith("_loss") and not math.isfinite(value):
-            raise FloatingPointError(
-                divergence_message(what, name.removesuffix("_loss"), value, epoch, learning_rate)
-            )
+        values = np.ravel(value)
+        bad = np.flatnonzero(~np.isfinite(values)) if name.endswith("_loss") else []
+        if len(bad):
+            i = int(bad[0])
+            where = what if models is None else f"{what}, model {i}"
+            rate = None if rates is None else float(rates[i if models is not None else 0])
+            set_name = name.removesuffix("_loss")
+            raise FloatingPointError(divergence_message(where, set_name, values[i], epoch, rate))
 
 
-def _learning_rate(opt_state) -> float | None:
+def _learning_rates(opt_state) -> np.ndarray | None:
+    """The learning rate of each model (one for a single model), or None when unknown."""
     rate = optimizer_hyperparams(opt_state).get("learning_rate")
-    return None if rate is None else float(jnp.ravel(rate)[0])
+    return None if rate is None else np.ravel(np.asarray(rate))
 
 
 def fit(
@@ -59,7 +63,8 @@ def fit(
     Args:
       model, loss, optimizer, data: as :func:`jaxdl.engine.train`.
       options: the keyword arguments of :func:`jaxdl.engine.train`: ``epochs``,
-        ``batch_size`` and ``key`` (required), ``eval_data``, ``metrics``, ``regularizer``,
+        ``batch_size`` and ``key`` (required; a batch of keys [N] trains N models at once,
+        histories [N, epochs]), ``eval_data``, ``metrics``, ``regularizer``,
         ``eval_batch_size`` and ``mesh`` (data and state replicated on its
         devices, every batch sharded along its batch axis).
       quiet: hide the progress bar and the resume message.
@@ -101,22 +106,24 @@ def fit(
                 print(f"{desc or 'training'}: {message}")
         data, eval_data, state = replicate((s.data, s.eval_data, state), s.mesh)
         epoch = jax.jit(s.epoch, donate_argnums=0)
-        learning_rate = _learning_rate(state.opt_state)
+        rates = _learning_rates(state.opt_state)
         epochs = range(start, s.run.epochs)
         bar = stack.enter_context(tqdm(epochs, desc=desc, disable=quiet, unit="epoch", leave=False))
         for e in bar:
             began = time.perf_counter()
-            state, record = epoch(state, jax.random.fold_in(s.data_key, e), data, eval_data)
-            record = {name: float(value) for name, value in record.items()}
-            record["seconds"] = time.perf_counter() - began  # float() waited for the epoch
-            _check_losses(record, what, e + 1, learning_rate)
+            state, record = epoch(state, s.epoch_key(e), data, eval_data)
+            record = {name: np.asarray(value).tolist() for name, value in record.items()}
+            record["seconds"] = time.perf_counter() - began  # tolist() waited for the epoch
+            _check_losses(record, what, e + 1, rates, s.models)
             for name, value in record.items():
                 history[name].append(value)
             if checkpointer is not None:
                 checkpointer.save(e + 1, state, s.run, history)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()}, refresh=False)
+            bar.set_postfix({k: f"{np.mean(v):.4g}" for k, v in record.items()}, refresh=False)
     history = {
         name: np.asarray(values, np.float64 if name == "seconds" else np.float32)
         for name, values in history.items()
     }
+    if s.models is not None:  # [models, epochs], as train's
+        history = {name: v if name == "seconds" else v.T for name, v in history.items()}
     return Result(state, history, s.run)

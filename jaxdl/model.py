@@ -25,11 +25,17 @@ class Model(NamedTuple):
         (``{"name": "mlp", "num_hiddens": [256], ...}``); recorded in the run's identity
         (:class:`jaxdl.run.Run`), so a checkpoint is never resumed by another model. None for
         a model that does not say.
+      stochastic: True for a model whose training pass draws random numbers (dropout): its
+        ``apply(params, x, *, key=None, train=False)`` takes a key and a train switch. The
+        engine passes each training step a key of its own and ``train=True``; evaluation and
+        prediction call ``apply(params, x)``, deterministic. Other models are called
+        ``apply(params, x)`` alone.
     """
 
     init: Callable[[jax.Array, jax.Array], Any]
-    apply: Callable[[Any, jax.Array], jax.Array]
+    apply: Callable[..., jax.Array]
     config: Mapping[str, Any] | None = None
+    stochastic: bool = False
 
 
 def _plain(value):
@@ -44,10 +50,16 @@ def _plain(value):
     return getattr(value, "__qualname__", type(value).__name__)
 
 
-def from_flax(module) -> Model:
+def from_flax(module, *, stochastic: bool = False) -> Model:
     """Adapts a ``flax.linen.Module``, whose ``init``/``apply`` are already pure.
 
     The config is the module's class name and its dataclass fields.
+
+    Args:
+      module: the module.
+      stochastic: the module's ``__call__(x, train=False)`` uses ``flax.linen.Dropout`` (or
+        other layers drawing from the ``"dropout"`` stream) when ``train`` is True; the Model's
+        ``apply(params, x, *, key=None, train=False)`` passes ``key`` as that stream.
 
     >>> import flax.linen as nn
     >>> from_flax(nn.Dense(3)).config["features"]
@@ -58,7 +70,14 @@ def from_flax(module) -> Model:
         for f in dataclasses.fields(module)
         if f.name not in ("parent", "name")
     }
-    return Model(module.init, module.apply, {"name": type(module).__name__, **fields})
+    config = {"name": type(module).__name__, **fields}
+    if not stochastic:
+        return Model(module.init, module.apply, config)
+
+    def apply(params, x, *, key=None, train=False):
+        return module.apply(params, x, train=train, rngs=None if key is None else {"dropout": key})
+
+    return Model(module.init, apply, config, stochastic=True)
 
 
 class TrainState(NamedTuple):

@@ -290,3 +290,33 @@ def test_out_that_is_a_file_is_refused_before_training(tmp_path, capsys, below):
     assert f"--out: expected a folder, got the file {file}" in captured.err
     assert "epoch" not in captured.out  # nothing trained
     assert file.read_text() == "not a folder"
+
+
+def test_seeds_train_at_once_and_report_their_spread(run_experiment):
+    one, _, _ = run_experiment("mlp", "--epochs", "2", "--seed", "3")
+    three, stdout, _ = run_experiment("mlp", "--epochs", "2", "--seed", "3", "--seeds", "3")
+    for variant in ("scratch", "concise"):
+        m = three[variant]
+        per_seed = np.array(m["per_seed"]["test_acc"])
+        assert len(per_seed) == 3 and len(m["run"]["key"]) == 3
+        # The first of the seeds 3, 4, 5 is the seed-3 run on its own.
+        assert per_seed[0] == pytest.approx(one[variant]["test_acc"], abs=1e-6)
+        assert m["test_acc"] == pytest.approx(per_seed.mean(), rel=1e-6)
+        assert m["std"]["test_acc"] == pytest.approx(per_seed.std(ddof=1), rel=1e-6)
+        assert len(set(per_seed.tolist())) > 1  # other seeds, other models
+    assert "(3 seeds: mean ± standard deviation)" in stdout
+
+
+def test_dropout_quick_learns_and_records_its_network(run_experiment):
+    # 2000 images make 8 steps an epoch: at the book's rate 0.5 its network needs ~30 epochs
+    # to get going on them (10 epochs of the full data are 2350 steps).
+    metrics, _, out = run_experiment("dropout", "--epochs", "30")
+    for variant in ("scratch", "concise"):
+        m = metrics[variant]
+        assert 0.6 < m["test_acc"] <= 1.0, (variant, m["test_acc"])
+        assert m["history"]["train_loss"][-1] < m["history"]["train_loss"][0]
+        model = m["run"]["model"]
+        assert model["num_hiddens"] == [256, 256] and model["dropout_rates"] == [0.2, 0.5]
+        assert m["run"]["optimizer"]["learning_rate"] == 0.5
+    assert metrics["config"] == {"num_hiddens": [256, 256], "dropout_rates": [0.2, 0.5]}
+    assert (out / "curves.png").exists() and (out / "predictions.png").exists()

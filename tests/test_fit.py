@@ -329,3 +329,58 @@ def test_an_evaluation_set_named_data_does_not_hide_bad_training_labels():
     y = np.array([0, 1, 2, 7], np.int32)
     with pytest.raises(ValueError, match=r"labels in \[0, 3\) .* got label 7"):
         _run_labels("train", y, data=GOOD_LABELS)
+
+
+# --- several models at once: a batch of keys (seeds) -----------------------------------------
+
+
+def test_a_batch_of_keys_trains_each_model_as_it_would_alone(regression_data):
+    x, y = regression_data
+    keys = jax.random.split(jax.random.key(11), 3)
+    options = dict(epochs=3, batch_size=10, eval_data={"test": (x[:40], y[:40])}, quiet=True)
+    together = fit(linear_regression(), half_squared, sgd(0.03), (x, y), key=keys, **options)
+    assert together.history["test_loss"].shape == (3, 3)  # [models, epochs], as under vmap
+    assert together.history["seconds"].shape == (3,)  # one wall time per epoch
+    assert together.run.key == [np.asarray(jax.random.key_data(k)).tolist() for k in keys]
+    for i, key in enumerate(keys):
+        alone = fit(linear_regression(), half_squared, sgd(0.03), (x, y), key=key, **options)
+        jax.tree.map(
+            lambda a, b, i=i: np.testing.assert_array_equal(a[i], b), together.state, alone.state
+        )
+        # The recorded losses are sums XLA vectorises across the batch of models: equal to
+        # float32 rounding.
+        for name in ("train_loss", "test_loss"):
+            np.testing.assert_allclose(together.history[name][i], alone.history[name], rtol=2e-7)
+    jitted = jax.jit(
+        lambda: train(
+            linear_regression(),
+            half_squared,
+            sgd(0.03),
+            (x, y),
+            key=keys,
+            **{k: v for k, v in options.items() if k != "quiet"},
+        )
+    )()
+    jax.tree.map(np.testing.assert_array_equal, together.state, jitted.state)
+    np.testing.assert_array_equal(together.history["train_loss"], jitted.history["train_loss"])
+
+
+def test_a_diverging_model_of_a_batch_is_named():
+    keys = jax.random.split(jax.random.key(0), 2)
+    with pytest.raises(FloatingPointError, match=r"training, model 0 diverged: .* at epoch \d+"):
+        diverging_fit(sgd(1001.0), key=keys)
+
+
+def test_a_key_array_of_another_rank_is_refused(regression_data):
+    keys = jax.random.split(jax.random.key(0), 4).reshape(2, 2)
+    with pytest.raises(ValueError, match=r"key: expected a key or a batch of keys \[N\]"):
+        fit(
+            linear_regression(),
+            half_squared,
+            sgd(0.1),
+            regression_data,
+            epochs=1,
+            batch_size=10,
+            key=keys,
+            quiet=True,
+        )

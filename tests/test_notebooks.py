@@ -17,7 +17,9 @@ from report import BY_NAME, EXPERIMENTS
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = [entry.name for entry in EXPERIMENTS]
 # Small sizes: --quick everywhere; the Fashion-MNIST sections train 2 epochs on 2000 images.
-SMALL = {"softmax_regression": ["--epochs", "2"], "mlp": ["--epochs", "2"]}
+SMALL = {
+    name: ["--epochs", "2"] for name in ("softmax_regression", "mlp", "dropout", "initialization")
+}
 
 
 def execute(name: str, out) -> dict:

@@ -10,10 +10,12 @@ __all__ = [
     *attach(
         __name__,
         {
+            "dropout": ["DropoutMLP", "concise_dropout_mlp", "dropout", "dropout_mlp"],
             "linear": [
                 "LinearRegression",
                 "closed_form",
                 "concise_linear_regression",
+                "least_squares",
                 "linear_regression",
             ],
             "mlp": ["MLP", "concise_mlp", "mlp"],

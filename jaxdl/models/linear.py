@@ -79,11 +79,33 @@ def closed_form(X, y) -> tuple[jax.Array, jax.Array]:
     >>> [round(float(w[0]), 4), round(float(b), 4)]
     [2.0, 1.0]
     """
+    X = jnp.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a matrix [n, d], got shape {X.shape}")
+    theta = least_squares(jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1), y)
+    return theta[:-1], theta[-1]
+
+
+def least_squares(X, y) -> jax.Array:
+    """The ``w`` minimising ``||X w - y||²`` (no bias: give ``X`` a column of ones for one),
+    through an SVD solve (``jnp.linalg.lstsq``), the minimum-norm one when several do. What
+    training by gradient descent on the squared loss converges to.
+
+    Args:
+      X: features [n, d].
+      y: targets [n].
+
+    Returns:
+      ``w`` [d].
+
+    >>> X = jnp.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])
+    >>> [round(float(v), 4) for v in least_squares(X, 1 + 2 * X[:, 1])]
+    [1.0, 2.0]
+    """
     X, y = jnp.asarray(X), jnp.asarray(y)
     if X.ndim != 2:
         raise ValueError(f"X: expected a matrix [n, d], got shape {X.shape}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"y: expected shape ({X.shape[0]},) to match X, got {y.shape}")
-    design = jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1)
-    theta, *_ = jnp.linalg.lstsq(design, y)
-    return theta[:-1], theta[-1]
+    w, *_ = jnp.linalg.lstsq(X, y)
+    return w
