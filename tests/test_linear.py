@@ -7,7 +7,12 @@ import pytest
 
 from jaxdl.data.synthetic import synthetic_regression
 from jaxdl.fit import fit
-from jaxdl.models.linear import closed_form, concise_linear_regression, linear_regression
+from jaxdl.models.linear import (
+    closed_form,
+    concise_linear_regression,
+    least_squares,
+    linear_regression,
+)
 from jaxdl.optim import sgd
 
 from references import half_squared, numpy_eval
@@ -132,3 +137,28 @@ def test_eval_data_must_be_named():
     X, y = synthetic_regression(jax.random.key(3), jnp.array([2.0, -3.4]), 4.2, 10)
     with pytest.raises(TypeError, match=r"eval_data: expected a mapping \{name: \(x, y\)\}"):
         _fit(linear_regression(), 0.1, (X, y), epochs=1, batch_size=5, eval_data=(X, y))
+
+
+def test_least_squares_equals_numpy_lstsq_without_a_bias():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4)).astype(np.float32)
+    y = (X @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1 * rng.normal(size=50)).astype(np.float32)
+    expected, *_ = np.linalg.lstsq(X.astype(np.float64), y.astype(np.float64), rcond=None)
+    np.testing.assert_allclose(least_squares(X, y), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_least_squares_takes_the_minimum_norm_solution_of_collinear_features():
+    X = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]], np.float32)  # two equal columns
+    np.testing.assert_allclose(least_squares(X, np.full(3, 4.0, np.float32)), [2.0, 2.0], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (np.ones(3), np.ones(3), r"X: expected a matrix \[n, d\], got shape \(3,\)"),
+        (np.ones((3, 2)), np.ones(4), r"y: expected shape \(3,\) to match X, got \(4,\)"),
+    ],
+)
+def test_least_squares_bad_input(X, y, message):
+    with pytest.raises(ValueError, match=message):
+        least_squares(X, y)
