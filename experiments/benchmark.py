@@ -62,6 +62,7 @@ from jaxdl.optim import l2_penalty, sgd
 from jaxdl.results import write_json
 from jaxdl.selection import fold_arrays, make_fold_trainer, masked_linear
 
+import classifiers
 import common
 
 HERE = Path(__file__).resolve().parent
@@ -251,7 +252,7 @@ def main(argv=None) -> dict:
         "bandwidth_gbs": bandwidth_gbs((1 if args.quick else 256) * 2**20, repeats),
     }
     start = time.perf_counter()
-    x_train, y_train = common.fashion_mnist_on_device(None, quick=args.quick).train
+    x_train, y_train = classifiers.fashion_mnist_on_device(None, quick=args.quick).train
     results["data_load_s"] = time.perf_counter() - start
 
     n, batch_size = len(x_train), 256

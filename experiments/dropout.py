@@ -43,6 +43,7 @@ from jaxdl.losses import cross_entropy
 from jaxdl.models.dropout import concise_dropout_mlp, dropout, dropout_mlp
 from jaxdl.optim import sgd
 
+import classifiers
 import common
 
 NUM_HIDDENS = (256, 256)
@@ -96,7 +97,8 @@ variants = {
 # measured with dropout on (on the minibatches, as the book), the test accuracy without.
 
 # %%
-metrics, figures = common.classifiers(variants, common.ClassifierConfig.from_flags(args))
+config = classifiers.ClassifierConfig.from_flags(args)
+metrics, figures = classifiers.train_and_report(variants, config)
 metrics["config"] = {"num_hiddens": list(NUM_HIDDENS), "dropout_rates": list(rates)}
 for name in ("curves.png", "predictions.png"):
     if name in figures:

@@ -84,6 +84,7 @@ from jaxdl.optim import sgd
 from jaxdl.plotting import new_figure, plot
 from jaxdl.run import fingerprint
 
+import classifiers
 import common
 
 START, STOP, STEP = -8.0, 8.0, 0.1
@@ -271,7 +272,7 @@ common.show(fig)
 
 # %%
 common.show_source(mlp)
-data = common.fashion_mnist_on_device(args.data_dir, quick=args.quick)
+data = classifiers.fashion_mnist_on_device(args.data_dir, quick=args.quick)
 names = [f"{s:g}" for s in args.init_stds] + ["xavier"]
 xavier_stds = [xavier_std(shape) for shape in ((784, *HIDDEN), (*HIDDEN, 10))]
 stds = np.array([[s, s] for s in args.init_stds] + [xavier_stds], np.float32)

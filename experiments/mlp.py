@@ -41,6 +41,7 @@ from jaxdl.losses import cross_entropy
 from jaxdl.models.mlp import concise_mlp, mlp
 from jaxdl.optim import sgd
 
+import classifiers
 import common
 
 # %% [markdown]
@@ -88,7 +89,8 @@ variants = {
 # and the test accuracy.
 
 # %%
-metrics, figures = common.classifiers(variants, common.ClassifierConfig.from_flags(args))
+config = classifiers.ClassifierConfig.from_flags(args)
+metrics, figures = classifiers.train_and_report(variants, config)
 metrics["config"] = {"num_hiddens": list(hidden), "activation": args.activation}
 for name in ("curves.png", "predictions.png"):
     if name in figures:

@@ -45,6 +45,7 @@ from jaxdl.losses import cross_entropy
 from jaxdl.models.softmax import concise_softmax_regression, softmax_regression
 from jaxdl.optim import sgd
 
+import classifiers
 import common
 
 # %% [markdown]
@@ -94,7 +95,8 @@ variants = {
 # their true label and each variant's prediction (the book's `predict_ch3`).
 
 # %%
-metrics, figures = common.classifiers(variants, common.ClassifierConfig.from_flags(args))
+config = classifiers.ClassifierConfig.from_flags(args)
+metrics, figures = classifiers.train_and_report(variants, config)
 for name in ("curves.png", "predictions.png"):
     if name in figures:
         common.show(figures[name])

@@ -42,7 +42,15 @@ def execute(name: str, out) -> dict:
 
 def test_every_experiment_is_in_the_notebook_test():
     scripts = {p.stem for p in (ROOT / "experiments").glob("*.py")}
-    helpers = {"common", "reference", "report", "run_all", "benchmark", "device_check"}
+    helpers = {
+        "common",
+        "classifiers",
+        "reference",
+        "report",
+        "run_all",
+        "benchmark",
+        "device_check",
+    }
     assert set(SECTIONS) == scripts - helpers
 
 
