@@ -1,9 +1,15 @@
-"""Fashion-MNIST: where the loader looks, what it checks, TFDS, labels, image grids, device."""
+"""Fashion-MNIST: where the loader looks, what it checks, TFDS, the download (from a local
+HTTP server), labels, image grids, device."""
 
+import functools
 import gzip
 import hashlib
+import http.server
 import re
 import shutil
+import socket
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -12,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from tqdm import tqdm
 
 import jaxdl.data.fashion_mnist as fm
 from jaxdl.data.fashion_mnist import (
@@ -28,6 +35,7 @@ NAMES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+ALL_NAMES = [name for pair in NAMES.values() for name in pair]
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -47,8 +55,12 @@ def make_folder(folder: Path, seed=0, n=(12, 5), compress=True, label_offset=0) 
 
 @pytest.fixture
 def isolated(monkeypatch, tmp_path):
-    """No $JAXDL_DATA_DIR, default folders in tmp_path, and TFDS offline."""
+    """No $JAXDL_DATA_DIR, default folders and the download cache in tmp_path, TFDS offline,
+    and downloading turned off."""
     monkeypatch.delenv("JAXDL_DATA_DIR", raising=False)
+    monkeypatch.delenv("JAXDL_FASHION_MNIST_URL", raising=False)
+    monkeypatch.setenv("JAXDL_DOWNLOAD", "0")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
     monkeypatch.setattr(fm, "DEFAULT_DIRS", (tmp_path / "default",))
     import tensorflow_datasets as tfds
 
@@ -173,6 +185,10 @@ def test_data_dir_is_used_before_env_var_before_default_folders(isolated, monkey
     assert_loaded(load_fashion_mnist(verify=False), default)
     monkeypatch.setenv("JAXDL_DATA_DIR", "")  # empty: as if not set
     assert_loaded(load_fashion_mnist(verify=False), default)
+    cached = make_folder(fm.default_cache_dir(), seed=4, label_offset=4)
+    assert_loaded(load_fashion_mnist(verify=False), default)  # the default folders come first
+    shutil.rmtree(isolated / "default")
+    assert_loaded(load_fashion_mnist(verify=False), cached)  # then the download cache
 
 
 def test_uncompressed_and_compressed_files_mix(isolated):
@@ -215,17 +231,24 @@ def test_nothing_found_lists_every_place_and_the_ways_to_get_it(isolated, monkey
     with pytest.raises(FileNotFoundError) as info:
         load_fashion_mnist()
     message = str(info.value)
+    cache = isolated / "cache-home" / "jaxdl" / "fashion-mnist"
     for text in [
         "$JAXDL_DATA_DIR: not set",
         f"{isolated / 'default'}: no such folder",
         f"{isolated / 'other'}: missing train-labels-idx1-ubyte[.gz], "
         "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]",
-        "TensorFlow Datasets, tfds.data_source('fashion_mnist', download=True): "
+        f"  - the download cache {cache}: no such folder\n",
+        "TensorFlow Datasets, tfds.data_source('fashion_mnist', download=False): "
         "ConnectionError: no route to the internet",
+        "  - download from http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/: "
+        "turned off by $JAXDL_DOWNLOAD=0\n",
+        "Get it in one of four ways:",
         "sudo apt-get install -y dataset-fashion-mnist",
-        "download it when online",
+        f"with pip only (macOS, Windows, Linux): let jaxdl download it when online, into {cache}",
+        "(unless $JAXDL_DOWNLOAD is 0, off, no, false)",
         "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
         "t10k-labels-idx1-ubyte.gz) in a folder and pass it as data_dir or set $JAXDL_DATA_DIR",
+        "behind a firewall: set $JAXDL_FASHION_MNIST_URL to the base URL of a mirror",
     ]:
         assert text in message, message
     assert isinstance(info.value.__cause__, ConnectionError)
@@ -264,8 +287,8 @@ def test_an_incomplete_env_var_folder_is_an_error(isolated, monkeypatch, remove,
         load_fashion_mnist(verify=False)
     assert str(info.value) == (
         f"$JAXDL_DATA_DIR: expected a folder with the Fashion-MNIST IDX files, got "
-        f"{str(folder)!r}: {why} (unset JAXDL_DATA_DIR to look in {str(isolated / 'default')!r} "
-        "and TensorFlow Datasets instead)"
+        f"{str(folder)!r}: {why} (unset JAXDL_DATA_DIR to look in {str(isolated / 'default')!r}, "
+        f"the download cache {str(fm.default_cache_dir())!r} and TensorFlow Datasets instead)"
     )
 
 
@@ -274,6 +297,11 @@ def test_an_env_var_naming_a_file_is_an_error(isolated, monkeypatch):
     (isolated / "file").write_bytes(b"")
     monkeypatch.setenv("JAXDL_DATA_DIR", str(isolated / "file"))
     with pytest.raises(FileNotFoundError, match=r"^\$JAXDL_DATA_DIR: .*'?: not a folder \(unset"):
+        load_fashion_mnist(verify=False)
+    monkeypatch.delenv("JAXDL_DOWNLOAD")  # downloading on: the last resort, said so
+    with pytest.raises(
+        FileNotFoundError, match=r"not a folder \(unset .*instead, then download it\)$"
+    ):
         load_fashion_mnist(verify=False)
 
 
@@ -294,11 +322,15 @@ def test_falls_through_to_tfds(tmp_path, monkeypatch):
 
     monkeypatch.delenv("JAXDL_DATA_DIR", raising=False)
     monkeypatch.setattr(fm, "DEFAULT_DIRS", (tmp_path / "default",))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))  # an empty cache
+    # TFDS comes before the download: a download from here would fail.
+    monkeypatch.setenv("JAXDL_FASHION_MNIST_URL", "http://jaxdl-mirror.invalid/")
     monkeypatch.setattr(fm, "_TFDS_CHUNK", 7)  # several batched reads and a partial last one
     calls = []
     real_data_source = tfds.data_source
 
     def data_source(*args, **kwargs):
+        assert kwargs["download"] is False  # prepared data only: TFDS never goes online
         sources = real_data_source(*args, **kwargs)
         for source in sources:
             # mock_data assigns its __getitems__ unbound (called without the mock as self);
@@ -321,6 +353,328 @@ def test_falls_through_to_tfds(tmp_path, monkeypatch):
         np.testing.assert_array_equal(split.images, [r["image"][:, :, 0] for r in records])
         np.testing.assert_array_equal(split.labels, [r["label"] for r in records])
     assert data.train.images.std() > 0 and len(set(data.train.labels.tolist())) > 1
+
+
+# The download, end to end, from a local HTTP server on 127.0.0.1: small generated IDX files
+# whose digests replace the real ones, no Debian folder, the cache in tmp_path, no TFDS.
+
+
+class MirrorHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the mirror's folder; records each request; cuts short the files named in
+    ``server.cut_short`` (a Content-Length of the whole file, half of it sent, then closed)."""
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        name = self.path.lstrip("/")
+        if name not in self.server.cut_short:
+            return super().do_GET()
+        data = (Path(self.directory) / name).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self.close_connection = True
+
+    def log_message(self, format, *args):  # quiet
+        pass
+
+
+class Mirror:
+    """A folder served over HTTP on 127.0.0.1, by default four generated gz IDX files (their
+    arrays and the digests of their content as attributes)."""
+
+    def __init__(self, folder: Path, generate: bool = True):
+        self.folder = folder
+        if generate:
+            self.arrays = make_folder(folder, seed=7)
+            self.digests = {
+                name: hashlib.sha256(
+                    gzip.decompress((folder / f"{name}.gz").read_bytes())
+                ).hexdigest()
+                for name in ALL_NAMES
+            }
+        handler = functools.partial(MirrorHandler, directory=str(folder))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.requests = []
+        self.server.cut_short = set()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def requests(self) -> list[str]:
+        return self.server.requests
+
+    def stop(self):
+        if self.thread.is_alive():
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join()
+
+
+@pytest.fixture
+def no_local_source(monkeypatch, tmp_path):
+    """No $JAXDL_DATA_DIR, no Debian folder, the cache in tmp_path, TensorFlow Datasets not
+    installed (its import fails), downloading on, no mirror variable."""
+    for name in ("JAXDL_DATA_DIR", "JAXDL_DOWNLOAD", "JAXDL_FASHION_MNIST_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(fm, "DEFAULT_DIRS", (tmp_path / "no-debian",))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import raises ImportError
+    return tmp_path
+
+
+@pytest.fixture
+def mirror(no_local_source, monkeypatch):
+    served = Mirror(no_local_source / "mirror")
+    monkeypatch.setattr(fm, "EXPECTED_SHA256", served.digests)
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def silent_server():
+    """A server on 127.0.0.1 that accepts connections and never answers; yields its URL and
+    the list of connections accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    accepted, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/", accepted
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def cache_dir(root: Path) -> Path:
+    return root / "cache-home" / "jaxdl" / "fashion-mnist"
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert fm.default_cache_dir() == tmp_path / "jaxdl" / "fashion-mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", "")  # empty: as if not set
+    assert fm.default_cache_dir() == Path.home() / ".cache" / "jaxdl" / "fashion-mnist"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert fm.default_cache_dir() == Path.home() / ".cache" / "jaxdl" / "fashion-mnist"
+
+
+def test_downloads_checks_caches_then_loads_from_the_cache(no_local_source, mirror, monkeypatch):
+    monkeypatch.setenv("JAXDL_FASHION_MNIST_URL", mirror.url)
+    assert_loaded(load_fashion_mnist(), mirror.arrays)
+    assert sorted(mirror.requests) == sorted(f"/{name}.gz" for name in ALL_NAMES)
+    cache = cache_dir(no_local_source)
+    assert fm.default_cache_dir() == cache
+    # the four files, as served, and no temporary folder left
+    assert sorted(p.name for p in cache.iterdir()) == sorted(f"{n}.gz" for n in ALL_NAMES)
+    for name in ALL_NAMES:
+        assert (cache / f"{name}.gz").read_bytes() == (mirror.folder / f"{name}.gz").read_bytes()
+    mirror.stop()  # no network from here on: a request would be refused
+    assert_loaded(load_fashion_mnist(), mirror.arrays)
+    assert len(mirror.requests) == 4
+
+
+def test_download_function_with_a_base_url_and_a_folder(mirror, tmp_path):
+    folder = tmp_path / "here"
+    # without the trailing slash: the file names are appended after one
+    assert fm.download_fashion_mnist(folder, base_url=mirror.url.rstrip("/")) == folder
+    assert_loaded(load_fashion_mnist(folder), mirror.arrays)  # verify=True: the served digests
+    assert not cache_dir(tmp_path).exists()
+    # files already there are checked, not downloaded again
+    assert fm.download_fashion_mnist(folder, base_url=mirror.url) == folder
+    assert len(mirror.requests) == 4
+
+
+def test_a_download_shows_a_progress_bar_per_file(mirror, tmp_path, capsys):
+    fm.download_fashion_mnist(tmp_path / "here", base_url=mirror.url)
+    err = capsys.readouterr().err
+    for name in ALL_NAMES:
+        size = tqdm.format_sizeof((mirror.folder / f"{name}.gz").stat().st_size, divisor=1024)
+        assert f"{name}.gz: 100%|██████████| {size}/{size} [" in err, err
+    fm.download_fashion_mnist(tmp_path / "quiet", base_url=mirror.url, progressbar=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_an_interrupted_transfer_is_an_error_and_nothing_is_cached(no_local_source, mirror):
+    mirror.server.cut_short.add("train-images-idx3-ubyte.gz")
+    url = f"{mirror.url}train-images-idx3-ubyte.gz"
+    folder = no_local_source / "here"
+    with pytest.raises(ConnectionError, match=f"^downloading {re.escape(url)}: .*IncompleteRead"):
+        fm.download_fashion_mnist(folder, base_url=mirror.url)
+    assert list(folder.iterdir()) == []  # no partial file, no temporary folder
+    assert mirror.requests == ["/train-images-idx3-ubyte.gz"]  # the first failure ends it
+
+
+def test_a_wrong_digest_is_refused_and_nothing_is_cached(no_local_source, mirror, monkeypatch):
+    # The mirror serves other data under the name: a valid IDX file, not the one expected.
+    other = np.random.default_rng(99).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    write_idx(mirror.folder / "train-images-idx3-ubyte.gz", other)
+    found = hashlib.sha256(
+        gzip.decompress((mirror.folder / "train-images-idx3-ubyte.gz").read_bytes())
+    ).hexdigest()
+    expected = mirror.digests["train-images-idx3-ubyte"]
+    url = f"{mirror.url}train-images-idx3-ubyte.gz"
+    folder = no_local_source / "here"
+    with pytest.raises(ValueError) as info:
+        fm.download_fashion_mnist(folder, base_url=mirror.url)
+    assert re.fullmatch(
+        f"downloading {re.escape(url)}: refused and deleted: .*train-images-idx3-ubyte.gz: "
+        f"SHA-256 digest of the uncompressed content does not match: expected {expected}, "
+        f"found {found}",
+        str(info.value),
+    ), str(info.value)
+    assert list(folder.iterdir()) == []
+    # through the loader: the sources listed, the digest error the cause, nothing cached
+    monkeypatch.setenv("JAXDL_FASHION_MNIST_URL", mirror.url)
+    with pytest.raises(FileNotFoundError, match="SHA-256 digest") as info:
+        load_fashion_mnist()
+    assert isinstance(info.value.__cause__, ValueError)
+    assert list(cache_dir(no_local_source).iterdir()) == []
+
+
+def test_checked_files_stay_and_a_later_call_fetches_the_rest(no_local_source, mirror):
+    mirror.server.cut_short.add("t10k-images-idx3-ubyte.gz")
+    folder = no_local_source / "here"
+    with pytest.raises(ConnectionError, match=r"t10k-images-idx3-ubyte\.gz: "):
+        fm.download_fashion_mnist(folder, base_url=mirror.url)
+    # the two files checked before the failure are kept; the broken one is not
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+    ]
+    mirror.server.cut_short.clear()
+    mirror.requests.clear()
+    fm.download_fashion_mnist(folder, base_url=mirror.url)
+    assert mirror.requests == ["/t10k-images-idx3-ubyte.gz", "/t10k-labels-idx1-ubyte.gz"]
+    assert_loaded(load_fashion_mnist(folder), mirror.arrays)
+
+
+def test_a_damaged_file_already_in_the_folder_is_an_error(mirror, tmp_path):
+    folder = tmp_path / "here"
+    fm.download_fashion_mnist(folder, base_url=mirror.url)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(5, np.uint8))
+    bad = re.escape(str(folder / "t10k-labels-idx1-ubyte.gz"))
+    with pytest.raises(ValueError, match=f"^{bad}: SHA-256 .*\\(delete {bad} to download it again"):
+        fm.download_fashion_mnist(folder, base_url=mirror.url)
+    assert len(mirror.requests) == 4
+
+
+def test_a_server_that_never_answers_times_out(no_local_source, silent_server, capsys):
+    url, accepted = silent_server
+    start = time.perf_counter()
+    with pytest.raises(
+        TimeoutError,
+        match=f"^downloading {re.escape(url)}train-images-idx3-ubyte.gz: no answer within 1 s "
+        r"\(ReadTimeout: .*Read timed out",
+    ):
+        fm.download_fashion_mnist(no_local_source / "here", base_url=url, timeout=1)
+    seconds = time.perf_counter() - start
+    assert seconds < 30, f"took {seconds:.1f} s"  # a sanity bound, not a performance test
+    assert len(accepted) == 1  # one request, no retries
+    assert list((no_local_source / "here").iterdir()) == []
+    assert capsys.readouterr().err == ""  # no progress bar before the server answers
+
+
+@pytest.mark.parametrize("value", ["0", "off", "No", "FALSE"])
+def test_downloading_turned_off(no_local_source, mirror, monkeypatch, value):
+    monkeypatch.setenv("JAXDL_FASHION_MNIST_URL", mirror.url)
+    monkeypatch.setenv("JAXDL_DOWNLOAD", value)
+    with pytest.raises(FileNotFoundError) as info:
+        load_fashion_mnist()
+    message = str(info.value)
+    cache = cache_dir(no_local_source)
+    assert message.startswith(
+        "Fashion-MNIST not found. Looked in:\n"
+        "  - $JAXDL_DATA_DIR: not set\n"
+        f"  - {no_local_source / 'no-debian'}: no such folder\n"
+        f"  - the download cache {cache}: no such folder\n"
+        "  - TensorFlow Datasets, tfds.data_source('fashion_mnist', download=False): "
+        "not installed (pip install 'jaxdl[tfds]')\n"
+        f"  - download from {mirror.url}: turned off by $JAXDL_DOWNLOAD={value}\n"
+        "Get it in one of four ways:\n"
+    ), message
+    assert info.value.__cause__ is None
+    assert mirror.requests == [] and not cache.exists()
+    with pytest.raises(FileNotFoundError, match="turned off by download=False"):
+        load_fashion_mnist(download=False)
+    assert mirror.requests == []
+    assert_loaded(load_fashion_mnist(download=True), mirror.arrays)  # the argument wins
+
+
+def test_offline_fails_fast_with_the_sources_listed(no_local_source, monkeypatch):
+    monkeypatch.setenv("JAXDL_FASHION_MNIST_URL", "http://jaxdl-mirror.invalid/")
+    start = time.perf_counter()
+    with pytest.raises(FileNotFoundError) as info:
+        load_fashion_mnist()
+    seconds = time.perf_counter() - start
+    assert seconds < 30, f"took {seconds:.1f} s"  # a sanity bound, not a performance test
+    message = str(info.value)
+    assert (
+        "  - download from http://jaxdl-mirror.invalid/: ConnectionError: downloading "
+        "http://jaxdl-mirror.invalid/train-images-idx3-ubyte.gz: " in message
+    ), message
+    assert "sudo apt-get install -y dataset-fashion-mnist" in message
+    assert isinstance(info.value.__cause__, ConnectionError)
+    assert list(cache_dir(no_local_source).iterdir()) == []
+
+
+def test_download_bad_input(no_local_source, monkeypatch):
+    folder = no_local_source / "here"
+    with pytest.raises(ValueError, match=r"timeout: expected a number of seconds > 0, got 0"):
+        fm.download_fashion_mnist(folder, timeout=0)
+    with pytest.raises(ValueError, match=r"timeout: expected a number of seconds > 0, got True"):
+        fm.download_fashion_mnist(folder, timeout=True)
+    with pytest.raises(
+        ValueError, match=r"base_url: expected an http:// or https:// URL, got 'ftp"
+    ):
+        fm.download_fashion_mnist(folder, base_url="ftp://example.org/")
+    monkeypatch.setenv("JAXDL_FASHION_MNIST_URL", "example.org/fashion")
+    with pytest.raises(
+        ValueError,
+        match=r"\$JAXDL_FASHION_MNIST_URL: expected an http:// or https:// URL, got 'example",
+    ):
+        fm.download_fashion_mnist(folder)
+    assert not folder.exists()
+    with pytest.raises(TypeError, match="download: expected True, False or None, got 'yes'"):
+        load_fashion_mnist(download="yes")
+    monkeypatch.setenv("JAXDL_DOWNLOAD", "never")
+    with pytest.raises(
+        ValueError,
+        match=r"\$JAXDL_DOWNLOAD: expected one of 0, off, no, false, 1, on, yes, true "
+        r"\(or unset\), got 'never'",
+    ):
+        load_fashion_mnist()
+
+
+@pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="apt-get install -y dataset-fashion-mnist")
+def test_downloads_the_real_files_from_a_local_mirror(no_local_source, monkeypatch):
+    """The acceptance case: no Debian folder (DEFAULT_DIRS elsewhere), the real files served
+    from 127.0.0.1, checked against the real digests, cached, then loaded without the server."""
+    served = Mirror(DEBIAN_DIR, generate=False)
+    try:
+        monkeypatch.setenv("JAXDL_FASHION_MNIST_URL", served.url)
+        data = load_fashion_mnist()
+    finally:
+        served.stop()
+    assert data.train.images.shape == (60000, 28, 28) and data.test.images.shape == (10000, 28, 28)
+    cache = cache_dir(no_local_source)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(f"{n}.gz" for n in ALL_NAMES)
+    again = load_fashion_mnist()  # from the cache; the server is gone
+    np.testing.assert_array_equal(again.train.images, data.train.images)
+    np.testing.assert_array_equal(again.test.labels, data.test.labels)
 
 
 @pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="apt-get install -y dataset-fashion-mnist")

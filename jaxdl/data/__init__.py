@@ -14,6 +14,7 @@ __all__ = [
             "fashion_mnist": [
                 "FashionMNIST",
                 "Split",
+                "download_fashion_mnist",
                 "load_fashion_mnist",
                 "text_labels",
                 "to_device",
