@@ -21,7 +21,7 @@ import jax
 
 import common
 
-EXPERIMENTS = ("softmax_regression", "mlp")
+EXPERIMENTS = ("softmax_regression", "mlp", "dropout")
 
 
 def main(argv=None) -> int:
