@@ -6,33 +6,31 @@ first tabular name, not with ``import jaxdl.data``.
 
 from jaxdl._lazy import attach
 
-__all__ = [
-    *attach(
-        __name__,
-        {
-            "batching": ["BatchSchedule", "batch_schedule", "data_iter", "num_batches"],
-            "fashion_mnist": [
-                "FashionMNIST",
-                "Split",
-                "download_fashion_mnist",
-                "load_fashion_mnist",
-                "text_labels",
-                "to_device",
-            ],
-            "idx": ["read_idx", "write_idx"],
-            "synthetic": [
-                "high_dimensional_data",
-                "polynomial_data",
-                "polynomial_features",
-                "synthetic_regression",
-            ],
-            "tabular": [
-                "TabularData",
-                "fill_numeric_na",
-                "load_csv",
-                "one_hot_encode",
-                "preprocess",
-            ],
-        },
-    ),
-]
+__all__ = attach(
+    __name__,
+    {
+        "batching": ["BatchSchedule", "batch_schedule", "data_iter", "num_batches"],
+        "fashion_mnist": [
+            "FashionMNIST",
+            "Split",
+            "download_fashion_mnist",
+            "load_fashion_mnist",
+            "text_labels",
+            "to_device",
+        ],
+        "idx": ["read_idx", "write_idx"],
+        "synthetic": [
+            "high_dimensional_data",
+            "polynomial_data",
+            "polynomial_features",
+            "synthetic_regression",
+        ],
+        "tabular": [
+            "TabularData",
+            "fill_numeric_na",
+            "load_csv",
+            "one_hot_encode",
+            "preprocess",
+        ],
+    },
+)

@@ -6,20 +6,18 @@ defines a flax.linen class, so the first name imports flax.
 
 from jaxdl._lazy import attach
 
-__all__ = [
-    *attach(
-        __name__,
-        {
-            "dropout": ["DropoutMLP", "concise_dropout_mlp", "dropout", "dropout_mlp"],
-            "linear": [
-                "LinearRegression",
-                "closed_form",
-                "concise_linear_regression",
-                "least_squares",
-                "linear_regression",
-            ],
-            "mlp": ["MLP", "concise_mlp", "mlp"],
-            "softmax": ["SoftmaxRegression", "concise_softmax_regression", "softmax_regression"],
-        },
-    ),
-]
+__all__ = attach(
+    __name__,
+    {
+        "dropout": ["DropoutMLP", "concise_dropout_mlp", "dropout", "dropout_mlp"],
+        "linear": [
+            "LinearRegression",
+            "closed_form",
+            "concise_linear_regression",
+            "least_squares",
+            "linear_regression",
+        ],
+        "mlp": ["MLP", "concise_mlp", "mlp"],
+        "softmax": ["SoftmaxRegression", "concise_softmax_regression", "softmax_regression"],
+    },
+)
