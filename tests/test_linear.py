@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl.data.synthetic import synthetic_regression
+from jaxdl.data.synthetic import high_dimensional_data, synthetic_regression
 from jaxdl.fit import fit
 from jaxdl.models.linear import (
     closed_form,
@@ -162,3 +162,26 @@ def test_least_squares_takes_the_minimum_norm_solution_of_collinear_features():
 def test_least_squares_bad_input(X, y, message):
     with pytest.raises(ValueError, match=message):
         least_squares(X, y)
+
+
+def test_high_dimensional_data_is_the_books_weight_decay_problem():
+    """20 training and 100 test examples of y = 0.05 + Σ 0.01 x_i + N(0, 0.01²), d = 200."""
+    (x, y), (xt, yt) = high_dimensional_data(jax.random.key(3))
+    assert x.shape == (20, 200) and y.shape == (20,) and xt.shape == (100, 200)
+    # Independently: the labels' residual from the true plane is the noise, sd 0.01.
+    for features, labels in ((x, y), (xt, yt)):
+        residual = np.asarray(labels, np.float64) - (
+            np.asarray(features, np.float64) @ np.full(200, 0.01) + 0.05
+        )
+        assert 0.005 < residual.std() < 0.02 and abs(residual.mean()) < 0.01
+    # The training and the test examples are different draws.
+    assert not np.allclose(np.asarray(x[:20]), np.asarray(xt[:20]))
+
+
+def test_high_dimensional_data_bad_input():
+    with pytest.raises(ValueError, match="num_inputs: expected an integer >= 1, got 0"):
+        high_dimensional_data(jax.random.key(0), num_inputs=0)
+    with pytest.raises(ValueError, match="num_train: expected an integer >= 1, got 0"):
+        high_dimensional_data(jax.random.key(0), num_train=0)
+    with pytest.raises(TypeError, match="num_test: expected an integer >= 1, got float"):
+        high_dimensional_data(jax.random.key(0), num_test=2.0)

@@ -151,6 +151,8 @@ def high_dimensional_data(
     ((20, 200), (100,))
     """
     check_int(num_inputs, "num_inputs", low=1)
+    check_int(num_train, "num_train", low=1)
+    check_int(num_test, "num_test", low=1)
     key_train, key_test = jax.random.split(key)
     w = jnp.full(num_inputs, true_w)
     return (
