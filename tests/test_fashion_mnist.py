@@ -21,6 +21,8 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 import jaxdl.data.fashion_mnist as fm
+import jaxdl.data.fashion_mnist_files as fm_files
+import jaxdl.data.fashion_mnist_tfds as fm_tfds
 from jaxdl.data.fashion_mnist import (
     FashionMNIST,
     Split,
@@ -29,6 +31,7 @@ from jaxdl.data.fashion_mnist import (
     to_device,
 )
 from jaxdl.data.idx import write_idx
+from jaxdl.models.softmax import flatten
 from jaxdl.plotting import show_images
 
 NAMES = {
@@ -325,7 +328,7 @@ def test_falls_through_to_tfds(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))  # an empty cache
     # TFDS comes before the download: a download from here would fail.
     monkeypatch.setenv("JAXDL_FASHION_MNIST_URL", "http://jaxdl-mirror.invalid/")
-    monkeypatch.setattr(fm, "_TFDS_CHUNK", 7)  # several batched reads and a partial last one
+    monkeypatch.setattr(fm_tfds, "_TFDS_CHUNK", 7)  # several batched reads and a partial last one
     calls = []
     real_data_source = tfds.data_source
 
@@ -429,7 +432,7 @@ def no_local_source(monkeypatch, tmp_path):
 @pytest.fixture
 def mirror(no_local_source, monkeypatch):
     served = Mirror(no_local_source / "mirror")
-    monkeypatch.setattr(fm, "EXPECTED_SHA256", served.digests)
+    monkeypatch.setattr(fm_files, "EXPECTED_SHA256", served.digests)
     yield served
     served.stop()
 
@@ -762,25 +765,46 @@ def test_show_images_refuses_a_float_grid_size():
 
 def test_to_device_hand_values():
     x = to_device(np.array([[[0, 255], [51, 102]], [[1, 2], [3, 4]]], np.uint8))
-    assert isinstance(x, jax.Array) and x.dtype == jnp.float32 and x.shape == (2, 4)
-    np.testing.assert_allclose(x[0], [0.0, 1.0, 0.2, 0.4], rtol=1e-7)
+    assert isinstance(x, jax.Array) and x.dtype == jnp.float32 and x.shape == (2, 2, 2, 1)
+    np.testing.assert_allclose(x[0, :, :, 0], [[0.0, 1.0], [0.2, 0.4]], rtol=1e-7)
 
 
 def test_to_device_matches_numpy():
     images = np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8)
-    want = images.reshape(50, 784).astype(np.float64) / 255.0
+    want = images[..., None].astype(np.float64) / 255.0
     x = to_device(images)
-    assert x.shape == (50, 784) and x.dtype == jnp.float32
+    assert x.shape == (50, 28, 28, 1) and x.dtype == jnp.float32
     assert x.devices() == {jax.devices()[0]}
     np.testing.assert_allclose(np.asarray(x), want, rtol=1e-6, atol=0)
     np.testing.assert_allclose(np.asarray(to_device(jnp.asarray(images))), want, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(jax.jit(to_device)(images)), want, rtol=1e-6)
-    assert to_device(np.zeros((0, 28, 28), np.uint8)).shape == (0, 784)
+    assert to_device(np.zeros((0, 28, 28), np.uint8)).shape == (0, 28, 28, 1)
+
+
+def test_to_device_flattened_is_bit_identical_to_the_flat_images():
+    """What a model sees after flattening is exactly the former flat [n, 784] float32 array."""
+    images = np.random.default_rng(1).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    flat = jnp.reshape(jnp.asarray(images), (50, 784)).astype(jnp.float32) / 255.0
+    np.testing.assert_array_equal(np.asarray(flatten(to_device(images))), np.asarray(flat))
+
+
+def test_to_device_keeps_height_width_and_channels():
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (2, 3, 5), dtype=np.uint8)  # height != width: no transpose
+    x = to_device(images)
+    assert x.shape == (2, 3, 5, 1) and x.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(x[..., 0]), images / 255.0, rtol=1e-6, atol=0)
+    channels = rng.integers(0, 256, (2, 3, 5, 3), dtype=np.uint8)  # [n, h, w, c]: as it is
+    y = to_device(channels)
+    assert y.shape == (2, 3, 5, 3) and y.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(y), channels / 255.0, rtol=1e-6, atol=0)
+    assert jax.jit(to_device)(channels).shape == (2, 3, 5, 3)
 
 
 def test_to_device_puts_on_the_given_device():
     device = jax.devices()[-1]
-    assert to_device(np.zeros((2, 3, 3), np.uint8), device).devices() == {device}
+    x = to_device(np.zeros((2, 3, 3), np.uint8), device)
+    assert x.devices() == {device} and x.shape == (2, 3, 3, 1)
 
 
 @pytest.mark.parametrize(
@@ -791,8 +815,24 @@ def test_to_device_puts_on_the_given_device():
             TypeError,
             "images: expected uint8 .* got dtype float32",
         ),
-        (np.zeros(784, np.uint8), ValueError, r"images: expected \[n, height, width\], got shape"),
+        (
+            np.zeros(784, np.uint8),
+            ValueError,
+            r"images: expected \[n, height, width\] or \[n, height, width, channels\], "
+            r"got shape \(784,\)$",
+        ),
+        (
+            np.zeros((5, 784), np.uint8),
+            ValueError,
+            r"images: expected \[n, height, width\] or .*, got shape \(5, 784\)$",
+        ),
+        (
+            np.zeros((5, 28, 28, 1, 1), np.uint8),
+            ValueError,
+            r"images: expected \[n, height, width\] or .*, got shape \(5, 28, 28, 1, 1\)$",
+        ),
     ],
+    ids=["float32", "1-d", "flat", "5-d"],
 )
 def test_to_device_bad_input(images, error, message):
     with pytest.raises(error, match=message):

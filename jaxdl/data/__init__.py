@@ -10,15 +10,11 @@ __all__ = attach(
     __name__,
     {
         "batching": ["BatchSchedule", "batch_schedule", "data_iter", "num_batches"],
-        "fashion_mnist": [
-            "FashionMNIST",
-            "Split",
-            "download_fashion_mnist",
-            "load_fashion_mnist",
-            "text_labels",
-            "to_device",
-        ],
+        "fashion_mnist": ["load_fashion_mnist"],
+        "fashion_mnist_download": ["download_fashion_mnist"],
+        "fashion_mnist_files": ["FashionMNIST", "Split"],
         "idx": ["read_idx", "write_idx"],
+        "images": ["text_labels", "to_device"],
         "synthetic": [
             "high_dimensional_data",
             "polynomial_data",

@@ -1,0 +1,107 @@
+"""Downloading Fashion-MNIST's four files, checked, into the download cache, and the settings
+that say whether and from where.
+
+``$JAXDL_DOWNLOAD`` (``0``, ``off``, ``no`` or ``false``) turns the download off;
+``$JAXDL_FASHION_MNIST_URL`` names the base URL of a mirror, else the files come from the
+original release, ``DEFAULT_URL``. A request waits at most ``DOWNLOAD_TIMEOUT`` seconds to
+connect and for each read, and is not retried. Each file is written into a temporary folder
+inside the cache folder and renamed into the cache only once its content matches its digest
+(:func:`jaxdl.data.download.download_checked`). :mod:`jaxdl.data.fashion_mnist` is the module
+to import.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jaxdl.data.download import download_checked
+from jaxdl.data.fashion_mnist_files import _check_existing, _check_file
+
+DOWNLOAD_ENV_VAR = "JAXDL_DOWNLOAD"  # 0, off, no or false: never download
+URL_ENV_VAR = "JAXDL_FASHION_MNIST_URL"  # the base URL of a mirror
+DEFAULT_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+DOWNLOAD_TIMEOUT = 10.0  # seconds to connect, and to wait for each read; never retried
+_OFF = ("0", "off", "no", "false")
+_ON = ("1", "on", "yes", "true")
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/jaxdl/fashion-mnist`` (``~/.cache/jaxdl/fashion-mnist`` when the
+    variable is unset or empty): where :func:`download_fashion_mnist` puts the files."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "jaxdl" / "fashion-mnist"
+
+
+def _download_setting(download: bool | None) -> tuple[bool, str]:
+    """Whether to download (the argument, else ``$JAXDL_DOWNLOAD``) and, when not, why not."""
+    if download is not None:
+        if not isinstance(download, bool):
+            raise TypeError(f"download: expected True, False or None, got {download!r}")
+        return download, "turned off by download=False"
+    value = os.environ.get(DOWNLOAD_ENV_VAR, "")
+    if value.strip().lower() in _OFF:
+        return False, f"turned off by ${DOWNLOAD_ENV_VAR}={value}"
+    if value.strip().lower() not in ("", *_ON):
+        raise ValueError(
+            f"${DOWNLOAD_ENV_VAR}: expected one of {', '.join(_OFF + _ON)} (or unset), "
+            f"got {value!r}"
+        )
+    return True, ""
+
+
+def _base_url(base_url: str | None) -> str:
+    """The argument, else ``$JAXDL_FASHION_MNIST_URL``, else ``DEFAULT_URL``; ends in "/"."""
+    name, url = "base_url", base_url
+    if url is None:
+        name, url = f"${URL_ENV_VAR}", os.environ.get(URL_ENV_VAR) or DEFAULT_URL
+    if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise ValueError(f"{name}: expected an http:// or https:// URL, got {url!r}")
+    return url if url.endswith("/") else f"{url}/"
+
+
+def download_fashion_mnist(
+    folder: str | os.PathLike | None = None,
+    *,
+    base_url: str | None = None,
+    timeout: float = DOWNLOAD_TIMEOUT,
+    progressbar: bool = True,
+) -> Path:
+    """Downloads the four Fashion-MNIST IDX files, checked, into ``folder``.
+
+    Each missing file, ``{base_url}{name}.gz``, is written into a temporary folder inside
+    ``folder``, its uncompressed content checked against ``EXPECTED_SHA256`` (with
+    :func:`jaxdl.data.idx.read_idx`), and only then renamed into ``folder``. On any failure
+    the temporary folder is removed: nothing partial or unchecked is left, while files that
+    were checked stay, so a later call fetches only what is still missing. Files already in
+    ``folder`` are checked, not downloaded again. One request per file, no retries; the first
+    failure ends the call.
+
+    Args:
+      folder: where the files go; made when missing. None: :func:`default_cache_dir`.
+      base_url: the URL the file names are appended to. None: ``$JAXDL_FASHION_MNIST_URL``,
+        else ``DEFAULT_URL`` (the original release).
+      timeout: seconds to wait for a connection, and for each read, > 0.
+      progressbar: show a progress bar per file (tqdm, on stderr).
+
+    Returns:
+      ``folder``, holding the four checked files.
+
+    Raises:
+      TimeoutError: when the server does not answer within ``timeout``.
+      ConnectionError: when the host is unknown or unreachable, the server refuses or answers
+        with an HTTP error, or the transfer breaks off.
+      ValueError: when a downloaded file is damaged or its digest does not match (it is
+        deleted), a file already in ``folder`` does not match, or ``base_url``
+        (``$JAXDL_FASHION_MNIST_URL``) is not an http(s) URL or ``timeout`` not > 0.
+      Each message names the file's URL and why.
+    """
+    url = _base_url(base_url)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValueError(f"timeout: expected a number of seconds > 0, got {timeout!r}")
+    folder = default_cache_dir() if folder is None else Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    missing = _check_existing(folder)
+    files = {f"{name}.gz": f"{url}{name}.gz" for name in missing}
+    download_checked(files, folder, _check_file, timeout=timeout, progressbar=progressbar)
+    return folder
