@@ -51,7 +51,9 @@ import numpy as np
 import optax
 
 from jaxdl.data.synthetic import high_dimensional_data, polynomial_data
-from jaxdl.engine import make_epoch, train
+from jaxdl.engine import train
+from jaxdl.epoch import make_epoch
+from jaxdl.keys import run_keys
 from jaxdl.losses import cross_entropy, squared_loss
 from jaxdl.metrics import correct
 from jaxdl.model import init_state
@@ -115,12 +117,12 @@ def time_epochs(model, x, y, *, batch_size: int, lr: float, repeats: int) -> dic
         ),
         donate_argnums=0,
     )
-    key = jax.random.key(0)
-    state = init_state(model, optimizer, key, x[:1])
+    keys = run_keys(jax.random.key(0))
+    state = init_state(model, optimizer, keys.init, x[:1])
     times = []
     for e in range(repeats + 1):
         start = time.perf_counter()
-        state, stats = epoch(state, jax.random.fold_in(key, e), (x, y, None), {})
+        state, stats = epoch(state, keys, e, (x, y, None), {})
         jax.block_until_ready((state, stats))
         times.append(time.perf_counter() - start)
     steady = statistics.median(times[1:])

@@ -21,6 +21,7 @@ from jaxdl.data.fashion_mnist import load_fashion_mnist, text_labels, to_device
 from jaxdl.engine import Result
 from jaxdl.fit import fit
 from jaxdl.metrics import correct
+from jaxdl.model import predict
 from jaxdl.parallel import setup_devices
 from jaxdl.plotting import classifier_curves, predictions_figure
 
@@ -30,8 +31,8 @@ QUICK_TRAIN, QUICK_TEST = 2000, 500
 
 
 class ClassifierData(NamedTuple):
-    """Fashion-MNIST on the device: images float32 [N, 784] in [0, 1], labels int32 [N], and
-    the uint8 test images [N, 28, 28] kept on the host for figures."""
+    """Fashion-MNIST on the device: images float32 [N, 28, 28, 1] in [0, 1], labels int32 [N],
+    and the uint8 test images [N, 28, 28] kept on the host for figures."""
 
     train: tuple[jax.Array, jax.Array]
     test: tuple[jax.Array, jax.Array]
@@ -147,10 +148,10 @@ def report_classifiers(variants: dict, results: dict[str, Result], data: Classif
         if seeds is not None and done:  # the spread, and every seed's figures
             metrics[name]["std"] = {k: float(v.std(ddof=1)) for k, v in final.items()}
             metrics[name]["per_seed"] = {k: v.tolist() for k, v in final.items()}
-        params = result.state.params
+        state = result.state
         if seeds is not None:  # the first seed's model
-            params = jax.tree.map(lambda a: a[0], params)
-        logits = variants[name][0].apply(params, data.test[0][:8])
+            state = jax.tree.map(lambda a: a[0], state)
+        logits = predict(variants[name][0], state, data.test[0][:8])
         predicted[name] = text_labels(np.asarray(jnp.argmax(logits, axis=-1)))
         if done:
             m = metrics[name]

@@ -168,10 +168,12 @@ def parser(
 
 class Results:
     """An experiment's results: its files, held until :func:`finish` writes them (so a run that
-    fails leaves ``--out`` as it was), and its clock and compilations since the start."""
+    fails leaves ``--out`` as it was), its seed (``--seed``), and its clock and compilations
+    since the start."""
 
-    def __init__(self, outputs: Outputs):
+    def __init__(self, outputs: Outputs, seed: int):
         self.outputs = outputs
+        self.seed = seed
         self.began = time.perf_counter()
         self.compiled = compile_stats()
 
@@ -206,7 +208,7 @@ def start(p: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, Re
     except ValueError as error:
         p.error(str(error))
     use_cache(cache_dir(args.compilation_cache))
-    return args, Results(outputs)
+    return args, Results(outputs, args.seed)
 
 
 HERE = Path(__file__).resolve().parent
@@ -280,8 +282,10 @@ def writes_results() -> bool:
 
 
 def finish(results: Results, metrics: dict, figures: dict) -> dict:
-    """Adds the run's ``"timing"`` to ``metrics``, writes ``figures`` (``{file name: Figure}``)
-    and ``metrics.json`` together (process 0 only), says where, and returns the metrics."""
+    """Adds the run's ``"seed"`` (``--seed``, the number every key of the run comes from) and
+    ``"timing"`` to ``metrics``, writes ``figures`` (``{file name: Figure}``) and
+    ``metrics.json`` together (process 0 only), says where, and returns the metrics."""
+    metrics["seed"] = results.seed
     metrics["timing"] = results.timing()
     if not writes_results():
         print(f"process {jax.process_index()}: results are written by process 0")

@@ -8,9 +8,10 @@
 # and 0.5 after the second, with SGD at learning rate 0.5, from scratch (its `dropout_layer`)
 # and concisely (`nn.Dropout`).
 #
-# In JAX the noise needs a key: the training engine gives every step a key of its own, drawn
-# from the run's key, and the model's `apply(params, x, key=..., train=True)` uses it; the
-# evaluation calls `apply(params, x)`, which drops nothing. What to look at: the training
+# In JAX the noise needs a key: both models say they need one and a train switch
+# (`Model.needs`), so the training engine gives every step a key of its own, drawn from the
+# run's key, and calls them with `train=True`; the evaluation calls them with `train=False`,
+# which drops nothing. What to look at: the training
 # curves, and the test accuracy, about 0.85–0.86 after 10 epochs in the book's plot.
 
 # %%
@@ -92,9 +93,11 @@ variants = {
 # %% [markdown]
 # ## Training
 #
-# The engine gives each training step the key `fold_in(epoch key, step)`: every step draws
-# fresh noise, and the same seed gives the same run, bit for bit. The training accuracy is
-# measured with dropout on (on the minibatches, as the book), the test accuracy without.
+# The engine gives training step s the key `fold_in(steps key, s)` (the run's key schedule,
+# `jaxdl.keys`: the steps' root is split from the run's key apart from the keys that initialise
+# and shuffle): every step draws fresh noise, and the same seed gives the same run, bit for
+# bit. The training accuracy is measured with dropout on (on the minibatches, as the book), the
+# test accuracy without.
 
 # %%
 config = classifiers.ClassifierConfig.from_flags(args)

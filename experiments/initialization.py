@@ -34,7 +34,7 @@
   ``--init-stds`` and from Xavier normal (per-layer σ = √(2 / (n_in + n_out))), all trained at
   once: ``jax.jit(jax.vmap(...))`` over ``jaxdl.engine.train`` with the per-layer scales as
   data, every model from the same key (same unit-normal draws, same minibatch order). A model
-  whose loss becomes NaN or inf is recorded as diverged (``jaxdl.engine.check_finite``'s
+  whose loss becomes NaN or inf is recorded as diverged (``jaxdl.divergence.divergences``'s
   message); the others are plotted and reported. Default 10 epochs (the book's MLP); ``--quick``
   trains 3 epochs on 2000 images, tested on 500.
 
@@ -54,7 +54,8 @@ metrics.json:
   "variance", "variance_ratio": variance / (2 / (n_in + n_out)), "max_abs"}},
   "uniform_max_abs_diff": max |xavier_uniform - glorot_uniform| drawn with the same key}``;
   ``"training"``: ``{"epochs", "lr", "batch_size", "models": {"0.001"|...|"xavier": {"init_std":
-  [σ of layer 1, σ of layer 2], "diverged": None or check_finite's message, "train_loss",
+  [σ of layer 1, σ of layer 2], "diverged": None or the message of
+  ``jaxdl.divergence.divergence_error``, "train_loss",
   "test_acc": after the last epoch (None when diverged or no epochs), "history": {"train_loss",
   "train_acc", "test_loss", "test_acc": per epoch, None where not finite}}}}``;
   ``"runs": {"sweep": the identity (``jaxdl.run.Run``) of the vmapped run}`` (the model's
@@ -67,14 +68,14 @@ per initial scale).
 
 import dataclasses
 import math
-import operator
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.activations import sigmoid
-from jaxdl.engine import Result, check_finite, train
+from jaxdl.divergence import divergence_error, divergences, learning_rates
+from jaxdl.engine import train
 from jaxdl.initializers import xavier_normal, xavier_std, xavier_uniform
 from jaxdl.linalg import frobenius_norm
 from jaxdl.losses import cross_entropy
@@ -306,13 +307,14 @@ print(f"trained {len(names)} models at once for {epochs} epochs")
 # %% [markdown]
 # ## Diverged or not, and the curves
 #
-# `train` is pure and cannot stop when a loss turns NaN; `check_finite` checks a history and
-# raises, naming the loss and the epoch. Here it checks each model in turn: a model whose loss
-# became NaN or inf is recorded as diverged, with that message, and left out of the figure; the
-# others are reported as usual. With this network none of the default scales diverges. ReLU is
-# positively homogeneous and the biases start at 0, so multiplying both layers' weights by c
-# multiplies the initial logits by c²: a large σ gives a huge loss, not NaN, until the logits
-# overflow float32 (σ = 1e10 still trains, σ = 1e20 gives NaN: try `--init-stds 1e20`).
+# `train` is pure and cannot stop when a loss turns NaN; `divergences` finds every model of a
+# history whose loss became NaN or inf (`check_finite` raises with the same report). Here a
+# model that diverged is recorded as diverged, with the message naming its loss and epoch, and
+# left out of the figure; the others are reported as usual. With this network none of the
+# default scales diverges. ReLU is positively homogeneous and the biases start at 0, so
+# multiplying both layers' weights by c multiplies the initial logits by c²: a large σ gives a
+# huge loss, not NaN, until the logits overflow float32 (σ = 1e10 still trains, σ = 1e20 gives
+# NaN: try `--init-stds 1e20`).
 #
 # In the curves: σ = 0.1 and Xavier (per-layer σ of the same order, 0.044 and 0.087) lose
 # the most in the first epoch and stay ahead; σ = 0.001 starts slowly, its outputs and the
@@ -320,16 +322,14 @@ print(f"trained {len(names)} models at once for {epochs} epochs")
 # tens and is still well behind after 10 epochs.
 
 # %%
-state = jax.tree.map(np.asarray, result.state)
 history = {k: np.asarray(v) for k, v in result.history.items()}
+found = {d.model: d for d in divergences(history)}
+rates = learning_rates(result.state.opt_state)
 models = {}
 for i, name in enumerate(names):
-    pick = operator.itemgetter(i)  # model i of the stacked arrays
-    one = Result(jax.tree.map(pick, state), {k: pick(v) for k, v in history.items()}, run)
-    try:
-        check_finite(one, f"the model from init {name}")
-        diverged = None
-    except FloatingPointError as error:
+    diverged = None
+    if (i,) in found:
+        error = divergence_error(f"the model from init {name}", [found[(i,)]], learning_rate=rates)
         diverged = str(error)
     h = {k: [float(v) if np.isfinite(v) else None for v in history[k][i]] for k in HISTORY_KEYS}
     done = epochs > 0 and diverged is None

@@ -45,6 +45,7 @@ import optax
 from jaxdl.data.batching import data_iter
 from jaxdl.data.synthetic import synthetic_regression
 from jaxdl.fit import fit
+from jaxdl.keys import run_keys, shuffle_key
 from jaxdl.losses import squared_loss
 from jaxdl.models.linear import closed_form, concise_linear_regression, linear_regression
 from jaxdl.optim import sgd
@@ -88,16 +89,17 @@ print(f"features {X.shape}, labels {y.shape}; the first example: {X[0]}, label {
 # The book's `data_iter` shuffles the examples and yields them `batch_size` at a time. The
 # training engine does the same inside one compiled epoch (`batch_schedule`: indices into the
 # data on the device, not a Python loop), with the same order for the same key. Below,
-# `data_iter` with the key of the scratch run's first epoch (`jaxdl.fit` splits the run's key
-# into an initialisation key and a data key, and folds the epoch number into the latter) gives
-# the first minibatch that run trains on.
+# `data_iter` with the key that shuffles the scratch run's first epoch (the run's key schedule,
+# `jaxdl.keys`: the run's key splits into an initialisation key, a data key and a key for the
+# steps, and each epoch folds its number into the data key) gives the first minibatch that run
+# trains on.
 
 # %%
 common.show_source(data_iter)
 
 # %%
-_, data_key = jax.random.split(key_scratch)
-X_batch, y_batch = next(data_iter(args.batch_size, X, y, key=jax.random.fold_in(data_key, 0)))
+first_epoch = shuffle_key(run_keys(key_scratch), 0)
+X_batch, y_batch = next(data_iter(args.batch_size, X, y, key=first_epoch))
 print(f"the scratch run's first minibatch:\nX =\n{X_batch}\ny = {y_batch}")
 
 # %% [markdown]
@@ -166,7 +168,7 @@ for name, (model, loss, optimizer, key) in variants.items():
         print(f"  epoch {epoch}, loss {value:f}")
     params = result.state.params
     if name == "concise":
-        dense = params["params"]["Dense_0"]
+        dense = params["Dense_0"]
         w, b = dense["kernel"], dense["bias"]
     else:
         w, b = params["w"], params["b"]

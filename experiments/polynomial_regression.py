@@ -49,7 +49,8 @@ import numpy as np
 import optax
 
 from jaxdl.data.synthetic import polynomial_data, polynomial_features
-from jaxdl.engine import check_finite, train
+from jaxdl.divergence import check_finite
+from jaxdl.engine import train
 from jaxdl.models.linear import least_squares
 from jaxdl.optim import sgd
 from jaxdl.plotting import loss_panels, plot
@@ -130,7 +131,7 @@ def train_by_num_features(num_features, key, data, *, epochs, lr, batch_size):
         )
 
     result = jax.jit(jax.vmap(one))(jnp.asarray(num_features))
-    history = check_finite(result, "polynomial regression")
+    history = check_finite(result, "polynomial regression", swept={"features": num_features})
     return np.asarray(result.state.params["w"]), history, result.run
 
 

@@ -84,9 +84,9 @@ def _initialization_values(m: dict) -> dict[str, list[float]]:
 EXPERIMENTS = [
     Entry(
         "ndarray",
-        lambda m: ", ".join(f"{k}: {v}" for k, v in m.items() if not isinstance(v, dict | list))[
-            :300
-        ],
+        lambda m: ", ".join(
+            f"{k}: {v}" for k, v in m.items() if k != "seed" and not isinstance(v, dict | list)
+        )[:300],
     ),
     Entry("preprocessing", lambda m: f"X = {m['X']}, y = {m['y']}"),
     Entry(

@@ -48,7 +48,8 @@ import numpy as np
 import optax
 
 from jaxdl.data.synthetic import high_dimensional_data
-from jaxdl.engine import check_finite, train
+from jaxdl.divergence import check_finite
+from jaxdl.engine import train
 from jaxdl.linalg import l2_norm
 from jaxdl.losses import squared_loss
 from jaxdl.models.linear import concise_linear_regression, linear_regression
@@ -102,7 +103,7 @@ common.show_source(l2_penalty, sgd_weight_decay)
 def weights(variant: str, params):
     """The weights w [..., 200] of either variant's parameters (stacked or not)."""
     if variant == "concise":
-        return params["params"]["Dense_0"]["kernel"][..., 0]
+        return params["Dense_0"]["kernel"][..., 0]
     return params["w"]
 
 
@@ -111,7 +112,7 @@ def setup(variant: str, lam, lr: float):
     if variant == "scratch":
         regularizer = lambda params: lam * l2_penalty(params["w"])  # noqa: E731
         return linear_regression(init_std=1.0), squared_loss, sgd(lr), regularizer
-    decay_kernel_only = {"params": {"Dense_0": {"kernel": True, "bias": False}}}
+    decay_kernel_only = {"Dense_0": {"kernel": True, "bias": False}}
     optimizer = sgd_weight_decay(lr, lam, mask=decay_kernel_only)
     return concise_linear_regression(init_std=1.0), optax.squared_error, optimizer, None
 
@@ -136,7 +137,7 @@ def train_lambdas(variant: str, lambdas, key, data, *, epochs: int, lr: float, b
         )
 
     result = jax.jit(jax.vmap(one))(jnp.asarray(lambdas, jnp.float32))
-    history = check_finite(result, f"weight decay, {variant}")
+    history = check_finite(result, f"weight decay, {variant}", swept={"λ": lambdas})
     norms = np.asarray(jax.vmap(l2_norm)(weights(variant, result.state.params)))
     return norms, history, result.run
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -146,21 +145,22 @@ def check_class_scores(logits, labels, name: str) -> None:
         )
 
 
-def check_labels(apply: Callable[[Any, jax.Array], jax.Array], params, x, y, name: str) -> None:
-    """For class outputs ``[batch, C]`` and integer labels ``[batch]``, checks 0 <= y < C.
+def check_labels(predict: Callable[[jax.Array], jax.Array], example, y, name: str) -> None:
+    """For class outputs ``[batch, C]`` and integer labels ``[n]``, checks 0 <= y < C.
 
     JAX clamps out-of-range indices silently, so a bad label would otherwise train quietly.
 
     Args:
-      apply: the model's ``apply(params, x)``; only its output shape is computed.
-      params: the model's parameters.
-      x: inputs [n, ...].
+      predict: the model's output as a function of its input, ``predict(x) -> output``
+        (:func:`jaxdl.model.predict` of the model and its state); only its output shape is
+        computed.
+      example: an input [1, ...] the model takes.
       y: labels [n].
       name: the data's name, for the message.
     """
     if is_traced(y) or not jnp.issubdtype(y.dtype, jnp.integer) or y.ndim != 1:
         return
-    out = jax.eval_shape(apply, params, x[:1])
+    out = jax.eval_shape(predict, example)
     if out.ndim != 2:
         return
     num_classes = out.shape[1]

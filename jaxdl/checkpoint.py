@@ -1,7 +1,7 @@
 """Checkpoints of a training run, written with orbax-checkpoint after every epoch.
 
-A checkpoint holds the TrainState (parameters, optimizer state, step), the number of epochs
-done, the run's identity (:class:`jaxdl.run.Run`), its history, and a SHA-256 digest of the
+A checkpoint holds the TrainState (parameters, model state, optimizer state, step), the number of
+epochs done, the run's identity (:class:`jaxdl.run.Run`), its history, and a SHA-256 digest of the
 state's bytes. What is promised:
 
 - **Killed during a save**: orbax writes each checkpoint to a temporary folder and renames it
@@ -35,16 +35,20 @@ import numpy as np
 from jaxdl._checks import check_int
 from jaxdl.run import Run
 
-FORMAT = "jaxdl-checkpoint-3"
+FORMAT = "jaxdl-checkpoint-4"  # 4: TrainState with model_state; signature by paths
 LOCK = ".lock"
 UNFINISHED = ".orbax-checkpoint-tmp"  # in the name of the folder of a save in progress
 DAMAGED = "damaged-"
 
 
 def _signature(state) -> list[str]:
-    """The structure, shapes and dtypes of a TrainState: what a resumed run must match."""
-    leaves, treedef = jax.tree.flatten(state)
-    return [str(treedef)] + [f"{tuple(a.shape)}:{a.dtype}" for a in leaves]
+    """The path, shape and dtype of every array of a TrainState (``.params['w']:(2,):float32``):
+    what a resumed run must match. Not the classes of its nodes: an optimizer's state classes
+    are its library's internals, which an upgrade may rename."""
+    return [
+        f"{jax.tree_util.keystr(path)}:{tuple(a.shape)}:{a.dtype}"
+        for path, a in jax.tree_util.tree_leaves_with_path(state)
+    ]
 
 
 def state_digest(state) -> str:
@@ -163,7 +167,11 @@ class Checkpointer:
         except Exception:  # orbax raises many kinds for unreadable files
             return "cannot read its metadata"
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise ValueError(f"checkpoint {where} was not written by jaxdl (format {FORMAT})")
+            got = meta.get("format") if isinstance(meta, dict) else None
+            raise ValueError(
+                f"checkpoint {where} is not one this jaxdl reads: expected format {FORMAT!r}, "
+                f"got {got!r}; use another checkpoint folder"
+            )
         try:
             saved = Run.from_dict(meta["run"])
         except (KeyError, TypeError, ValueError):

@@ -16,30 +16,12 @@ import time
 import jax
 import numpy as np
 
-from jaxdl.engine import Loss, Result, divergence_message, prepare, record_names
+from jaxdl.divergence import divergence_error, divergences, learning_rates
+from jaxdl.engine import Result
+from jaxdl.epoch import Loss, record_names
 from jaxdl.model import Model
-from jaxdl.optim import optimizer_hyperparams
 from jaxdl.parallel import replicate
-
-
-def _check_losses(record: dict, what: str, epoch: int, rates, models: int | None) -> None:
-    """Raises FloatingPointError for the first NaN or inf among an epoch's losses (of the
-    first model that has one, when several train at once)."""
-    for name, value in record.items():
-        values = np.ravel(value)
-        bad = np.flatnonzero(~np.isfinite(values)) if name.endswith("_loss") else []
-        if len(bad):
-            i = int(bad[0])
-            where = what if models is None else f"{what}, model {i}"
-            rate = None if rates is None else float(rates[i if models is not None else 0])
-            set_name = name.removesuffix("_loss")
-            raise FloatingPointError(divergence_message(where, set_name, values[i], epoch, rate))
-
-
-def _learning_rates(opt_state) -> np.ndarray | None:
-    """The learning rate of each model (one for a single model), or None when unknown."""
-    rate = optimizer_hyperparams(opt_state).get("learning_rate")
-    return None if rate is None else np.ravel(np.asarray(rate))
+from jaxdl.prepare import prepare
 
 
 def fit(
@@ -64,9 +46,9 @@ def fit(
       model, loss, optimizer, data: as :func:`jaxdl.engine.train`.
       options: the keyword arguments of :func:`jaxdl.engine.train`: ``epochs``,
         ``batch_size`` and ``key`` (required; a batch of keys [N] trains N models at once,
-        histories [N, epochs]), ``eval_data``, ``metrics``, ``regularizer``,
-        ``eval_batch_size`` and ``mesh`` (data and state replicated on its
-        devices, every batch sharded along its batch axis).
+        histories [N, epochs]), ``eval_data``, ``metrics``, ``regularizer``, ``transform``,
+        ``eval_batch_size`` and ``mesh`` (data and state replicated on its devices, every
+        batch sharded along its batch axis).
       quiet: hide the progress bar and the resume message.
       desc: what trains, for the progress bar and messages.
       checkpoint_dir: save a checkpoint after every epoch into this folder
@@ -106,15 +88,21 @@ def fit(
                 print(f"{desc or 'training'}: {message}")
         data, eval_data, state = replicate((s.data, s.eval_data, state), s.mesh)
         epoch = jax.jit(s.epoch, donate_argnums=0)
-        rates = _learning_rates(state.opt_state)
+        rates = learning_rates(state.opt_state)
+        sets = ["train", *s.eval_data]  # the record's order
         epochs = range(start, s.run.epochs)
         bar = stack.enter_context(tqdm(epochs, desc=desc, disable=quiet, unit="epoch", leave=False))
         for e in bar:
             began = time.perf_counter()
-            state, record = epoch(state, s.epoch_key(e), data, eval_data)
-            record = {name: np.asarray(value).tolist() for name, value in record.items()}
-            record["seconds"] = time.perf_counter() - began  # tolist() waited for the epoch
-            _check_losses(record, what, e + 1, rates, s.models)
+            state, record = epoch(state, s.keys, e, data, eval_data)
+            record = {name: np.asarray(value) for name, value in record.items()}
+            found = divergences(
+                {k: v[..., None] for k, v in record.items()}, first_epoch=e + 1, sets=sets
+            )
+            if found:
+                raise divergence_error(what, found, models=s.models, learning_rate=rates)
+            record = {name: value.tolist() for name, value in record.items()}
+            record["seconds"] = time.perf_counter() - began  # asarray waited for the epoch
             for name, value in record.items():
                 history[name].append(value)
             if checkpointer is not None:

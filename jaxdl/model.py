@@ -1,4 +1,20 @@
-"""What a model is, and what training changes: ``Model``, ``TrainState``, ``init_state``.
+"""What a model is, and what training changes: ``Model``, ``TrainState``, ``init_state``,
+``predict``, and the adapters of plain functions (:func:`stateless`) and flax modules
+(:func:`from_flax`).
+
+A model has parameters, which training differentiates and the optimizer updates, and model
+state, which its training pass updates itself (batch norm's running statistics; empty for most
+models): two pytrees, kept apart so that gradients, optimizers and regularizers see the
+parameters only (as flax's ``params`` and ``batch_stats`` collections, or equinox's explicit
+``State``). The training engine calls every model the same way::
+
+    init(key, example_input) -> (params, state)
+    apply(params, state, x, *, train, key=None, mask=None) -> (output, state)
+
+with ``train=True`` in training steps and ``train=False`` in evaluation and prediction.
+What else a model takes from the engine it says in ``Model.needs``: ``"key"``, a key of each
+training step's own (dropout); ``"mask"``, the batch's mask of real examples (statistics that
+must leave padding out, as batch norm's); ``"train"``, that it behaves otherwise in training.
 
 Model modules import this module only; the training engine and its host driver live in
 :mod:`jaxdl.engine` and :mod:`jaxdl.fit`.
@@ -6,95 +22,186 @@ Model modules import this module only; the training engine and its host driver l
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+
+from jaxdl._describe import describe
+
+NEEDS = ("key", "train", "mask")
 
 
 class Model(NamedTuple):
-    """A model as two pure functions, and the hyperparameters that define it.
+    """A model as two pure functions, what they need from the engine, and its definition.
 
     Attributes:
-      init: ``init(key, example_input [batch, ...]) -> params``.
-      apply: ``apply(params, x [batch, ...]) -> output [batch, ...]``.
+      init: ``init(key, example_input [batch, ...]) -> (params, state)``; ``state`` is ``{}``
+        for a model without state.
+      apply: ``apply(params, state, x [batch, ...], *, train, key=None, mask=None) ->
+        (output [batch, ...], state)``; with ``train=False`` the state comes back unchanged.
       config: the model's name and hyperparameters, JSON-ready
         (``{"name": "mlp", "num_hiddens": [256], ...}``); recorded in the run's identity
         (:class:`jaxdl.run.Run`), so a checkpoint is never resumed by another model. None for
         a model that does not say.
-      stochastic: True for a model whose training pass draws random numbers (dropout): its
-        ``apply(params, x, *, key=None, train=False)`` takes a key and a train switch. The
-        engine passes each training step a key of its own and ``train=True``; evaluation and
-        prediction call ``apply(params, x)``, deterministic. Other models are called
-        ``apply(params, x)`` alone.
+      needs: what ``apply`` takes from the engine, a subset of ``NEEDS``: ``"key"`` (each
+        training step gets a key of its own; others get None), ``"mask"`` (bool [batch], True
+        for the real examples; others get None), ``"train"`` (it behaves otherwise in
+        training; every model is passed ``train``).
     """
 
-    init: Callable[[jax.Array, jax.Array], Any]
-    apply: Callable[..., jax.Array]
+    init: Callable[[jax.Array, jax.Array], tuple[Any, Any]]
+    apply: Callable[..., tuple[jax.Array, Any]]
     config: Mapping[str, Any] | None = None
-    stochastic: bool = False
+    needs: frozenset[str] = frozenset()
 
 
-def _plain(value):
-    """A JSON-ready stand-in for a module attribute: numbers and strings as they are,
-    sequences as lists, anything else (an initializer function, say) by its name."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return getattr(value, "__qualname__", type(value).__name__)
+def check_needs(needs: Iterable[str]) -> frozenset[str]:
+    """``needs`` as a frozenset, each one of ``NEEDS``.
+
+    >>> sorted(check_needs(["train", "key"]))
+    ['key', 'train']
+    """
+    if isinstance(needs, str):
+        raise TypeError(f"needs: expected a collection of {list(NEEDS)}, got the string {needs!r}")
+    needs = frozenset(needs)
+    unknown = sorted(needs - set(NEEDS))
+    if unknown:
+        raise ValueError(f"needs: expected some of {list(NEEDS)}, got {unknown}")
+    return needs
 
 
-def from_flax(module, *, stochastic: bool = False) -> Model:
-    """Adapts a ``flax.linen.Module``, whose ``init``/``apply`` are already pure.
+def stateless(
+    init: Callable[[jax.Array, jax.Array], Any],
+    apply: Callable[..., jax.Array],
+    config: Mapping[str, Any] | None = None,
+    *,
+    needs: Iterable[str] = (),
+) -> Model:
+    """A Model of a model without state, from its plain functions.
 
-    The config is the module's class name and its dataclass fields.
+    Args:
+      init: ``init(key, example_input) -> params``.
+      apply: ``apply(params, x) -> output``, also taking the keywords named in ``needs``
+        (``apply(params, x, *, key, train)`` for dropout).
+      config: as :attr:`Model.config`.
+      needs: what ``apply`` takes besides ``params`` and ``x`` (:attr:`Model.needs`).
+
+    Returns:
+      The Model; its state is ``{}``.
+
+    >>> model = stateless(lambda key, x: {"w": jnp.ones(2)}, lambda p, x: x @ p["w"])
+    >>> params, state = model.init(jax.random.key(0), jnp.ones((1, 2)))
+    >>> model.apply(params, state, jnp.ones((3, 2)), train=False)
+    (Array([2., 2., 2.], dtype=float32), {})
+    """
+    needs = check_needs(needs)
+
+    def init_model(key, x):
+        return init(key, x), {}
+
+    def apply_model(params, state, x, *, train, key=None, mask=None):
+        given = {"key": key, "train": train, "mask": mask}
+        return apply(params, x, **{name: given[name] for name in needs}), state
+
+    return Model(init_model, apply_model, config, needs)
+
+
+def from_flax(module, *, rngs: Iterable[str] = ()) -> Model:
+    """Adapts a ``flax.linen.Module``: its ``params`` collection is the Model's parameters,
+    every other collection (``batch_stats``) its state.
+
+    What the module's ``__call__`` takes by name it is given: ``train`` (True in training
+    steps, False at initialisation, evaluation and prediction) and ``mask`` (the batch's bool
+    [batch] mask of real examples, for ``flax.linen.BatchNorm(mask=...)``; None at
+    initialisation). In training steps the state's collections are mutable and their new
+    values are the new state, as flax's ``examples/imagenet`` does for ``batch_stats``.
+
+    The config is :func:`jaxdl._describe.describe` of the module: its class name and its
+    fields (a ``functools.partial`` field with its keywords).
 
     Args:
       module: the module.
-      stochastic: the module's ``__call__(x, train=False)`` uses ``flax.linen.Dropout`` (or
-        other layers drawing from the ``"dropout"`` stream) when ``train`` is True; the Model's
-        ``apply(params, x, *, key=None, train=False)`` passes ``key`` as that stream.
+      rngs: the names of the random streams its training pass draws from (``"dropout"`` for
+        ``flax.linen.Dropout``): each training step's key is the stream's key (with several
+        streams, ``jax.random.split(key, len(rngs))`` in order).
+
+    Returns:
+      The Model.
 
     >>> import flax.linen as nn
     >>> from_flax(nn.Dense(3)).config["features"]
     3
     """
-    fields = {
-        f.name: _plain(getattr(module, f.name))
-        for f in dataclasses.fields(module)
-        if f.name not in ("parent", "name")
-    }
-    config = {"name": type(module).__name__, **fields}
-    if not stochastic:
-        return Model(module.init, module.apply, config)
+    rngs = tuple(rngs)
+    for name in rngs:
+        if not isinstance(name, str):
+            raise TypeError(f"rngs: expected names of random streams, got {name!r}")
+    takes = {n for n in ("train", "mask") if n in inspect.signature(module.__call__).parameters}
+    needs = frozenset(takes | ({"key"} if rngs else set()))
 
-    def apply(params, x, *, key=None, train=False):
-        return module.apply(params, x, train=train, rngs=None if key is None else {"dropout": key})
+    def init(key, x):
+        options = {"train": False} if "train" in takes else {}
+        variables = dict(module.init(key, x, **options))
+        return variables.pop("params", {}), variables
 
-    return Model(module.init, apply, config, stochastic=True)
+    def apply(params, state, x, *, train, key=None, mask=None):
+        given = {"train": train, "mask": mask}
+        options = {name: given[name] for name in takes}
+        if key is not None and rngs:
+            keys = [key] if len(rngs) == 1 else list(jax.random.split(key, len(rngs)))
+            options["rngs"] = dict(zip(rngs, keys, strict=True))
+        variables = {"params": params, **state}
+        if train and state:
+            return module.apply(variables, x, mutable=list(state), **options)
+        return module.apply(variables, x, **options), state
+
+    return Model(init, apply, describe(module), needs)
 
 
 class TrainState(NamedTuple):
     """Everything that changes during training.
 
     Attributes:
-      params: the model's parameter pytree.
+      params: the model's parameter pytree (what gradients and the optimizer see).
+      model_state: the model's state (running statistics; ``{}`` for most models).
       opt_state: the optimizer's state.
       step: int32 scalar, the number of updates applied.
     """
 
     params: Any
+    model_state: Any
     opt_state: Any
     step: jax.Array
 
 
 def init_state(model: Model, optimizer, key: jax.Array, example_input) -> TrainState:
-    """Initialises parameters with ``key`` and the optimizer state from them."""
-    params = model.init(key, example_input)
-    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+    """Initialises parameters and model state with ``key``, and the optimizer state from the
+    parameters."""
+    params, model_state = model.init(key, example_input)
+    return TrainState(params, model_state, optimizer.init(params), jnp.zeros((), jnp.int32))
+
+
+def predict(model: Model, state: TrainState, x) -> jax.Array:
+    """The model's output in evaluation mode (``train=False``: no dropout, batch norm with its
+    running statistics) with the parameters and model state of ``state``.
+
+    Args:
+      model: the Model.
+      state: a TrainState of one model (``Result.state``; for several models trained at once,
+        pick one first, e.g. ``jax.tree.map(lambda a: a[0], state)``).
+      x: inputs [batch, ...].
+
+    Returns:
+      The output [batch, ...].
+
+    >>> model = stateless(lambda key, x: {"w": jnp.ones(2)}, lambda p, x: x @ p["w"])
+    >>> import optax
+    >>> state = init_state(model, optax.sgd(0.1), jax.random.key(0), jnp.ones((1, 2)))
+    >>> predict(model, state, jnp.ones((1, 2)))
+    Array([2.], dtype=float32)
+    """
+    output, _ = model.apply(state.params, state.model_state, x, train=False)
+    return output

@@ -65,7 +65,9 @@ def sgd_weight_decay(learning_rate, weight_decay, *, mask=None) -> optax.Gradien
     """SGD with decoupled weight decay: ``params <- params - lr * (grad + weight_decay * params)``.
 
     ``optax.add_decayed_weights`` chained before :func:`sgd`. With plain SGD this equals adding
-    the penalty ``weight_decay / 2 * ||w||²`` to the loss (see :func:`l2_penalty`).
+    the penalty ``weight_decay / 2 * ||w||²`` to the loss (see :func:`l2_penalty`). The decay is
+    held in the state (``optax.inject_hyperparams``), as the learning rate is, so it is part of
+    a run's identity and may be an array swept under ``jax.vmap``.
 
     Args:
       learning_rate: step size > 0.
@@ -77,7 +79,9 @@ def sgd_weight_decay(learning_rate, weight_decay, *, mask=None) -> optax.Gradien
       An optax GradientTransformation.
     """
     check_number(weight_decay, "weight_decay", low=0)
-    return optax.chain(optax.add_decayed_weights(weight_decay, mask), sgd(learning_rate))
+    decayed = optax.inject_hyperparams(optax.add_decayed_weights, static_args=("mask",))
+    decay = decayed(weight_decay=weight_decay, mask=mask)
+    return optax.chain(decay, sgd(learning_rate))
 
 
 def l2_penalty(params) -> jax.Array:

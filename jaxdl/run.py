@@ -9,8 +9,6 @@ differing field with both values.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,24 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl._checks import is_traced
+from jaxdl._describe import array_digest, describe, function_name
 from jaxdl.optim import optimizer_hyperparams
-from jaxdl.results import to_plain
 
-
-def function_name(fn: Callable | None) -> str | None:
-    """A function's name with its package: ``"jaxdl.cross_entropy"``, ``"optax.squared_error"``.
-
-    >>> import optax
-    >>> function_name(optax.squared_error)
-    'optax.squared_error'
-    """
-    if fn is None:
-        return None
-    if isinstance(fn, functools.partial):
-        return function_name(fn.func)
-    package = (getattr(fn, "__module__", None) or "").split(".")[0]
-    name = getattr(fn, "__qualname__", type(fn).__name__)
-    return f"{package}.{name}" if package else name
+__all__ = ["Run", "describe_optimizer", "fingerprint", "function_name"]
 
 
 def fingerprint(arrays) -> dict:
@@ -47,75 +31,57 @@ def fingerprint(arrays) -> dict:
     [[2, 3], [2]]
     """
     arrays = list(arrays)
-    digest = None
-    if not any(is_traced(a) for a in arrays):
-        h = hashlib.sha256()
-        for a in arrays:
-            h.update(np.ascontiguousarray(np.asarray(a)).data)
-        digest = h.hexdigest()
+    traced = any(is_traced(a) for a in arrays)
     return {
         "shapes": [list(a.shape) for a in arrays],
         "dtypes": [str(a.dtype) for a in arrays],
-        "sha256": digest,
+        "sha256": None if traced else array_digest(arrays),
     }
 
 
-def _value(x):
-    """A hyperparameter as a JSON value: a number, a list (one per model), or None if traced.
-    A float32 reads as the shortest decimal that is the same float32 (0.1, not 0.10000000149).
-    """
-    if is_traced(x):
-        return None
-    x = np.asarray(x)
-    numbers = [float(str(v)) if x.dtype == np.float32 else v.item() for v in x.ravel()]
-    return numbers[0] if x.ndim == 0 else np.reshape(numbers, x.shape).tolist()
-
-
-def _state_kinds(node) -> list[str]:
-    """The class names of the NamedTuple states in an optimizer state, in order."""
-    kinds = [type(node).__name__] if hasattr(node, "_fields") else []
-    if isinstance(node, Mapping):
-        children = node.values()
-    elif isinstance(node, tuple | list):
-        children = node
-    else:
-        children = ()
-    return kinds + [k for child in children for k in _state_kinds(child)]
-
-
 def describe_optimizer(opt_state) -> dict:
-    """An optimizer as its state's kinds and the hyperparameters its state holds.
+    """An optimizer as the hyperparameters its state holds, ``{name: value}``.
 
     Hyperparameters are visible when the optimizer keeps them in its state, as
-    :func:`jaxdl.optim.sgd` does and ``optax.inject_hyperparams(optax.sgd)(learning_rate=...)``
-    does; ``optax.sgd(0.1)`` keeps none, so its rate cannot be part of the run's identity.
+    :func:`jaxdl.optim.sgd` and :func:`jaxdl.optim.sgd_weight_decay` do and
+    ``optax.inject_hyperparams(optax.sgd)(learning_rate=...)`` does; ``optax.sgd(0.1)`` keeps
+    none, so its rate cannot be part of the run's identity. The state's own classes are not
+    recorded: they are the optimizer library's internals, which an upgrade may rename (the
+    checkpoint's signature still tells a state of other arrays apart).
     """
-    hyperparams = optimizer_hyperparams(opt_state)
-    return {"state": _state_kinds(opt_state), **{k: _value(v) for k, v in hyperparams.items()}}
+    return {k: describe(v) for k, v in optimizer_hyperparams(opt_state).items()}
 
 
 @dataclasses.dataclass(frozen=True)
 class Run:
     """The settings that define a training run and a fingerprint of its data, JSON-ready.
 
+    Functions (the loss, the regularizer, the metrics, the batch transform) are described with
+    every value they can be seen to hold (``jaxdl._describe.describe``): the arguments a
+    ``functools.partial`` binds and the values a function closes over, so a huber ``delta``
+    or a regularizer's ``λ`` is part of the identity.
+
     Attributes:
       model: the model's config (``Model.config``: name and hyperparameters), or None.
-      loss: the loss function's name.
-      optimizer: the optimizer's state kinds and the hyperparameters its state holds.
-      regularizer: the regularizer's name, or None.
-      metrics: ``{name: function name}``.
+      loss: the loss function.
+      optimizer: the hyperparameters the optimizer's state holds (:func:`describe_optimizer`).
+      regularizer: the regularizer, or None.
+      metrics: ``{name: metric}``.
+      transform: the per-batch input transform, or None.
       batch_size: examples per step.
       epochs: epochs asked for.
       key: the root key's data (from the seed), or None when traced.
-      data: the training data's :func:`fingerprint`.
-      eval_data: ``{name: fingerprint}`` of each evaluation set.
+      data: the training data's :func:`fingerprint`: ``x``, ``y`` and, when given, the
+        ``valid`` mask of the rows that are real examples.
+      eval_data: ``{name: fingerprint}`` of each evaluation set (with its ``valid`` mask).
     """
 
     model: Any
-    loss: str | None
+    loss: Any
     optimizer: dict
-    regularizer: str | None
+    regularizer: Any
     metrics: dict
+    transform: Any
     batch_size: int
     epochs: int
     key: list | None
@@ -132,6 +98,7 @@ class Run:
         params,
         regularizer: Callable | None,
         metrics: Mapping[str, Callable],
+        transform: Callable | None,
         batch_size: int,
         epochs: int,
         key: jax.Array,
@@ -143,22 +110,29 @@ class Run:
         ``optimizer`` is the optax GradientTransformation and ``params`` the model's parameters
         (or their shapes, ``jax.eval_shape``): the hyperparameters are read from the state the
         optimizer makes, on the host, so they are known even when ``train`` is traced.
+        ``data`` and each evaluation set are ``(x, y)`` or ``(x, y, valid)``; a ``valid`` of
+        None is left out.
         """
         with jax.ensure_compile_time_eval():  # concrete values, even under jit
             zeros = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), params)
             opt_state = optimizer.init(zeros)
             key_data = None if is_traced(key) else np.asarray(jax.random.key_data(key)).tolist()
+
+        def arrays(triple):
+            return fingerprint(a for a in triple if a is not None)
+
         return cls(
-            model=to_plain(model),
-            loss=function_name(loss),
+            model=describe(model),
+            loss=describe(loss),
             optimizer=describe_optimizer(opt_state),
-            regularizer=function_name(regularizer),
-            metrics={name: function_name(fn) for name, fn in metrics.items()},
+            regularizer=describe(regularizer),
+            metrics={name: describe(fn) for name, fn in metrics.items()},
+            transform=describe(transform),
             batch_size=int(batch_size),
             epochs=int(epochs),
             key=key_data,
-            data=fingerprint(data),
-            eval_data={name: fingerprint(pair) for name, pair in eval_data.items()},
+            data=arrays(data),
+            eval_data={name: arrays(triple) for name, triple in eval_data.items()},
         )
 
     def to_dict(self) -> dict:
@@ -182,7 +156,7 @@ class Run:
         """``(field, other's value, this value)`` for each field that differs, nested fields
         named with dots (``"model.activation"``), in field order.
 
-        >>> a = Run(None, "l", {}, None, {}, 10, 3, None, {}, {})
+        >>> a = Run(None, "l", {}, None, {}, None, 10, 3, None, {}, {})
         >>> a.differences(dataclasses.replace(a, batch_size=20))
         [('batch_size', 20, 10)]
         """

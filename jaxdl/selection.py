@@ -17,8 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl._checks import check_data, check_int, is_traced
-from jaxdl.engine import Metric, check_finite, train
-from jaxdl.model import Model
+from jaxdl.divergence import check_finite
+from jaxdl.engine import train
+from jaxdl.epoch import Metric
+from jaxdl.model import Model, stateless
 
 
 def masked_linear(mask) -> Model:
@@ -33,7 +35,8 @@ def masked_linear(mask) -> Model:
       mask: [num_features] of 0/1, the features in use (may be traced).
 
     Returns:
-      A Model; ``apply(params, x [batch, num_features]) -> [batch]``.
+      A Model without state (:func:`jaxdl.model.stateless`); inputs [batch, num_features],
+      output [batch].
     """
     mask = jnp.asarray(mask, jnp.float32)
     config = {"name": "masked_linear", "mask": None if is_traced(mask) else mask.tolist()}
@@ -46,7 +49,7 @@ def masked_linear(mask) -> Model:
     def apply(params, x):
         return x @ (params["w"] * mask)
 
-    return Model(init, apply, config)
+    return stateless(init, apply, config)
 
 
 def k_fold_splits(num_examples: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -5,11 +5,11 @@ A plain module, not a test file: ``tests/conftest.py`` puts ``tests/`` on ``sys.
 test file imports it as ``from references import ...``.
 """
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.data.batching import batch_schedule
+from jaxdl.keys import run_keys, shuffle_key
 from jaxdl.models.linear import linear_regression
 
 
@@ -25,14 +25,15 @@ def absolute(y_hat, y):
 
 def initial_params(key, x):
     """The parameters ``train`` and ``fit`` start ``linear_regression()`` from with ``key``:
-    the model's init under ``split(key)[0]``."""
-    return linear_regression().init(jax.random.split(key)[0], x[:1])
+    the model's init under the run's init key (``jaxdl.keys``)."""
+    params, _ = linear_regression().init(run_keys(key).init, x[:1])
+    return params
 
 
 def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None):
-    """The book's loop in float64 NumPy, on the engine's documented schedule (``split(key)``,
-    then ``fold_in(data_key, epoch)``): the mean gradient over each batch's real examples, no
-    step for a batch without any.
+    """The book's loop in float64 NumPy, on the engine's documented schedule (epoch e shuffled
+    with ``shuffle_key(run_keys(key), e)``, ``jaxdl.keys``): the mean gradient over each
+    batch's real examples, no step for a batch without any.
 
     Returns ``(w, b, trajectory, train_stats)``: the final parameters, the parameters after each
     epoch, and each epoch's ``(mean loss, mean |error|)`` over the examples it trained on, each
@@ -41,10 +42,10 @@ def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None):
     w, b = np.asarray(params["w"], np.float64), float(params["b"])
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     valid = np.ones(len(x), bool) if valid is None else np.asarray(valid)
-    _, data_key = jax.random.split(key)
+    keys = run_keys(key)
     trajectory, train_stats = [], []
     for e in range(epochs):
-        s = batch_schedule(jax.random.fold_in(data_key, e), len(x), batch_size)
+        s = batch_schedule(shuffle_key(keys, e), len(x), batch_size)
         loss_sum = abs_sum = count = 0.0
         for idx, mask in zip(np.asarray(s.indices), np.asarray(s.mask), strict=True):
             real = idx[mask & valid[idx]]

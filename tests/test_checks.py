@@ -3,9 +3,11 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxdl._checks import check_data, check_int, check_labels, check_number, is_traced
+from jaxdl.model import init_state, predict, stateless
 
 # ---------------------------------------------------------------------------- is_traced
 
@@ -247,68 +249,77 @@ def test_check_data_under_jit_checks_shapes_and_concrete_values():
 
 
 def _linear(num_classes):
-    def apply(params, x):
-        return x @ params["w"]
+    """A linear model's prediction ``x @ w`` with ``w`` [2, num_classes], as a function of x
+    (what ``check_labels`` takes: ``jaxdl.model.predict`` of a model and its state)."""
+    w = jnp.zeros((2, num_classes))
+    return lambda x: x @ w
 
-    return apply, {"w": jnp.zeros((2, num_classes))}
+
+EXAMPLE = jnp.ones((1, 2))  # one input [1, features]
 
 
 def test_check_labels_accepts_labels_in_range():
-    apply, params = _linear(3)
-    x = jnp.ones((4, 2))
-    assert check_labels(apply, params, x, jnp.array([0, 1, 2, 2]), "test") is None
+    assert check_labels(_linear(3), EXAMPLE, jnp.array([0, 1, 2, 2]), "test") is None
 
 
 @pytest.mark.parametrize(("labels", "bad"), [([0, 1, 2, 3], 3), ([-1, 0, 1, 2], -1), ([9], 9)])
 def test_check_labels_names_the_set_and_the_bad_label(labels, bad):
-    apply, params = _linear(3)
     y = jnp.asarray(labels, jnp.int32)
-    x = jnp.ones((len(labels), 2))
     with pytest.raises(ValueError) as info:
-        check_labels(apply, params, x, y, "eval_data['test']")
+        check_labels(_linear(3), EXAMPLE, y, "eval_data['test']")
     assert str(info.value) == (
         f"eval_data['test']: expected labels in [0, 3) for a model with 3 outputs, got label {bad}"
     )
 
 
 def test_check_labels_with_both_ends_out_of_range_names_the_negative_one():
-    apply, params = _linear(3)
     with pytest.raises(ValueError, match=r"got label -2$"):
-        check_labels(apply, params, jnp.ones((2, 2)), jnp.array([-2, 5]), "data")
+        check_labels(_linear(3), EXAMPLE, jnp.array([-2, 5]), "data")
 
 
 def test_check_labels_does_not_run_the_model():
     calls = []
+    w = jnp.zeros((2, 3))
 
-    def apply(params, x):
-        calls.append(is_traced(x))
-        return x @ params["w"]
+    def forward(x):
+        calls.append((is_traced(x), x.shape))
+        return x @ w
 
-    _, params = _linear(3)
     with pytest.raises(ValueError):
-        check_labels(apply, params, jnp.ones((4, 2)), jnp.array([0, 0, 0, 3]), "data")
-    assert calls == [True]  # shapes only (jax.eval_shape), on one example
+        check_labels(forward, EXAMPLE, jnp.array([0, 0, 0, 3]), "data")
+    assert calls == [(True, (1, 2))]  # shapes only (jax.eval_shape), on the one example
+
+
+def test_check_labels_with_a_model_and_its_state():
+    """The caller's form (``jaxdl.prepare``): ``predict`` of a Model and its TrainState."""
+    model = stateless(lambda k, x: {"w": jnp.zeros((x.shape[1], 4))}, lambda p, x: x @ p["w"])
+    state = init_state(model, optax.sgd(0.1), jax.random.key(0), EXAMPLE)
+
+    def forward(x):
+        return predict(model, state, x)
+
+    assert check_labels(forward, EXAMPLE, jnp.array([0, 3]), "data") is None
+    with pytest.raises(ValueError, match=r"^data: expected labels in \[0, 4\) for a model with 4 "):
+        check_labels(forward, EXAMPLE, jnp.array([0, 4]), "data")
 
 
 @pytest.mark.parametrize(
-    ("apply", "y"),
+    ("forward", "y"),
     [
-        (lambda p, x: x @ p["w"], jnp.array([0.0, 7.0])),  # float targets: regression
-        (lambda p, x: x @ p["w"], jnp.array([[0, 7], [1, 1]])),  # labels not [n]
-        (lambda p, x: (x @ p["w"])[:, 0], jnp.array([5, 7])),  # outputs not [n, C]
+        (_linear(3), jnp.array([0.0, 7.0])),  # float targets: regression
+        (_linear(3), jnp.array([[0, 7], [1, 1]])),  # labels not [n]
+        (lambda x: _linear(3)(x)[:, 0], jnp.array([5, 7])),  # outputs not [n, C]
     ],
 )
-def test_check_labels_ignores_what_is_not_classification(apply, y):
-    _, params = _linear(3)
-    assert check_labels(apply, params, jnp.ones((2, 2)), y, "data") is None
+def test_check_labels_ignores_what_is_not_classification(forward, y):
+    assert check_labels(forward, EXAMPLE, y, "data") is None
 
 
 def test_check_labels_lets_traced_labels_through():
-    apply, params = _linear(3)
-    x = jnp.ones((2, 2))
+    forward = _linear(3)
 
     def f(y):
-        check_labels(apply, params, x, y, "data")
+        check_labels(forward, EXAMPLE, y, "data")
         return y
 
     np.testing.assert_array_equal(jax.jit(f)(jnp.array([0, 7])), [0, 7])

@@ -111,7 +111,7 @@ def test_experiment_flags_run_two_processes(tmp_path):
     assert 0.1 < metrics["scratch"]["test_acc"] <= 1.0
     run = metrics["scratch"]["run"]
     assert run["epochs"] == 1 and run["batch_size"] == 256
-    assert run["data"]["shapes"] == [[2000, 784], [2000]]  # --quick: 2000 training images
+    assert run["data"]["shapes"] == [[2000, 28, 28, 1], [2000]]  # --quick: 2000 training images
     assert (out / "curves.png").exists() and (out / "predictions.png").exists()
 
 

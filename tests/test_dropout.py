@@ -1,5 +1,6 @@
 """Dropout: the layer against its definition and statistics, the book's networks, and the
-engine's per-step keys and train/evaluate switch for stochastic models."""
+engine's per-step keys (the run's key schedule, :mod:`jaxdl.keys`) and train/evaluate switch
+for models that need a key."""
 
 import jax
 import jax.numpy as jnp
@@ -9,8 +10,9 @@ import pytest
 
 from jaxdl.engine import train
 from jaxdl.fit import fit
+from jaxdl.keys import run_keys, shuffle_key, step_key
 from jaxdl.losses import cross_entropy
-from jaxdl.model import Model
+from jaxdl.model import Model, stateless
 from jaxdl.models.dropout import concise_dropout_mlp, dropout, dropout_mlp
 from jaxdl.optim import sgd
 
@@ -83,44 +85,52 @@ def test_a_traced_rate_is_refused():
 @pytest.mark.parametrize("make", [dropout_mlp, concise_dropout_mlp])
 def test_networks_drop_in_training_only(make):
     model = make((32, 16), (0.2, 0.5))
-    x = jax.random.uniform(jax.random.key(0), (4, 784))
-    params = model.init(jax.random.key(1), x[:1])
-    assert model.stochastic
-    evaluation = model.apply(params, x)
-    np.testing.assert_array_equal(evaluation, model.apply(params, x, key=None, train=False))
-    a = model.apply(params, x, key=jax.random.key(2), train=True)
-    b = model.apply(params, x, key=jax.random.key(3), train=True)
+    x = jax.random.uniform(jax.random.key(0), (4, 28, 28, 1))  # images as to_device gives them
+    params, state = model.init(jax.random.key(1), x[:1])
+    assert model.needs == {"key", "train"} and state == {}
+    evaluation, same_state = model.apply(params, state, x, train=False)
+    assert same_state == {}
+    # Evaluation ignores any key: with or without one, the deterministic network.
+    keyed, _ = model.apply(params, state, x, train=False, key=jax.random.key(2))
+    np.testing.assert_array_equal(evaluation, keyed)
+    a, _ = model.apply(params, state, x, train=True, key=jax.random.key(2))
+    b, _ = model.apply(params, state, x, train=True, key=jax.random.key(3))
+    again, _ = model.apply(params, state, x, train=True, key=jax.random.key(2))
     assert a.shape == evaluation.shape == (4, 10)
     assert not np.allclose(a, b) and not np.allclose(a, evaluation)
+    np.testing.assert_array_equal(a, again)  # the same key, the same units dropped
     # Rates 0: training is the evaluation network.
     plain = make((32, 16), (0.0, 0.0))
-    params = plain.init(jax.random.key(1), x[:1])
+    params, state = plain.init(jax.random.key(1), x[:1])
     np.testing.assert_allclose(
-        plain.apply(params, x, key=jax.random.key(2), train=True), plain.apply(params, x)
+        plain.apply(params, state, x, train=True, key=jax.random.key(2))[0],
+        plain.apply(params, state, x, train=False)[0],
     )
 
 
 def test_scratch_network_is_the_books_forward_pass():
     model = dropout_mlp((8, 6), (0.2, 0.5))
     x = jax.random.uniform(jax.random.key(0), (3, 784))
-    params = model.init(jax.random.key(1), x[:1])
+    params, state = model.init(jax.random.key(1), x[:1])
     key = jax.random.key(4)
     (w1, b1), (w2, b2), (w3, b3) = ((p["W"], p["b"]) for p in params["layers"])
     k1, k2 = jax.random.split(key)
     h1 = dropout(k1, jax.nn.relu(x @ w1 + b1[None, :]), 0.2)
     h2 = dropout(k2, jax.nn.relu(h1 @ w2 + b2[None, :]), 0.5)
     expected = h2 @ w3 + b3[None, :]
-    np.testing.assert_allclose(model.apply(params, x, key=key, train=True), expected, rtol=1e-6)
+    got, _ = model.apply(params, state, x, train=True, key=key)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
 def test_initialisations_are_the_books_code():
     x = jnp.zeros((1, 784))
-    scratch = dropout_mlp().init(jax.random.key(0), x)["layers"]
+    scratch = dropout_mlp().init(jax.random.key(0), x)[0]["layers"]
     for layer, fan_in in zip(scratch, (784, 256, 256), strict=True):
         bound = 1 / np.sqrt(fan_in)  # PyTorch's nn.Linear default, weights and biases
         assert bound * 0.99 < np.abs(layer["W"]).max() <= bound
         assert np.abs(layer["b"]).max() <= bound
-    concise = concise_dropout_mlp().init(jax.random.key(0), x)["params"]
+    concise, state = concise_dropout_mlp().init(jax.random.key(0), x)
+    assert state == {}  # Dropout keeps no state; the params collection is the parameters
     kernel = np.asarray(concise["Dense_0"]["kernel"])
     assert abs(kernel.std() - 0.01) < 0.0002  # N(0, 0.01²), the book's init_weights
     assert np.abs(concise["Dense_0"]["bias"]).max() <= 1 / np.sqrt(784)
@@ -137,16 +147,19 @@ def test_networks_bad_input():
 
 
 def noise_model() -> Model:
-    """A stochastic model whose training output is ``w · u``, u ~ U(0, 1) drawn with the
+    """A model that needs a key, whose training output is ``w · u``, u ~ U(0, 1) drawn with the
     step's key: the gradient of its mean with respect to w is the mean of u, so each step's
     update reveals which key the step was given."""
 
-    def apply(params, x, *, key=None, train=False):
+    def apply(params, x, *, key, train):
         if not train:
             return x[:, 0] * params["w"]
         return params["w"] * jax.random.uniform(key, (x.shape[0],))
 
-    return Model(lambda k, x: {"w": jnp.ones(())}, apply, {"name": "noise"}, stochastic=True)
+    def init(key, x):
+        return {"w": jnp.ones(())}
+
+    return stateless(init, apply, {"name": "noise"}, needs=("key", "train"))
 
 
 def identity_loss(output, y):
@@ -154,21 +167,20 @@ def identity_loss(output, y):
     return output
 
 
-def test_each_step_draws_its_own_key_fold_in_of_the_epoch_key():
+def test_each_step_draws_its_own_key_the_step_key_of_the_run():
     x, y = jnp.ones((8, 1)), jnp.zeros(8)
     key, lr = jax.random.key(7), 0.1
     result = train(noise_model(), identity_loss, sgd(lr), (x, y), epochs=2, batch_size=4, key=key)
-    # The documented keys: data_key = split(key)[1], epoch e's key fold_in(data_key, e), and
-    # step s's key fold_in(epoch key, s), s counted over the whole run.
-    _, data_key = jax.random.split(key)
-    w, steps = 1.0, []
-    for epoch in range(2):
-        epoch_key = jax.random.fold_in(data_key, epoch)
-        for _ in range(2):
-            u = np.asarray(jax.random.uniform(jax.random.fold_in(epoch_key, len(steps)), (4,)))
-            steps.append(u.mean())
-            w -= lr * np.float32(u.mean())
+    # The documented keys: step s (counted over the whole run, whatever its epoch) draws with
+    # step_key(run_keys(key), s); the update w -= lr · mean(u) follows each draw, in NumPy.
+    keys = run_keys(key)
+    w, steps = np.float32(1.0), []
+    for s in range(4):  # 2 epochs of 2 steps
+        u = np.asarray(jax.random.uniform(step_key(keys, s), (4,)))
+        steps.append(u.mean())
+        w = np.float32(w - np.float32(lr) * np.float32(u.mean()))
     assert len(set(steps)) == 4  # four steps, four draws
+    assert int(result.state.step) == 4
     np.testing.assert_allclose(result.state.params["w"], w, rtol=1e-6)
 
 
@@ -190,6 +202,39 @@ def images():
 def _fit_dropout(images, **options):
     options = {"epochs": 2, "batch_size": 50, "key": jax.random.key(5), "quiet": True} | options
     return fit(dropout_mlp((32, 16)), cross_entropy, sgd(0.5), images, **options)
+
+
+def _key_bits(key) -> tuple:
+    return tuple(np.asarray(jax.random.key_data(key)).ravel().tolist())
+
+
+def test_no_training_step_of_a_dropout_run_reuses_the_shuffles_bits(images):
+    """Every key a dropout run draws from is a key of its own: the steps' keys and the
+    per-layer keys the network splits from them, the shuffles' keys and the subkeys the
+    permutation splits from them, and the initialisation's keys."""
+    epochs, batch_size = 3, 50
+    result = _fit_dropout(images, epochs=epochs)
+    steps = int(result.state.step)
+    assert steps == epochs * len(images[0]) // batch_size  # 6 steps an epoch
+    keys = run_keys(jax.random.key(5))  # _fit_dropout's key
+    drawn = {}
+
+    def use(name, key):
+        bits = _key_bits(key)
+        assert bits not in drawn, f"{name} reuses the key of {drawn.get(bits)}"
+        drawn[bits] = name
+
+    for e in range(epochs):
+        use(f"shuffle {e}", shuffle_key(keys, e))
+        for i, sub in enumerate(jax.random.split(shuffle_key(keys, e))):
+            use(f"shuffle {e} subkey {i}", sub)
+    for i, sub in enumerate(jax.random.split(keys.init, 6)):  # 3 layers: a weight and a bias key
+        use(f"init subkey {i}", sub)
+    for s in range(steps):
+        use(f"step {s}", step_key(keys, s))
+        for i, sub in enumerate(jax.random.split(step_key(keys, s), 2)):  # 2 dropout layers
+            use(f"step {s} dropout layer {i}", sub)
+    assert len(drawn) == 3 * epochs + 6 + 3 * steps
 
 
 def test_same_seed_same_run_and_fit_equals_jitted_train(images):

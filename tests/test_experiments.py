@@ -28,9 +28,9 @@ def assert_in_band(name: str, band: str, value: float, *where) -> None:
     assert within(name, band, value), (*where, band, value, BOOK[name].bands[band])
 
 
-def shapes(num_examples: int, num_features: int) -> list:
-    """The recorded shapes of ``(x [num_examples, num_features], y [num_examples])``."""
-    return [[num_examples, num_features], [num_examples]]
+def shapes(num_examples: int, *features: int) -> list:
+    """The recorded shapes of ``(x [num_examples, *features], y [num_examples])``."""
+    return [[num_examples, *features], [num_examples]]
 
 
 def check_run(run, *, epochs, batch_size, lr, data, **eval_shapes):
@@ -52,6 +52,14 @@ def snapshot(folder: Path) -> dict:
             path = Path(parent) / name
             files[str(path.relative_to(folder))] = (path.read_bytes(), path.stat().st_mtime_ns)
     return files
+
+
+def test_metrics_hold_the_seed_as_a_number(run_experiment):
+    assert run_experiment("calculus")[0]["seed"] == 0
+    metrics, _, _ = run_experiment("linear_regression", "--seed", "4294967295")
+    assert metrics["seed"] == 2**32 - 1 and isinstance(metrics["seed"], int)
+    keys = [metrics["runs"][name]["key"] for name in ("scratch", "concise")]
+    assert keys[0] != keys[1]  # each variant's own key, from that one seed
 
 
 def test_linear_regression_recovers_w_and_b(run_experiment):
@@ -199,7 +207,7 @@ def test_fashion_mnist_classifiers_quick(run_experiment, name):
         # The book's configuration (batch 256, rate 0.1, 10 epochs) on --quick's 2000 training
         # and 500 test images of 28 x 28 pixels, with accuracy as the metric.
         run = m["run"]
-        train, test = shapes(2000, 784), shapes(500, 784)
+        train, test = shapes(2000, 28, 28, 1), shapes(500, 28, 28, 1)
         check_run(run, epochs=10, batch_size=256, lr=0.1, data=train, test=test)
         assert list(run["metrics"]) == ["acc"]
     assert metrics["scratch"]["run"]["model"]["name"] == name

@@ -10,9 +10,11 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.engine import Result, check_finite, train
+from jaxdl.divergence import check_finite
+from jaxdl.engine import Result, train
 from jaxdl.fit import fit
-from jaxdl.model import Model, TrainState
+from jaxdl.keys import run_keys
+from jaxdl.model import TrainState, stateless
 from jaxdl.models.linear import linear_regression
 from jaxdl.optim import sgd
 
@@ -149,7 +151,7 @@ def diverging_fit(optimizer, **kwargs):
     """``output = x w``, ``w = 1``, on four examples ``x = 1, y = 0``, one step per epoch:
     each step multiplies w by ``1 - lr``. With lr 1001, w after epoch e is (-1000)^e and epoch
     e's training loss, ½ 10^(6(e-1)), overflows float32 (max 3.4e38) first at epoch 8."""
-    model = Model(lambda k, x: {"w": jnp.ones(1)}, lambda p, x: x @ p["w"])
+    model = stateless(lambda k, x: {"w": jnp.ones(1)}, lambda p, x: x @ p["w"])
     x, y = jnp.ones((4, 1)), jnp.zeros(4)
     options = dict(epochs=20, batch_size=4, key=jax.random.key(0), quiet=True) | kwargs
     return fit(model, half_squared, optimizer, (x, y), **options)
@@ -296,7 +298,7 @@ def test_numpy_integer_epochs_are_accepted(runner, regression_data):
     jax.tree.map(np.testing.assert_array_equal, numpy_epochs.state, python_epochs.state)
 
 
-LABEL_MODEL = Model(lambda k, x: {"w": jnp.zeros((x.shape[1], 3))}, lambda p, x: x @ p["w"])
+LABEL_MODEL = stateless(lambda k, x: {"w": jnp.zeros((x.shape[1], 3))}, lambda p, x: x @ p["w"])
 LABEL_LOSS = optax.softmax_cross_entropy_with_integer_labels
 LABEL_X = np.ones((4, 2), np.float32)
 GOOD_LABELS = np.array([0, 1, 2, 2], np.int32)
@@ -365,10 +367,62 @@ def test_a_batch_of_keys_trains_each_model_as_it_would_alone(regression_data):
     np.testing.assert_array_equal(together.history["train_loss"], jitted.history["train_loss"])
 
 
-def test_a_diverging_model_of_a_batch_is_named():
-    keys = jax.random.split(jax.random.key(0), 2)
-    with pytest.raises(FloatingPointError, match=r"training, model 0 diverged: .* at epoch \d+"):
+def test_every_diverging_model_of_a_batch_is_named():
+    keys = jax.random.split(jax.random.key(0), 2)  # the same model twice: w = 1 whatever the key
+    with pytest.raises(FloatingPointError) as error:
         diverging_fit(sgd(1001.0), key=keys)
+    one = "the train loss is inf at epoch 8 (learning rate 1001)"
+    assert str(error.value) == (
+        f"training: 2 of 2 models diverged: model 0: {one}; model 1: {one}; lower the learning rate"
+    )
+
+
+def _first_overflow(w, lr, epochs):
+    """The first epoch (from 1) whose training loss ½ w² overflows float32 when each epoch's
+    one SGD step multiplies w by 1 - lr (the loss ½ (x w - 0)² on one example x = 1), in
+    float32 NumPy, squared before halved as ``half_squared``."""
+    w, lr = np.float32(w), np.float32(lr)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(1, epochs + 1):
+            if not np.isfinite(np.float32(0.5) * (w * w)):
+                return epoch
+            w = w - lr * (w * np.float32(1.0))
+    return None
+
+
+def test_a_later_model_that_diverges_first_is_named_by_fit_and_train():
+    """Four models whose initial w (from their keys) differ by orders of magnitude: the larger
+    w0, the earlier the loss overflows. fit stops at the first epoch with a diverged model and
+    names every model that diverged then (a later model of the batch, here); check_finite after
+    train names every model that ever diverged, each with its own first epoch."""
+    model = stateless(
+        lambda k, x: {"w": 10.0 ** (12 * jax.random.uniform(k, (1,)))}, lambda p, x: x @ p["w"]
+    )
+    x, y = jnp.ones((1, 1)), jnp.zeros(1)
+    keys = jax.random.split(jax.random.key(5), 4)
+    options = dict(epochs=12, batch_size=1, key=keys)
+    w0 = [float(model.init(k, x)[0]["w"][0]) for k in run_keys(keys).init]
+    first = [_first_overflow(w, 1001.0, 12) for w in w0]
+    assert len({f for f in first if f}) >= 3, first  # distinct epochs: the order matters
+    earliest = min(f for f in first if f)
+    assert first.index(earliest) > 0  # not the first model of the batch
+    with pytest.raises(FloatingPointError) as fitting:
+        fit(model, half_squared, sgd(1001.0), (x, y), quiet=True, **options)
+    named = [f"model {i}: the train loss is inf at epoch {f}" for i, f in enumerate(first) if f]
+    at_first = [
+        line for line, f in zip(named, [f for f in first if f], strict=True) if f == earliest
+    ]
+    assert f"{len(at_first)} of 4 models diverged: " + "".join(at_first) in str(fitting.value)
+    trained = jax.jit(lambda: train(model, half_squared, sgd(1001.0), (x, y), **options))()
+    with pytest.raises(FloatingPointError) as checking:
+        check_finite(trained, "the batch", swept={"w0": np.asarray(w0)})
+    message = str(checking.value)
+    assert message.startswith(f"the batch: {len(named)} of 4 models diverged: model ")
+    for i, f in enumerate(first):
+        if f:
+            assert f"model {i} (w0 = {w0[i]:g}): the train loss is inf at epoch {f} (" in message
+        else:
+            assert f"model {i} " not in message
 
 
 def test_a_key_array_of_another_rank_is_refused(regression_data):

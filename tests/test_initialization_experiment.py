@@ -77,14 +77,14 @@ def test_initialization_quick(run_experiment):
     run = metrics["runs"]["sweep"]
     assert run["model"]["name"] == "mlp" and run["model"]["init_std"] is None  # traced
     assert run["optimizer"]["learning_rate"] == pytest.approx(0.1)
-    assert run["data"]["shapes"] == [[2000, 784], [2000]] and len(run["data"]["sha256"]) == 64
-    assert run["eval_data"]["test"]["shapes"] == [[500, 784], [500]]
+    assert run["data"]["shapes"] == [[2000, 28, 28, 1], [2000]] and len(run["data"]["sha256"]) == 64
+    assert run["eval_data"]["test"]["shapes"] == [[500, 28, 28, 1], [500]]
     for name in FIGURES:
         assert (out / name).read_bytes()[:8] == PNG_MAGIC, name
 
 
 def test_initialization_records_a_diverged_scale(run_experiment):
-    """σ = 1e20 overflows float32 (NaN losses): recorded as diverged with check_finite's
+    """σ = 1e20 overflows float32 (NaN losses): recorded as diverged with the divergence
     message, left out of the figure; the other models are reported as usual."""
     metrics, stdout, out = run_experiment(
         "initialization", "--init-stds", "0.1", "1e20", "--epochs", "2"

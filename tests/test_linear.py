@@ -83,7 +83,8 @@ def test_closed_form_bad_input(X, y, message):
 @pytest.mark.parametrize("make", [linear_regression, concise_linear_regression])
 def test_initialisation_is_the_books(make):
     model = make()
-    params = model.init(jax.random.key(0), jnp.ones((1, 4000)))
+    params, state = model.init(jax.random.key(0), jnp.ones((1, 4000)))
+    assert state == {}
     leaves = {
         "/".join(str(k) for k in path): v for path, v in jax.tree_util.tree_leaves_with_path(params)
     }
@@ -91,16 +92,18 @@ def test_initialisation_is_the_books(make):
     bias = next(v for k, v in leaves.items() if "b" in k and "kernel" not in k)
     np.testing.assert_allclose(np.std(np.asarray(weights)), 0.01, rtol=0.05)
     np.testing.assert_array_equal(bias, 0.0)
-    assert model.apply(params, jnp.ones((5, 4000))).shape == (5,)
+    output, state = model.apply(params, state, jnp.ones((5, 4000)), train=False)
+    assert output.shape == (5,) and state == {}
 
 
 def test_concise_model_is_a_dense_layer():
     model = concise_linear_regression()
     x = jax.random.normal(jax.random.key(1), (6, 3))
-    params = model.init(jax.random.key(0), x)
-    dense = params["params"]["Dense_0"]
+    params, state = model.init(jax.random.key(0), x)
+    assert set(params) == {"Dense_0"} and state == {}  # the params collection, unwrapped
+    dense = params["Dense_0"]
     np.testing.assert_allclose(
-        model.apply(params, x),
+        model.apply(params, state, x, train=False)[0],
         np.asarray(x) @ np.asarray(dense["kernel"])[:, 0] + dense["bias"][0],
         rtol=1e-6,
     )
@@ -112,8 +115,8 @@ def _fit(model, rate, data, **options):
 
 
 def weights_and_bias(params):
-    if "params" in params:
-        dense = params["params"]["Dense_0"]
+    if "Dense_0" in params:
+        dense = params["Dense_0"]
         return dense["kernel"][:, 0], dense["bias"][0]
     return params["w"], params["b"]
 

@@ -13,7 +13,7 @@ from jaxdl.compilation import compile_stats
 from jaxdl.engine import train
 from jaxdl.initializers import xavier_normal, xavier_std
 from jaxdl.losses import cross_entropy
-from jaxdl.model import Model, from_flax
+from jaxdl.model import Model, from_flax, stateless
 from jaxdl.models.linear import concise_linear_regression, linear_regression
 from jaxdl.models.mlp import concise_mlp, mlp
 from jaxdl.models.softmax import concise_softmax_regression, softmax_regression
@@ -23,30 +23,54 @@ from jaxdl.run import Run
 
 @pytest.fixture(scope="module")
 def images():
-    return jax.random.uniform(jax.random.key(0), (5, 28, 28))
+    """Five images as ``jaxdl.data.fashion_mnist.to_device`` gives them, [n, 28, 28, 1]."""
+    return jax.random.uniform(jax.random.key(0), (5, 28, 28, 1))
+
+
+def _init(model, key, x):
+    """The parameters of a model without state: its state must be empty."""
+    params, state = model.init(key, x)
+    assert state == {}
+    return params
+
+
+def _apply(model, params, x):
+    """The model's output in evaluation (``train=False``), with its empty state."""
+    output, state = model.apply(params, {}, x, train=False)
+    assert state == {}
+    return output
 
 
 def test_softmax_regression_forward_against_numpy(images):
     model = softmax_regression()
-    params = model.init(jax.random.key(1), images[:1])
+    params = _init(model, jax.random.key(1), images[:1])
     assert params["W"].shape == (784, 10) and params["b"].shape == (10,)
     np.testing.assert_allclose(np.std(np.asarray(params["W"])), 0.01, rtol=0.05)
     np.testing.assert_array_equal(params["b"], 0.0)
     params = {"W": params["W"], "b": jnp.arange(10.0)}
     expected = np.asarray(images).reshape(5, 784) @ np.asarray(params["W"]) + np.arange(10.0)
-    np.testing.assert_allclose(jax.jit(model.apply)(params, images), expected, rtol=1e-5, atol=1e-6)
+    got = jax.jit(lambda p, x: _apply(model, p, x))(params, images)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    # Any [batch, ...] is flattened: the same images as [n, 784] give the same logits.
+    np.testing.assert_allclose(
+        _apply(model, params, images.reshape(5, 784)), expected, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_concise_softmax_regression_equals_scratch_with_the_same_weights(images):
     scratch, concise = softmax_regression(), concise_softmax_regression()
-    params = concise.init(jax.random.key(1), images[:1])
-    dense = params["params"]["Dense_0"]
+    params = _init(concise, jax.random.key(1), images[:1])
+    assert set(params) == {"Dense_0"}  # the params collection itself, no {"params": ...}
+    dense = params["Dense_0"]
     np.testing.assert_allclose(np.std(np.asarray(dense["kernel"])), 0.01, rtol=0.05)
     np.testing.assert_array_equal(dense["bias"], 0.0)
     same = {"W": dense["kernel"], "b": dense["bias"] + 0.5}
-    concise_params = {"params": {"Dense_0": {"kernel": same["W"], "bias": same["b"]}}}
+    concise_params = {"Dense_0": {"kernel": same["W"], "bias": same["b"]}}
     np.testing.assert_allclose(
-        concise.apply(concise_params, images), scratch.apply(same, images), rtol=1e-5, atol=1e-6
+        _apply(concise, concise_params, images),
+        _apply(scratch, same, images),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -69,10 +93,10 @@ ACTS = {
 @pytest.mark.parametrize("activation", sorted(ACTS))
 def test_mlp_forward_against_numpy(images, activation):
     model = mlp((32, 16), activation=activation, init_std=0.5)
-    params = model.init(jax.random.key(2), images[:1])
+    params = _init(model, jax.random.key(2), images[:1])
     assert [layer["W"].shape for layer in params["layers"]] == [(784, 32), (32, 16), (16, 10)]
     layers = [{"W": p["W"], "b": p["b"] + 0.1} for p in params["layers"]]
-    got = jax.jit(model.apply)({"layers": layers}, images)
+    got = jax.jit(lambda p, x: _apply(model, p, x))({"layers": layers}, images)
     np.testing.assert_allclose(
         got, _numpy_mlp(images, layers, ACTS[activation]), rtol=1e-4, atol=1e-5
     )
@@ -81,20 +105,20 @@ def test_mlp_forward_against_numpy(images, activation):
 @pytest.mark.parametrize("activation", sorted(ACTS))
 def test_concise_mlp_equals_scratch_with_the_same_weights(images, activation):
     concise = concise_mlp((32,), activation=activation)
-    params = concise.init(jax.random.key(3), images[:1])["params"]
+    params = _init(concise, jax.random.key(3), images[:1])
     assert set(params) == {"Dense_0", "Dense_1"}
     layers = [{"W": params[k]["kernel"], "b": params[k]["bias"]} for k in ("Dense_0", "Dense_1")]
     np.testing.assert_allclose(np.std(np.asarray(layers[0]["W"])), 0.01, rtol=0.05)
     np.testing.assert_allclose(
-        concise.apply({"params": params}, images),
-        mlp((32,), activation=activation).apply({"layers": layers}, images),
+        _apply(concise, params, images),
+        _apply(mlp((32,), activation=activation), {"layers": layers}, images),
         rtol=1e-5,
         atol=1e-6,
     )
 
 
 def test_mlp_init_uses_a_key_per_layer(images):
-    params = mlp((784,)).init(jax.random.key(0), images[:1])
+    params = _init(mlp((784,)), jax.random.key(0), images[:1])
     a, b = (np.asarray(p["W"])[:10, :10] for p in params["layers"])
     assert not np.allclose(a, b)
 
@@ -177,15 +201,79 @@ def test_configs_tell_models_apart():
 
 def test_from_flax_config_is_the_modules_fields():
     model = from_flax(nn.Dense(3, use_bias=False))
-    assert model.config["name"] == "Dense"
-    assert model.config["features"] == 3 and model.config["use_bias"] is False
-    assert "parent" not in model.config and "name" in model.config
-    json.dumps(model.config)  # functions (initialisers) are written by name
-    assert isinstance(model.config["kernel_init"], str)
+    config = model.config
+    assert config["name"] == "Dense"
+    assert config["features"] == 3 and config["use_bias"] is False
+    assert "parent" not in config and "name" in config
+    assert json.loads(json.dumps(config)) == config  # JSON-ready, functions included
+    # A function field is its name with its package; an initializer that closes over values
+    # (Dense's default, lecun_normal = variance_scaling(1.0, "fan_in", "truncated_normal"))
+    # also records them, its scale among them.
+    assert config["bias_init"] == "jax.zeros"
+    kernel_init = config["kernel_init"]
+    assert kernel_init["function"] == "jax.variance_scaling.<locals>.init"
+    closure = kernel_init["closure"]
+    assert closure["scale"] == 1.0 and closure["mode"] == "fan_in"
+    assert closure["distribution"] == "truncated_normal"
+    # Another initializer scale is another model: the configs tell them apart.
+    wide, narrow = (
+        from_flax(nn.Dense(3, kernel_init=nn.initializers.normal(std))).config
+        for std in (0.5, 0.01)
+    )
+    assert wide["kernel_init"] == {
+        "function": "jax.normal.<locals>.init",
+        "closure": {"stddev": 0.5},
+    }
+    assert narrow["kernel_init"]["closure"] == {"stddev": 0.01} and wide != narrow
+
+
+def test_from_flax_params_are_the_params_collection():
+    module = nn.Dense(3)
+    x = jax.random.normal(jax.random.key(0), (4, 2))
+    model = from_flax(module)
+    assert model.needs == frozenset()  # Dense takes neither train nor mask, draws nothing
+    params, state = model.init(jax.random.key(1), x[:1])
+    variables = module.init(jax.random.key(1), x[:1])  # flax itself, the reference
+    assert set(variables) == {"params"} and state == {}
+    jax.tree.map(np.testing.assert_array_equal, params, variables["params"])
+    output, new_state = model.apply(params, state, x, train=True)
+    assert new_state == {}
+    np.testing.assert_array_equal(output, module.apply(variables, x))
+    assert set(params) == {"kernel", "bias"}  # a lone Dense: its own variables, no wrapper
+    kernel, bias = np.asarray(params["kernel"]), np.asarray(params["bias"])
+    np.testing.assert_allclose(output, np.asarray(x) @ kernel + bias, rtol=1e-6, atol=1e-6)
 
 
 def test_model_without_config():
-    assert Model(lambda k, x: {}, lambda p, x: x).config is None
+    assert stateless(lambda k, x: {}, lambda p, x: x).config is None
+    bare = Model(lambda k, x: ({}, {}), lambda p, s, x, *, train, key=None, mask=None: (x, s))
+    assert bare.config is None and bare.needs == frozenset()
+
+
+def test_stateless_passes_what_the_model_needs_and_nothing_else():
+    seen = []
+
+    def apply(params, x, **given):
+        seen.append(sorted(given))
+        return x * params["w"]
+
+    x, key, mask = jnp.ones((2, 1)), jax.random.key(0), jnp.array([True, False])
+    for needs in ((), ("train",), ("key", "train"), ("key", "train", "mask")):
+        model = stateless(lambda k, x: {"w": jnp.ones(())}, apply, needs=needs)
+        assert model.needs == frozenset(needs)
+        params, state = model.init(key, x)
+        output, new_state = model.apply(params, state, x, train=True, key=key, mask=mask)
+        assert state == new_state == {}
+        np.testing.assert_array_equal(output, x)
+    assert seen == [[], ["train"], ["key", "train"], ["key", "mask", "train"]]
+
+
+def test_stateless_bad_needs():
+    init, apply = (lambda k, x: {}), (lambda p, x: x)
+    with pytest.raises(ValueError, match=r"^needs: expected some of \['key', 'train', 'mask'\], "):
+        stateless(init, apply, needs=("dropout",))
+    with pytest.raises(TypeError, match=r"^needs: expected a collection of .* the string 'key'$"):
+        stateless(init, apply, needs="key")
 
 
 @pytest.mark.parametrize("make", [mlp, concise_mlp])
@@ -205,6 +293,7 @@ def test_numpy_scalar_hyperparameters_are_recorded_as_numbers():
         params={"w": jax.ShapeDtypeStruct((2,), jnp.float32)},
         regularizer=None,
         metrics={},
+        transform=None,
         batch_size=1,
         epochs=1,
         key=jax.random.key(0),
@@ -219,13 +308,13 @@ def test_numpy_scalar_hyperparameters_are_recorded_as_numbers():
 
 def test_mlp_init_std_per_layer(images):
     stds = [0.05, 0.5]
-    listed = mlp((256,), init_std=stds).init(jax.random.key(4), images[:1])
+    listed = _init(mlp((256,), init_std=stds), jax.random.key(4), images[:1])
     for layer, std in zip(listed["layers"], stds, strict=True):
         np.testing.assert_allclose(np.std(np.asarray(layer["W"])), std, rtol=0.05)
         np.testing.assert_array_equal(layer["b"], 0.0)
     # A sequence, a tuple and an array [layers] are the same scales: the same weights.
     for same in (tuple(stds), np.array(stds, np.float32), jnp.array(stds)):
-        params = mlp((256,), init_std=same).init(jax.random.key(4), images[:1])
+        params = _init(mlp((256,), init_std=same), jax.random.key(4), images[:1])
         jax.tree.map(np.testing.assert_array_equal, params, listed)
     assert mlp((256,), init_std=np.array(stds, np.float32)).config["init_std"] == stds
 
@@ -233,8 +322,8 @@ def test_mlp_init_std_per_layer(images):
 def test_mlp_one_init_std_equals_it_per_layer(images):
     """A scalar serves every layer: bit for bit the weights of the same value per layer (the
     book's MLP keeps its weights, init_std 0.01)."""
-    one = mlp((32, 16)).init(jax.random.key(5), images[:1])
-    per_layer = mlp((32, 16), init_std=[0.01] * 3).init(jax.random.key(5), images[:1])
+    one = _init(mlp((32, 16)), jax.random.key(5), images[:1])
+    per_layer = _init(mlp((32, 16), init_std=[0.01] * 3), jax.random.key(5), images[:1])
     jax.tree.map(np.testing.assert_array_equal, one, per_layer)
     assert mlp((32, 16)).config["init_std"] == 0.01
 
@@ -242,7 +331,7 @@ def test_mlp_one_init_std_equals_it_per_layer(images):
 def test_mlp_with_xavier_stds_draws_xavier_normal(images):
     shapes = [(784, 32), (32, 10)]
     model = mlp((32,), init_std=[xavier_std(s) for s in shapes])
-    params = model.init(jax.random.key(6), images[:1])
+    params = _init(model, jax.random.key(6), images[:1])
     keys = jax.random.split(jax.random.key(6), 2)  # mlp's key per layer
     for layer, k, shape in zip(params["layers"], keys, shapes, strict=True):
         np.testing.assert_array_equal(layer["W"], xavier_normal(k, shape))
@@ -254,11 +343,11 @@ def test_mlp_init_std_traced_under_vmap(images):
     def init(layer_stds):
         model = mlp((16,), init_std=layer_stds)
         assert model.config["init_std"] is None  # traced: its values are unknown here
-        return model.init(jax.random.key(7), images[:1])
+        return _init(model, jax.random.key(7), images[:1])
 
     stacked = jax.jit(jax.vmap(init))(stds)
     for i, row in enumerate(np.asarray(stds)):
-        alone = mlp((16,), init_std=[float(s) for s in row]).init(jax.random.key(7), images[:1])
+        alone = _init(mlp((16,), init_std=[float(s) for s in row]), jax.random.key(7), images[:1])
         for got, want in zip(stacked["layers"], alone["layers"], strict=True):
             np.testing.assert_allclose(got["W"][i], want["W"], rtol=1e-6)
 
@@ -266,7 +355,7 @@ def test_mlp_init_std_traced_under_vmap(images):
 def test_concise_mlp_init_std_per_layer(images):
     model = concise_mlp((256,), init_std=[0.05, 0.5])
     assert model.config["init_std"] == [0.05, 0.5]
-    params = model.init(jax.random.key(8), images[:1])["params"]
+    params = _init(model, jax.random.key(8), images[:1])
     for name, std in (("Dense_0", 0.05), ("Dense_1", 0.5)):
         np.testing.assert_allclose(np.std(np.asarray(params[name]["kernel"])), std, rtol=0.05)
 

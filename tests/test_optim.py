@@ -53,6 +53,28 @@ def test_sgd_weight_decay_mask_leaves_bias_alone():
     np.testing.assert_allclose(updates["b"], 0.0)
 
 
+def test_sgd_weight_decay_mask_as_a_function_of_the_params():
+    """optax's masks may be functions of the params; the decay held in the state must not take
+    it for a schedule of the step count."""
+    params = {"w": jnp.ones(2), "b": jnp.ones(())}
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    opt = sgd_weight_decay(1.0, 0.5, mask=lambda p: {"w": True, "b": False})
+    state = opt.init(params)
+    updates, _ = jax.jit(opt.update)(zeros, state, params)
+    np.testing.assert_allclose(updates["w"], [-0.5, -0.5])
+    np.testing.assert_allclose(updates["b"], 0.0)
+    assert set(optimizer_hyperparams(state)) == {"weight_decay", "learning_rate"}
+
+
+def test_sgd_weight_decay_equals_optax_add_decayed_weights_bit_for_bit():
+    params, grads = _params(jax.random.key(0)), _params(jax.random.key(1))
+    ours = sgd_weight_decay(0.1, 0.3, mask={"w": True, "b": False})
+    theirs = optax.chain(optax.add_decayed_weights(0.3, {"w": True, "b": False}), optax.sgd(0.1))
+    a, _ = ours.update(grads, ours.init(params), params)
+    b, _ = theirs.update(grads, theirs.init(params), params)
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
 def test_l2_penalty_hand_and_numpy():
     assert float(l2_penalty(jnp.array([3.0, 4.0]))) == 12.5
     p = _params(jax.random.key(2))
@@ -91,8 +113,8 @@ def test_optimizer_hyperparams_of_sgd():
 def test_optimizer_hyperparams_of_sgd_weight_decay():
     p = _params(jax.random.key(0))
     found = optimizer_hyperparams(sgd_weight_decay(0.5, 1.0).init(p))
-    assert set(found) == {"learning_rate"}  # the decay is not held in the state
-    assert float(found["learning_rate"]) == 0.5
+    assert set(found) == {"learning_rate", "weight_decay"}  # both held in the state
+    assert float(found["learning_rate"]) == 0.5 and float(found["weight_decay"]) == 1.0
 
 
 def test_optimizer_hyperparams_of_inject_hyperparams():

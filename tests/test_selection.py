@@ -1,6 +1,7 @@
 """Polynomial features and data, k-fold splits and vmapped cross-validation."""
 
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +12,13 @@ import pytest
 from jaxdl.data.synthetic import polynomial_data, polynomial_features
 from jaxdl.fit import fit
 from jaxdl.optim import sgd
-from jaxdl.selection import cross_validate, k_fold_splits, masked_linear
+from jaxdl.selection import (
+    cross_validate,
+    fold_arrays,
+    k_fold_splits,
+    make_fold_trainer,
+    masked_linear,
+)
 
 
 def test_polynomial_features_hand_and_numpy():
@@ -136,13 +143,19 @@ def test_bad_k(n, k):
 def test_masked_linear_ignores_masked_features():
     mask = jnp.array([1.0, 1.0, 0.0])
     model = masked_linear(mask)
-    params = model.init(jax.random.key(0), jnp.ones((1, 3)))
+    assert model.needs == frozenset()
+    params, state = model.init(jax.random.key(0), jnp.ones((1, 3)))
+    assert state == {}
     assert float(params["w"][2]) == 0.0
     bound = 1 / math.sqrt(2)
     assert np.all(np.abs(params["w"][:2]) <= bound)
     x = jnp.array([[1.0, 2.0, 1e6]])
-    np.testing.assert_allclose(model.apply(params, x), x[:, :2] @ params["w"][:2], rtol=1e-6)
-    grad = jax.grad(lambda p: jnp.sum(model.apply(p, x)))(params)
+
+    def output(p):
+        return model.apply(p, state, x, train=True)[0]
+
+    np.testing.assert_allclose(output(params), x[:, :2] @ params["w"][:2], rtol=1e-6)
+    grad = jax.grad(lambda p: jnp.sum(output(p)))(params)
     assert float(grad["w"][2]) == 0.0
 
 
@@ -225,20 +238,44 @@ def test_cross_validate_bad_input(poly_data):
         _cv(poly_data, epochs=0)
 
 
+def _first_bad_loss(history, fold):
+    """Fold ``fold``'s first NaN or inf loss, by hand: the earliest epoch, and within it the
+    first set of the record (train, train_eval, val); None when it has none."""
+    for epoch in range(history["train_loss"].shape[1]):
+        for name in ("train", "train_eval", "val"):
+            value = float(history[f"{name}_loss"][fold, epoch])
+            if not np.isfinite(value):
+                return name, value, epoch + 1
+    return None
+
+
 def test_cross_validate_reports_divergence(poly_data):
     X, y = poly_data
-    message = (
-        r"^cross-validation, model \d diverged: the \w+ loss is (nan|inf) at epoch \d+ "
-        r"\(learning rate 10\); lower the learning rate$"
+    data, k, epochs = (X * 100, y), 2, 5
+    options = dict(epochs=epochs, batch_size=10)
+    model, loss, optimizer = masked_linear(jnp.ones(6)), optax.squared_error, sgd(10.0)
+    # The fold models' histories, trained as cross_validate trains them, without its check.
+    trainer = make_fold_trainer(model, loss, optimizer, data, **options)
+    folds = fold_arrays(len(X), k)
+    keys = jax.random.split(jax.random.key(0), k)
+    history = jax.tree.map(np.asarray, jax.jit(jax.vmap(trainer))(keys, *folds).history)
+    first = [_first_bad_loss(history, i) for i in range(k)]
+    assert all(f is not None for f in first)  # at rate 10 both folds diverge
+    clauses = "; ".join(
+        f"model {i}: the {name} loss is {value} at epoch {epoch} (learning rate 10)"
+        for i, (name, value, epoch) in enumerate(first)
     )
-    with pytest.raises(FloatingPointError, match=message):
-        cross_validate(
-            masked_linear(jnp.ones(6)),
-            optax.squared_error,
-            sgd(10.0),
-            (X * 100, y),
-            k=2,
-            epochs=5,
-            batch_size=10,
-            key=jax.random.key(0),
-        )
+    message = f"cross-validation: 2 of 2 models diverged: {clauses}; lower the learning rate"
+    # The format: every fold model, in order, with its set, loss, epoch and learning rate.
+    clause = r"model (\d): the (train|train_eval|val) loss is (nan|inf|-inf) at epoch \d+ "
+    pattern = rf"^cross-validation: 2 of 2 models diverged: {clause}\(learning rate 10\); "
+    pattern += rf"{clause}\(learning rate 10\); lower the learning rate$"
+    for vmap in (True, False):  # the folds at once, and one after another
+        with pytest.raises(FloatingPointError) as info:
+            cross_validate(
+                model, loss, optimizer, data, k=k, key=jax.random.key(0), vmap=vmap, **options
+            )
+        found = re.match(pattern, str(info.value))
+        assert found is not None and found.group(1, 4) == ("0", "1"), str(info.value)
+        # Each fold's first bad loss as computed by hand above.
+        assert str(info.value) == message

@@ -3,9 +3,9 @@ and concise (``flax.linen.Dropout``).
 
 Dropout zeroes each hidden unit with probability ``rate`` during training and scales the
 others by ``1 / (1 - rate)``, so a unit's expected value is unchanged; evaluation uses the whole
-network. Both models are stochastic (``Model.stochastic``): their ``apply(params, x, *,
-key=None, train=False)`` drops units only when ``train`` is True, with the key the training
-engine gives each step; ``apply(params, x)`` is the deterministic network.
+network. Both models need a key and a train switch (``Model.needs``): they drop units only in
+training (``train=True``), with the key the training engine gives each step; evaluation and
+:func:`jaxdl.model.predict` (``train=False``) use the deterministic network.
 
 Initialisation follows the book's code: the scratch network's ``nn.Linear`` layers keep
 PyTorch's default, ``U(-1/√n_in, 1/√n_in)`` for weights and biases; the concise network's
@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from jaxdl._checks import check_int, check_number, is_traced
 from jaxdl.activations import get_activation
-from jaxdl.model import Model, from_flax
+from jaxdl.model import Model, from_flax, stateless
 from jaxdl.models.softmax import flatten
 
 INIT_STD = 0.01  # the concise network's weights
@@ -105,13 +105,16 @@ def dropout_mlp(
       activation: ``"relu"``, ``"sigmoid"`` or ``"tanh"``.
 
     Returns:
-      A stochastic Model: ``apply(params, x, *, key=None, train=False) -> logits``.
+      A Model without state that needs a key and the train switch (``needs={"key",
+      "train"}``); inputs [batch, ...], output logits [batch, num_outputs].
 
     >>> model = dropout_mlp()
-    >>> params = model.init(jax.random.key(0), jnp.zeros((1, 784)))
+    >>> params, state = model.init(jax.random.key(0), jnp.zeros((1, 784)))
     >>> x = jnp.ones((2, 784))
-    >>> bool((model.apply(params, x) == model.apply(params, x)).all()), model.stochastic
-    (True, True)
+    >>> a, _ = model.apply(params, state, x, train=False)
+    >>> b, _ = model.apply(params, state, x, train=True, key=jax.random.key(1))
+    >>> bool((a == model.apply(params, state, x, train=False)[0]).all()), bool((a == b).all())
+    (True, False)
     """
     num_hiddens, rates, num_outputs = _check(num_hiddens, dropout_rates, num_outputs, activation)
     act = get_activation(activation)
@@ -146,7 +149,7 @@ def dropout_mlp(
         "num_outputs": num_outputs,
         "activation": activation,
     }
-    return Model(init, apply, config, stochastic=True)
+    return stateless(init, apply, config, needs=("key", "train"))
 
 
 class DropoutMLP(nn.Module):
@@ -178,7 +181,8 @@ class DropoutMLP(nn.Module):
 
 
 def concise_dropout_mlp(*args, **kwargs) -> Model:
-    """:class:`DropoutMLP` as a stochastic Model; takes the arguments of :func:`dropout_mlp`.
+    """:class:`DropoutMLP` as a Model that needs a key (its ``"dropout"`` stream) and the train
+    switch; takes the arguments of :func:`dropout_mlp`.
 
     >>> concise_dropout_mlp().config["dropout_rates"]
     [0.2, 0.5]
@@ -187,4 +191,4 @@ def concise_dropout_mlp(*args, **kwargs) -> Model:
     module = DropoutMLP(
         tuple(c["num_hiddens"]), tuple(c["dropout_rates"]), c["num_outputs"], c["activation"]
     )
-    return from_flax(module, stochastic=True)
+    return from_flax(module, rngs=("dropout",))

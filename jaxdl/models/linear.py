@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxdl.model import Model, from_flax
+from jaxdl.model import Model, from_flax, stateless
 
 INIT_STD = 0.01
 
@@ -22,11 +22,12 @@ def linear_regression(*, init_std: float = INIT_STD) -> Model:
       init_std: standard deviation of the initial weights.
 
     Returns:
-      A Model; ``init(key, x [batch, d])``, ``apply(params, x [batch, d]) -> [batch]``.
+      A Model without state (:func:`jaxdl.model.stateless`); inputs [batch, d], output
+      [batch].
 
     >>> model = linear_regression()
-    >>> params = model.init(jax.random.key(0), jnp.ones((1, 3)))
-    >>> params["w"].shape, model.apply(params, jnp.ones((4, 3))).shape
+    >>> params, state = model.init(jax.random.key(0), jnp.ones((1, 3)))
+    >>> params["w"].shape, model.apply(params, state, jnp.ones((4, 3)), train=False)[0].shape
     ((3,), (4,))
     """
 
@@ -39,7 +40,7 @@ def linear_regression(*, init_std: float = INIT_STD) -> Model:
     def apply(params, x):
         return x @ params["w"] + params["b"]
 
-    return Model(init, apply, {"name": "linear_regression", "init_std": init_std})
+    return stateless(init, apply, {"name": "linear_regression", "init_std": init_std})
 
 
 class LinearRegression(nn.Module):

@@ -18,7 +18,7 @@ import numpy as np
 
 from jaxdl._checks import check_int, check_number, is_traced
 from jaxdl.activations import get_activation
-from jaxdl.model import Model, from_flax
+from jaxdl.model import Model, from_flax, stateless
 from jaxdl.models.softmax import flatten
 
 INIT_STD = 0.01
@@ -91,7 +91,8 @@ def mlp(
         allowed (``jax.vmap`` over scales); the config then records ``init_std`` as None.
 
     Returns:
-      A Model; ``apply(params, x [batch, ...]) -> logits [batch, num_outputs]``.
+      A Model without state (:func:`jaxdl.model.stateless`); inputs [batch, ...], output
+      logits [batch, num_outputs].
 
     Raises:
       ValueError: on an empty ``num_hiddens``, a width < 1, an unknown activation, or an
@@ -99,7 +100,7 @@ def mlp(
       TypeError: on a width or an ``init_std`` that is not a number.
 
     >>> model = mlp((256,))
-    >>> params = model.init(jax.random.key(0), jnp.zeros((1, 784)))
+    >>> params, _ = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
     >>> [layer["W"].shape for layer in params["layers"]]
     [(784, 256), (256, 10)]
     >>> mlp((256,), init_std=[0.05, 0.1]).config["init_std"]
@@ -135,7 +136,7 @@ def mlp(
         "activation": activation,
         "init_std": _recorded(init_std, stds),
     }
-    return Model(init, apply, config)
+    return stateless(init, apply, config)
 
 
 class MLP(nn.Module):

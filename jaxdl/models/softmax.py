@@ -1,6 +1,6 @@
 """Softmax regression: from scratch and concise (flax.linen).
 
-Both flatten images ``[batch, 28, 28]`` (or already flat ``[batch, 784]``) and return logits
+Both flatten images ``[batch, 28, 28, 1]`` (or any ``[batch, ...]``) and return logits
 ``[batch, num_outputs]``; the softmax lives in the loss (``jaxdl.losses.cross_entropy``), where
 log-sum-exp keeps it stable. Weights are drawn ``N(0, 0.01²)``, biases are zero, as the book.
 """
@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdl._checks import check_int
-from jaxdl.model import Model, from_flax
+from jaxdl.model import Model, from_flax, stateless
 
 INIT_STD = 0.01
 
@@ -30,11 +30,12 @@ def softmax_regression(num_outputs: int = 10, *, init_std: float = INIT_STD) -> 
       init_std: standard deviation of the initial weights.
 
     Returns:
-      A Model; ``apply(params, x [batch, ...]) -> logits [batch, num_outputs]``.
+      A Model without state (:func:`jaxdl.model.stateless`); inputs [batch, ...], output
+      logits [batch, num_outputs].
 
     >>> model = softmax_regression()
-    >>> params = model.init(jax.random.key(0), jnp.zeros((1, 28, 28)))
-    >>> params["W"].shape, model.apply(params, jnp.zeros((2, 784))).shape
+    >>> params, state = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+    >>> params["W"].shape, model.apply(params, state, jnp.zeros((2, 784)), train=False)[0].shape
     ((784, 10), (2, 10))
     """
     num_outputs = check_int(num_outputs, "num_outputs", low=1)
@@ -50,7 +51,7 @@ def softmax_regression(num_outputs: int = 10, *, init_std: float = INIT_STD) -> 
         return flatten(x) @ params["W"] + params["b"][None, :]
 
     config = {"name": "softmax_regression", "num_outputs": num_outputs, "init_std": init_std}
-    return Model(init, apply, config)
+    return stateless(init, apply, config)
 
 
 class SoftmaxRegression(nn.Module):
