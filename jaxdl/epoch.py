@@ -126,10 +126,10 @@ def make_epoch(
         eval_batch_size = max(batch_size, 1024)
     check_int(eval_batch_size, "eval_batch_size", low=1)
     slots = batch_slots(batch_size, mesh)
-    eval_schedules = {
-        name: batch_schedule(
-            None, n, min(n, eval_batch_size), slots=batch_slots(min(n, eval_batch_size), mesh)
-        )
+    # Each set's (examples, batch size, slots); its schedule is built inside the epoch: arrays
+    # made here would be closed over as constants of the compiled epoch (see the note below).
+    eval_batches = {
+        name: (n, min(n, eval_batch_size), batch_slots(min(n, eval_batch_size), mesh))
         for name, n in eval_sizes.items()
     }
     scan = dict(metrics=metrics, mesh=mesh, transform=transform)
@@ -169,7 +169,8 @@ def make_epoch(
             )
             return carry, output, loss(output, yb)
 
-        for name, schedule in eval_schedules.items():
+        for name, (n, size, eval_slots) in eval_batches.items():
+            schedule = batch_schedule(None, n, size, slots=eval_slots)
             _, stats = _scan_batches(eval_step, None, eval_data[name], schedule, **scan)
             record |= {f"{name}_{stat}": value for stat, value in stats.items()}
         return state, record

@@ -74,6 +74,52 @@ def test_eight_devices_match_one_device():
     assert r["shard_shapes"] == [[13, 784]] * 8
 
 
+WARM_CACHE = textwrap.dedent(
+    """
+    import json, sys
+    import jax
+    from jaxdl.compilation import compile_stats, use_cache
+    from jaxdl.fit import fit
+    from jaxdl.losses import cross_entropy
+    from jaxdl.models.softmax import softmax_regression
+    from jaxdl.optim import sgd
+    from jaxdl.parallel import data_mesh
+
+    use_cache(sys.argv[1])
+    before = compile_stats()
+    kx, ky = jax.random.split(jax.random.key(0))
+    x = jax.random.uniform(kx, (2000, 784))
+    y = jax.random.randint(ky, (2000,), 0, 10)
+    result = fit(softmax_regression(), cross_entropy, sgd(0.1), (x, y), epochs=3,
+                 batch_size=256, key=jax.random.key(1), eval_data={"test": (x[:500], y[:500])},
+                 quiet=True, mesh=data_mesh(2))
+    stats = compile_stats() - before
+    print(json.dumps({"loss": result.history["train_loss"].tolist(), "hits": stats.cache_hits}))
+    """
+)
+
+
+def test_two_devices_train_from_a_warm_compilation_cache(tmp_path):
+    """The epoch compiled once and read from the persistent cache by later processes, on two
+    devices: each later run ends, with the first run's losses. (A cached epoch that closed over
+    an array, its evaluation schedule, used to deadlock in its all-reduce in most such runs.)"""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    env["JAX_PLATFORMS"] = "cpu"
+    runs = []
+    for _ in range(5):  # the first fills the cache, four read it
+        proc = subprocess.run(
+            [sys.executable, "-c", WARM_CACHE, str(tmp_path / "cache")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert all(r["hits"] > 0 for r in runs[1:])  # the later runs read the cache
+    assert all(r["loss"] == runs[0]["loss"] for r in runs[1:])
+
+
 def test_batch_slots_round_up_to_the_device_count():
     assert batch_slots(100, None) == 100
     assert batch_slots(100, data_mesh(1)) == 100
