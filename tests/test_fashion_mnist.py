@@ -591,6 +591,51 @@ def test_a_server_that_never_answers_times_out(no_local_source, silent_server, c
     assert capsys.readouterr().err == ""  # no progress bar before the server answers
 
 
+@pytest.fixture
+def trickling_server():
+    """A server on 127.0.0.1 that answers at once (200, a Content-Length of 25 MiB) and then
+    sends one byte every 0.1 s, until the client hangs up; yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 26214400\r\n\r\n")
+            while not stop.wait(0.1):
+                try:
+                    connection.sendall(b"\x1f")
+                except OSError:  # the client gave up
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    stop.set()
+    thread.join(timeout=5)
+    listener.close()
+
+
+def test_a_trickling_server_is_given_up_within_the_time_limit(no_local_source, trickling_server):
+    """Bytes keep coming, so no read times out: the limit on the transfer's rate (64 KiB in
+    every ``timeout`` seconds) ends it."""
+    url = f"{trickling_server}train-images-idx3-ubyte.gz"
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError) as info:
+        fm.download_fashion_mnist(
+            no_local_source / "here", base_url=trickling_server, timeout=1, progressbar=False
+        )
+    seconds = time.perf_counter() - start
+    assert re.fullmatch(
+        rf"downloading {re.escape(url)}: too slow, \d+ bytes in 1 s \(at least 65536 bytes in "
+        r"every 1 s expected\); try again later or from a mirror",
+        str(info.value),
+    ), str(info.value)
+    assert 1 <= seconds < 5, f"took {seconds:.1f} s"  # one limit, not the 25 MiB at 10 B/s
+    assert list((no_local_source / "here").iterdir()) == []
+
+
 @pytest.mark.parametrize("value", ["0", "off", "No", "FALSE"])
 def test_downloading_turned_off(no_local_source, mirror, monkeypatch, value):
     monkeypatch.setenv("JAXDL_FASHION_MNIST_URL", mirror.url)

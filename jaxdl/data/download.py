@@ -1,9 +1,11 @@
-"""Downloading files that are checked before they are used (pooch, one request each).
+"""Downloading files that are checked before they are used (requests, one request each).
 
 Each file is written under a temporary name in a folder beside its destination, checked, and
 only then renamed into place: a partial or damaged download is never used. One request per
-file, no retries, a timeout: offline, a download fails within seconds. pooch and requests are
-imported only to download.
+file, no retries, and a time limit that holds for every request: the server must answer within
+``timeout`` seconds, and then send at least ``MIN_BYTES`` (64 KiB) in every ``timeout`` seconds
+of the transfer, so that neither a silent nor a trickling server holds a download up for long
+(offline, a download fails within seconds). requests is imported only to download.
 """
 
 from __future__ import annotations
@@ -12,61 +14,49 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-_CHUNK = 1 << 16  # bytes written (and counted by the progress bar) at a time
+_CHUNK = 1 << 16  # bytes asked for (and counted by the progress bar) at a time
+MIN_BYTES = _CHUNK  # a transfer slower than this per `timeout` seconds is given up
 
 
-class _ProgressBar:
-    """A tqdm bar named after the file, for pooch's HTTPDownloader to drive (it sets ``total``,
-    then calls ``update``, ``reset`` and ``close``). The bar appears when pooch sets the total,
-    once the server has answered: a request that fails shows none. pooch asks ``if bar:``
-    before each update, which a tqdm bar without a total cannot answer, hence this wrapper."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.bar = None
-
-    def __bool__(self) -> bool:
-        return True
-
-    @property
-    def total(self):
-        return None if self.bar is None else self.bar.total
-
-    @total.setter
-    def total(self, size: int):  # 0: no Content-Length, a bar without a total
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            desc=self.name, total=size or None, unit="B", unit_scale=True, unit_divisor=1024
-        )
-
-    def update(self, size: int):
-        self.bar.update(size)
-
-    def reset(self):
-        self.bar.reset()
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
+class _TooSlow(Exception):
+    """A transfer that sent fewer than ``MIN_BYTES`` in ``timeout`` seconds."""
 
 
 def _fetch(url: str, path: Path, timeout: float, progressbar: bool) -> None:
-    """Downloads ``url`` to ``path`` with pooch: one request, no retries."""
-    import pooch  # here, not at the top: pooch and requests load only to download
+    """Downloads ``url`` to ``path``: one request, no retries, the time limits of the module
+    docstring. A progress bar (tqdm, on stderr) appears once the server has answered."""
+    import requests  # here, not at the top: requests loads only to download
+    from tqdm import tqdm
 
-    bar = _ProgressBar(path.name) if progressbar else False
-    try:
-        downloader = pooch.HTTPDownloader(progressbar=bar, timeout=timeout, chunk_size=_CHUNK)
-        downloader(url, str(path), None)
-    finally:
-        if bar:
-            bar.close()
+    with requests.get(url, stream=True, timeout=timeout) as response:
+        response.raise_for_status()
+        size = int(response.headers.get("Content-Length") or 0) or None
+        bar = tqdm(
+            desc=path.name,
+            total=size,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            disable=not progressbar,
+        )
+        with bar, open(path, "wb") as file:
+            began, received = time.monotonic(), 0
+            # read1 returns what one read of the socket brings (each waits at most `timeout`),
+            # so a trickle is seen as it comes, not once a whole chunk has arrived.
+            while chunk := response.raw.read1(_CHUNK, decode_content=True):
+                file.write(chunk)
+                bar.update(len(chunk))
+                received += len(chunk)
+                if time.monotonic() - began >= timeout:
+                    if received < MIN_BYTES:
+                        raise _TooSlow(f"{received} bytes in {timeout} s")
+                    began, received = time.monotonic(), 0
 
 
 def _why(err: Exception) -> str:
@@ -93,7 +83,8 @@ def download_checked(
     failure ends the call.
 
     Raises:
-      TimeoutError: when a server does not answer within ``timeout`` seconds.
+      TimeoutError: when a server does not answer within ``timeout`` seconds, or sends less
+        than ``MIN_BYTES`` in ``timeout`` seconds.
       ConnectionError: when a host is unknown or unreachable, a server refuses or answers with
         an HTTP error, or a transfer breaks off.
       ValueError: when ``check`` refuses a file (it is deleted).
@@ -101,7 +92,8 @@ def download_checked(
     """
     if not files:
         return
-    import requests  # with pooch, which uses it
+    import requests
+    import urllib3
 
     tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
     try:
@@ -111,11 +103,16 @@ def download_checked(
             try:
                 _fetch(url, part, timeout, progressbar)
                 check(part)
-            except requests.Timeout as err:
+            except (requests.Timeout, urllib3.exceptions.ReadTimeoutError) as err:
                 raise TimeoutError(
                     f"downloading {url}: no answer within {timeout} s ({_why(err)})"
                 ) from err
-            except requests.RequestException as err:
+            except _TooSlow as err:
+                raise TimeoutError(
+                    f"downloading {url}: too slow, {err} (at least {MIN_BYTES} bytes in every "
+                    f"{timeout} s expected); try again later or from a mirror"
+                ) from err
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as err:
                 raise ConnectionError(f"downloading {url}: {_why(err)}") from err
             except ValueError as err:
                 raise ValueError(f"downloading {url}: refused and deleted: {err}") from err

@@ -15,8 +15,9 @@ move of the images to the device.
 6. else :func:`download_fashion_mnist` fetches the four files into the download cache, unless
    ``$JAXDL_DOWNLOAD`` is ``0``, ``off``, ``no`` or ``false``. The files come from
    ``$JAXDL_FASHION_MNIST_URL`` (the base URL of a mirror) or else from the original release,
-   ``DEFAULT_URL``. A request waits at most ``DOWNLOAD_TIMEOUT`` seconds to connect and for
-   each read, and is not retried: offline, this step fails within seconds.
+   ``DEFAULT_URL``. A request is given up when the server does not answer within
+   ``DOWNLOAD_TIMEOUT`` seconds or then sends less than 64 KiB in any such span, and is not
+   retried: offline, this step fails within seconds.
 
 When none applies, ``FileNotFoundError`` lists every source tried, why each failed, and the
 ways to get the data.

@@ -3,8 +3,9 @@ that say whether and from where.
 
 ``$JAXDL_DOWNLOAD`` (``0``, ``off``, ``no`` or ``false``) turns the download off;
 ``$JAXDL_FASHION_MNIST_URL`` names the base URL of a mirror, else the files come from the
-original release, ``DEFAULT_URL``. A request waits at most ``DOWNLOAD_TIMEOUT`` seconds to
-connect and for each read, and is not retried. Each file is written into a temporary folder
+original release, ``DEFAULT_URL``. A request is given up when the server does not answer
+within ``DOWNLOAD_TIMEOUT`` seconds or then sends less than 64 KiB in any such span
+(:mod:`jaxdl.data.download`), and is not retried. Each file is written into a temporary folder
 inside the cache folder and renamed into the cache only once its content matches its digest
 (:func:`jaxdl.data.download.download_checked`). :mod:`jaxdl.data.fashion_mnist` is the module
 to import.
@@ -21,7 +22,7 @@ from jaxdl.data.fashion_mnist_files import _check_existing, _check_file
 DOWNLOAD_ENV_VAR = "JAXDL_DOWNLOAD"  # 0, off, no or false: never download
 URL_ENV_VAR = "JAXDL_FASHION_MNIST_URL"  # the base URL of a mirror
 DEFAULT_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-DOWNLOAD_TIMEOUT = 10.0  # seconds to connect, and to wait for each read; never retried
+DOWNLOAD_TIMEOUT = 10.0  # seconds to answer, and per 64 KiB of the transfer; never retried
 _OFF = ("0", "off", "no", "false")
 _ON = ("1", "on", "yes", "true")
 
@@ -81,7 +82,8 @@ def download_fashion_mnist(
       folder: where the files go; made when missing. None: :func:`default_cache_dir`.
       base_url: the URL the file names are appended to. None: ``$JAXDL_FASHION_MNIST_URL``,
         else ``DEFAULT_URL`` (the original release).
-      timeout: seconds to wait for a connection, and for each read, > 0.
+      timeout: seconds to wait for the server's answer, and the span in which it must then
+        send at least 64 KiB, > 0.
       progressbar: show a progress bar per file (tqdm, on stderr).
 
     Returns:
