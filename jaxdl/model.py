@@ -115,8 +115,10 @@ def from_flax(module, *, rngs: Iterable[str] = ()) -> Model:
 
     What the module's ``__call__`` takes by name it is given: ``train`` (True in training
     steps, False at initialisation, evaluation and prediction) and ``mask`` (the batch's bool
-    [batch] mask of real examples, for ``flax.linen.BatchNorm(mask=...)``; None at
-    initialisation). In training steps the state's collections are mutable and their new
+    [batch] mask of real examples; None at initialisation). For
+    ``flax.linen.BatchNorm(mask=...)`` shape it to the normalised input with
+    :func:`batch_mask`: a ``[batch]`` mask alone would be matched against the input's last
+    axis. In training steps the state's collections are mutable and their new
     values are the new state, as flax's ``examples/imagenet`` does for ``batch_stats``.
 
     The config is :func:`jaxdl._describe.describe` of the module: its class name and its
@@ -143,7 +145,7 @@ def from_flax(module, *, rngs: Iterable[str] = ()) -> Model:
     needs = frozenset(takes | ({"key"} if rngs else set()))
 
     def init(key, x):
-        options = {"train": False} if "train" in takes else {}
+        options = {name: {"train": False, "mask": None}[name] for name in takes}
         variables = dict(module.init(key, x, **options))
         return variables.pop("params", {}), variables
 
@@ -175,6 +177,19 @@ class TrainState(NamedTuple):
     model_state: Any
     opt_state: Any
     step: jax.Array
+
+
+def batch_mask(mask: jax.Array | None, x: jax.Array) -> jax.Array | None:
+    """The batch's mask ``bool [batch]`` shaped to broadcast against ``x [batch, ...]``:
+    ``[batch, 1, ..., 1]``, as ``flax.linen.BatchNorm(mask=...)`` needs it (a mask of shape
+    ``[batch]`` alone would be matched against ``x``'s last axis). None stays None.
+
+    >>> batch_mask(jnp.array([True, False]), jnp.zeros((2, 5, 5, 3))).shape
+    (2, 1, 1, 1)
+    """
+    if mask is None:
+        return None
+    return jnp.reshape(mask, (mask.shape[0],) + (1,) * (x.ndim - 1))
 
 
 def init_state(model: Model, optimizer, key: jax.Array, example_input) -> TrainState:

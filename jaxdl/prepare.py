@@ -16,7 +16,8 @@ from jaxdl._checks import check_data, check_int, check_labels
 from jaxdl.data.batching import check_batch_size
 from jaxdl.epoch import TRAIN, Loss, Metric, Transform, make_epoch, record_names
 from jaxdl.keys import RunKeys, run_keys
-from jaxdl.model import NEEDS, Model, TrainState, init_state, predict
+from jaxdl.model import Model, TrainState, check_needs, init_state, predict
+from jaxdl.parallel import batch_slots
 from jaxdl.run import Run
 
 
@@ -84,9 +85,21 @@ def _check_model(model) -> None:
             "model: expected a jaxdl Model (jaxdl.model.stateless(init, apply) for plain "
             f"functions, jaxdl.from_flax(module) for a flax module), got {type(model).__name__}"
         )
-    unknown = sorted(set(model.needs) - set(NEEDS))
-    if unknown:
-        raise ValueError(f"model.needs: expected some of {list(NEEDS)}, got {unknown}")
+    check_needs(model.needs)
+
+
+def _check_state_sees_no_padding(model, state, *, padded: bool) -> None:
+    """A model whose state its training pass updates (batch statistics) must take the batch
+    mask when batches can hold padding: else the padding would enter its statistics."""
+    if padded and jax.tree.leaves(state.model_state) and "mask" not in model.needs:
+        raise ValueError(
+            "model: it has state (e.g. batch norm's running statistics), and these batches hold "
+            "padding (a last partial batch, padding slots for the devices, or rows not valid), "
+            "which would enter its statistics; let it take the batch mask (a `mask` argument "
+            "of the flax module's __call__, passed on to BatchNorm(mask=batch_mask(mask, x)); "
+            f"needs={sorted(model.needs)} lacks 'mask'), or use a batch size that divides the "
+            "data, on one device, without a valid mask"
+        )
 
 
 def _batched(key: jax.Array) -> int | None:
@@ -138,20 +151,28 @@ def prepare(
     labels = {name: f"eval_data[{name!r}]" for name in eval_data}
     sets = {name: _arrays(pair, labels[name]) for name, pair in eval_data.items()}
     models = _batched(key)
-    example = x[:1] if transform is None else transform(x[:1])
+
+    def first(a):  # an example as the model takes it
+        return a[:1] if transform is None else transform(a[:1])
+
+    example = first(x)
     keys = run_keys(key)
     if models is None:
         state = one = init_state(model, optimizer, keys.init, example)
     else:  # several models at once, one per key
         state = jax.vmap(lambda k: init_state(model, optimizer, k, example))(keys.init)
         one = jax.tree.map(lambda a: a[0], state)
-    for label, (ex, ey, _) in [("data", (x, y, None)), *((labels[n], a) for n, a in sets.items())]:
-        inputs = ex[:1] if transform is None else transform(ex[:1])
+    slots = batch_slots(batch_size, mesh)
+    padded = valid is not None or x.shape[0] % batch_size != 0 or slots != batch_size
+    _check_state_sees_no_padding(model, one, padded=padded)
+    checked = [("data", example, y), *((labels[n], first(a[0]), a[1]) for n, a in sets.items())]
+    for label, inputs, labels_of_set in checked:
         try:
-            check_labels(lambda xb: predict(model, one, xb), inputs, ey, label)
+            check_labels(lambda xb: predict(model, one, xb), inputs, labels_of_set, label)
         except TypeError as error:  # the model cannot take these inputs
             raise ValueError(
-                f"{label}: the model cannot take x of shape {tuple(ex.shape)}: {error}"
+                f"{label}: the model cannot take examples of shape {tuple(inputs.shape[1:])}: "
+                f"{error}"
             ) from error
     epoch = make_epoch(
         model,

@@ -18,7 +18,7 @@ import pytest
 
 from jaxdl.fit import fit
 from jaxdl.losses import huber_loss
-from jaxdl.model import from_flax
+from jaxdl.model import batch_mask, from_flax
 from jaxdl.models.linear import linear_regression
 from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay
 
@@ -108,7 +108,7 @@ class Normed(nn.Module):
     def __call__(self, x, train: bool, mask=None):
         h = nn.Dense(4)(x)
         h = self.norm(use_running_average=not train, momentum=self.momentum)(
-            h, mask=None if mask is None else mask[:, None]
+            h, mask=batch_mask(mask, h)
         )
         return nn.Dense(1)(nn.relu(h))[:, 0]
 

@@ -14,7 +14,7 @@ from jaxdl.divergence import check_finite
 from jaxdl.engine import train
 from jaxdl.fit import fit
 from jaxdl.keys import run_keys, shuffle_key
-from jaxdl.model import from_flax, init_state, predict
+from jaxdl.model import batch_mask, from_flax, init_state, predict
 
 N, BATCH, EPOCHS, LR = 23, 5, 2, 0.1  # 5 batches an epoch, the last with 3 real examples
 
@@ -27,8 +27,8 @@ class ConvBN(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool, mask=None):
         x = nn.Conv(4, (3, 3))(x)
-        where = None if mask is None else mask[:, None, None, None]
-        x = nn.BatchNorm(use_running_average=not train, momentum=self.momentum)(x, mask=where)
+        norm = nn.BatchNorm(use_running_average=not train, momentum=self.momentum)
+        x = norm(x, mask=batch_mask(mask, x))
         return nn.Dense(3)(nn.relu(x).reshape(x.shape[0], -1))
 
 
@@ -253,3 +253,61 @@ def test_a_batch_transform_runs_inside_the_scan(data):
         inside.history["test_loss"], scaled_first.history["test_loss"], rtol=1e-5
     )
     assert inside.run.transform is not None and inside.run.transform != scaled_first.run.transform
+
+
+class NoMaskBN(nn.Module):
+    """Batch norm that cannot be told which rows are padding."""
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        x = nn.BatchNorm(use_running_average=not train)(nn.Conv(2, (3, 3))(x))
+        return nn.Dense(3)(x.reshape(x.shape[0], -1))
+
+
+def test_a_model_with_state_that_cannot_take_the_mask_is_refused_when_batches_hold_padding(data):
+    x, y = data
+    model = from_flax(NoMaskBN())
+    assert model.needs == {"train"}
+    with pytest.raises(ValueError, match=r"^model: it has state .* lacks 'mask'\), or use a batch"):
+        fit(model, loss_fn, optax.sgd(LR), data, quiet=True, **_options(data))  # 23 rows, 5 a batch
+    with pytest.raises(ValueError, match=r"^model: it has state"):  # rows marked invalid
+        fit(
+            model,
+            loss_fn,
+            optax.sgd(LR),
+            (x[:20], y[:20], jnp.arange(20) > 0),
+            quiet=True,
+            **_options(data),
+        )
+    result = fit(model, loss_fn, optax.sgd(LR), (x[:20], y[:20]), quiet=True, **_options(data))
+    assert int(result.state.step) == EPOCHS * 4  # no padding anywhere: trained
+
+
+class RequiredMask(nn.Module):
+    """A module whose ``mask`` has no default: initialised with ``mask=None``."""
+
+    @nn.compact
+    def __call__(self, x, train: bool, mask):
+        return nn.BatchNorm(use_running_average=not train)(nn.Dense(3)(x), mask=batch_mask(mask, x))
+
+
+def test_a_required_mask_argument_is_given_none_at_initialisation():
+    model = from_flax(RequiredMask())
+    params, state = model.init(jax.random.key(0), jnp.ones((1, 4)))
+    assert set(params) == {"Dense_0", "BatchNorm_0"} and set(state) == {"batch_stats"}
+
+
+def test_batch_mask_broadcasts_over_all_but_the_batch_axis():
+    """A [batch] mask alone lines up with flax's last axis: with 4 examples of 4 features the
+    statistics come out wrong, silently; batch_mask gives the right ones."""
+    x = jnp.arange(16.0).reshape(4, 4)
+    mask = jnp.array([True, True, True, False])
+    norm = nn.BatchNorm(use_running_average=False)
+    variables = norm.init(jax.random.key(0), x)
+    _, right = norm.apply(variables, x, mask=batch_mask(mask, x), mutable=["batch_stats"])
+    _, wrong = norm.apply(variables, x, mask=mask, mutable=["batch_stats"])
+    expected = 0.01 * np.asarray(x[:3]).mean(axis=0)  # momentum 0.99: 0.01 of the batch mean
+    np.testing.assert_allclose(right["batch_stats"]["mean"], expected, rtol=1e-6)
+    assert not np.allclose(wrong["batch_stats"]["mean"], expected, equal_nan=True)
+    assert batch_mask(None, x) is None
+    assert batch_mask(mask, jnp.zeros((4, 2, 2, 3))).shape == (4, 1, 1, 1)
