@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import inspect
 import math
 from collections.abc import Callable, Mapping
 
+import jax
 import numpy as np
 
 from jaxdl._checks import is_traced
@@ -48,32 +50,49 @@ def number(x) -> float | int | bool:
     (0.1, 3)
     """
     x = np.asarray(x)
-    return float(str(x)) if x.dtype == np.float32 else x.item()
+    if x.dtype == np.float32:
+        return float(str(x))
+    if x.dtype.kind == "f":  # float16, bfloat16, float64, longdouble: as a Python float
+        return float(x)
+    return x.item()
+
+
+def array_bytes(a) -> memoryview:
+    """The bytes of an array in row-major order, whatever its layout and dtype (bfloat16
+    too, whose buffers NumPy cannot hand out as they are)."""
+    a = np.ascontiguousarray(np.asarray(a))
+    return a.reshape(-1).view(np.uint8).data
 
 
 def array_digest(arrays) -> str:
     """SHA-256 of the bytes of ``arrays``, in order (row-major, whatever their layout)."""
     h = hashlib.sha256()
     for a in arrays:
-        h.update(np.ascontiguousarray(np.asarray(a)).data)
+        h.update(array_bytes(a))
     return h.hexdigest()
 
 
-def describe(value, _depth: int = 0):
-    """A JSON-ready description of ``value``.
+def describe(value, _path: tuple = ()):
+    """A JSON-ready description of ``value``, the same for the same values in every process.
 
     - None, bools, ints, strings as they are; floats too, but NaN and inf as strings;
     - NumPy scalars and arrays of at most ``SMALL`` elements as numbers (lists for arrays);
       larger arrays as ``{"shape", "dtype", "sha256"}``; traced values (under ``jit`` or
-      ``vmap``), whose numbers are unknown, as None;
-    - dtypes by name; mappings, lists and tuples element by element;
+      ``vmap``), whose numbers are unknown, as None; a ``jax.random.key`` as ``{"key": its
+      data}``;
+    - dtypes by name; mappings, lists and tuples element by element (keys that are not
+      strings by their descriptions);
     - a dataclass (a flax module) as ``{"name": its class, **its fields}`` (not ``parent``
       and ``name``);
     - a ``functools.partial`` as ``{"function", "args", "keywords"}`` (the empty ones left out);
-    - a function as its :func:`function_name`, or, when it closes over values (a λ in a
-      lambda), as ``{"function": name, "closure": {variable: value}}``;
+    - a function as its :func:`function_name`; a lambda, a nested function, a function of the
+      script being run (``__main__``) or a bound method, when it can be seen to hold values,
+      as ``{"function": name, "closure": {variable: value}, "globals": {name: value},
+      "defaults": [...], "self": ...}`` (only those it has): the values it closes over (a λ
+      in a lambda), the plain module-level values it reads (numbers, strings, arrays: a
+      notebook's ``LAMBDA = 3.0``), a lambda's default arguments, a method's object;
     - a class by its name with its package, anything else by its kind,
-      ``"<package.Class>"``.
+      ``"<package.Class>"``; a value met again inside itself as ``"<cycle>"``.
 
     >>> import functools, optax
     >>> describe(functools.partial(optax.huber_loss, delta=2.0))
@@ -91,18 +110,23 @@ def describe(value, _depth: int = 0):
         return None
     if isinstance(value, np.dtype) or (isinstance(value, type) and _is_scalar_type(value)):
         return np.dtype(value).name
+    if _is_key(value):
+        return {"key": describe(jax.random.key_data(value), _path)}
     if isinstance(value, np.generic):
         return describe(number(value))
     if hasattr(value, "__array__") and hasattr(value, "dtype") and hasattr(value, "shape"):
         return _describe_array(np.asarray(value))
-    if _depth > _DEPTH:
+    if id(value) in _path:
+        return "<cycle>"
+    if len(_path) > _DEPTH:
         return _kind(value)
+    path = (*_path, id(value))
 
     def inner(v):
-        return describe(v, _depth + 1)
+        return describe(v, path)
 
     if isinstance(value, Mapping):
-        return {str(k): inner(v) for k, v in value.items()}
+        return {k if isinstance(k, str) else str(inner(k)): inner(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [inner(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -119,11 +143,19 @@ def describe(value, _depth: int = 0):
         return described
     if isinstance(value, type):
         return function_name(value)
+    if callable(value) and not _defined_inline(value):
+        return function_name(value)  # a library's or a module's function: its name says it
     if callable(value):
-        closure = _closure(value)
-        if not closure:
-            return function_name(value)
-        return {"function": function_name(value), "closure": {k: inner(v) for k, v in closure}}
+        held = {
+            "closure": {k: inner(v) for k, v in _closure(value)},
+            "globals": {k: inner(v) for k, v in _plain_globals(value)},
+        }
+        if "<lambda>" in getattr(value, "__qualname__", ""):  # `lambda o, y, d=delta: ...`
+            held["defaults"] = [inner(v) for v in getattr(value, "__defaults__", None) or ()]
+        if inspect.ismethod(value):
+            held["self"] = inner(value.__self__)
+        held = {k: v for k, v in held.items() if v}
+        return {"function": function_name(value), **held} if held else function_name(value)
     return _kind(value)
 
 
@@ -132,6 +164,15 @@ def _describe_array(a: np.ndarray):
         values = [describe(number(v)) for v in a.ravel()]
         return values[0] if a.ndim == 0 else np.reshape(np.array(values, object), a.shape).tolist()
     return {"shape": list(a.shape), "dtype": str(a.dtype), "sha256": array_digest([a])}
+
+
+def _defined_inline(fn) -> bool:
+    """A lambda, a nested function, a bound method, or a function of the script being run
+    (``__main__``, a notebook): functions whose values a name does not pin down. A function
+    at the top of an importable module (``jaxdl.huber_loss``) is known by its name."""
+    fn = getattr(fn, "__func__", fn)
+    name = getattr(fn, "__qualname__", "")
+    return "<" in name or getattr(fn, "__module__", None) == "__main__" or inspect.ismethod(fn)
 
 
 def _closure(fn) -> list[tuple[str, object]]:
@@ -144,6 +185,25 @@ def _closure(fn) -> list[tuple[str, object]]:
         except ValueError:  # a cell not filled yet
             continue
     return found
+
+
+def _plain_globals(fn) -> list[tuple[str, object]]:
+    """The module-level numbers, strings and arrays a Python function reads, by name (not the
+    functions, classes and modules it calls, which its code names)."""
+    code, namespace = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
+    if code is None or namespace is None:
+        return []
+    plain = (bool, int, float, str, np.generic, np.ndarray, jax.Array)
+    return [
+        (name, namespace[name])
+        for name in sorted(set(code.co_names))
+        if name in namespace and isinstance(namespace[name], plain)
+    ]
+
+
+def _is_key(value) -> bool:
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
 
 
 def _is_scalar_type(cls: type) -> bool:

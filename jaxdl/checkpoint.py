@@ -33,6 +33,7 @@ import jax
 import numpy as np
 
 from jaxdl._checks import check_int
+from jaxdl._describe import array_bytes
 from jaxdl.run import Run
 
 FORMAT = "jaxdl-checkpoint-4"  # 4: TrainState with model_state; signature by paths
@@ -59,9 +60,9 @@ def state_digest(state) -> str:
     """
     h = hashlib.sha256()
     for leaf in jax.tree.leaves(state):
-        a = np.ascontiguousarray(np.asarray(leaf))
+        a = np.asarray(leaf)
         h.update(f"{a.shape}:{a.dtype};".encode())
-        h.update(a.data)
+        h.update(array_bytes(a))
     return h.hexdigest()
 
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl.checkpoint import Checkpointer
+from jaxdl.checkpoint import Checkpointer, state_digest
 from jaxdl.fit import fit
 from jaxdl.losses import cross_entropy
 from jaxdl.metrics import correct
@@ -373,3 +373,10 @@ def test_the_lock_of_a_killed_run_does_not_block_the_next(tmp_path):
         holder.kill()
         holder.wait()
     Checkpointer(tmp_path).close()  # the killed run's lock went with it
+
+
+def test_the_state_digest_reads_bfloat16_arrays():
+    a = {"w": jnp.arange(4, dtype=jnp.bfloat16)}
+    b = {"w": jnp.arange(4, dtype=jnp.bfloat16).at[3].set(7)}
+    assert state_digest(a) == state_digest(jax.tree.map(lambda v: v + 0, a))
+    assert state_digest(a) != state_digest(b)

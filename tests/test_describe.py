@@ -141,3 +141,69 @@ def test_an_object_of_another_kind_by_its_kind():
 )
 def test_descriptions_are_json(value):
     assert json.loads(json.dumps(describe(value))) == describe(value)
+
+
+def test_a_random_key_by_its_data():
+    assert describe(jax.random.key(3)) == {"key": [0, 3]}
+    assert describe({"k": jax.random.split(jax.random.key(0), 2)})["k"]["key"] == (
+        np.asarray(jax.random.key_data(jax.random.split(jax.random.key(0), 2))).tolist()
+    )
+
+
+def test_arrays_of_any_float_dtype():
+    big = jnp.arange(64, dtype=jnp.bfloat16)
+    described = describe(big)
+    assert described["dtype"] == "bfloat16"
+    assert (
+        described["sha256"] == hashlib.sha256(np.asarray(big).view(np.uint16).tobytes()).hexdigest()
+    )
+    assert describe(np.longdouble(0.5)) == 0.5
+    assert describe(np.array([0.25, 2.0], np.longdouble)) == [0.25, 2.0]
+    assert describe(jnp.array([1.5], jnp.float16)) == [1.5]
+
+
+def test_keys_that_are_not_strings_hold_no_address():
+    key = object()
+    described = describe({key: 1, 2: "b", huber_loss: 3})
+    assert described == {"<builtins.object>": 1, "2": "b", "jaxdl.huber_loss": 3}
+    assert "0x" not in json.dumps(described)
+
+
+def test_a_value_inside_itself_is_a_cycle():
+    a = [1]
+    a.extend([a] * 6)
+    assert describe(a) == [1] + ["<cycle>"] * 6
+
+
+def test_a_scripts_module_level_values_and_a_lambdas_defaults():
+    namespace = {"LAMBDA": 3.0, "l2_penalty": l2_penalty, "np": np}
+    exec("def penalty(p):\n    return LAMBDA * l2_penalty(p)", namespace)  # a notebook's cell
+    namespace["penalty"].__module__ = "__main__"
+    assert describe(namespace["penalty"]) == {
+        "function": "__main__.penalty",
+        "globals": {"LAMBDA": 3.0},
+    }
+    delta = 0.5
+    loss = lambda o, y, d=delta: huber_loss(o, y, delta=d)  # noqa: E731
+    assert describe(loss)["defaults"] == [0.5]
+
+
+def test_a_bound_method_with_its_object():
+    @dataclasses.dataclass
+    class Scaled:
+        factor: float
+
+        def __call__(self, x):
+            return self.factor * x
+
+        def apply(self, x):
+            return self(x)
+
+    assert describe(Scaled(2.0).apply)["self"] == {"name": "Scaled", "factor": 2.0}
+
+
+def test_a_librarys_function_is_its_name_alone():
+    assert describe(huber_loss) == "jaxdl.huber_loss"  # not its default delta, nor globals
+    assert describe(optax.softmax_cross_entropy_with_integer_labels) == (
+        "optax.softmax_cross_entropy_with_integer_labels"
+    )

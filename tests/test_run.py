@@ -411,3 +411,10 @@ def test_train_under_vmap_over_keys_has_no_key(regression):
     assert result.run.key is None
     assert result.run.data["sha256"] == _digest(x, y)  # the data are not traced
     assert result.run.epochs == 1 and result.run.batch_size == 5
+
+
+def test_fingerprint_of_bfloat16_data():
+    x = jnp.arange(6, dtype=jnp.bfloat16).reshape(3, 2)
+    got = fingerprint((x,))
+    assert got["dtypes"] == ["bfloat16"]
+    assert got["sha256"] == hashlib.sha256(np.asarray(x).view(np.uint16).tobytes()).hexdigest()
