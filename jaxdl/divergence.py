@@ -71,11 +71,32 @@ def divergences(
 
 
 def _value_of(values, model: tuple[int, ...]):
-    """A swept value of ``model``: ``values`` indexed by it, or the value shared by all."""
+    """A swept value of ``model``: ``values`` indexed by the model's leading indices (one
+    value per model, or per candidate of a candidates × folds grid), or the value shared by
+    all; a value that is itself several numbers (σ per layer) as a list."""
     values = np.asarray(values)
-    if values.ndim == 0:
-        return values.item()
-    return values[model].item() if values.ndim == len(model) else None
+    picked = values[model[: values.ndim]] if values.ndim else values
+    return picked.item() if picked.ndim == 0 else picked.tolist()
+
+
+def _format(value) -> str:
+    if isinstance(value, list):
+        return f"[{', '.join(map(_format, value))}]"
+    if isinstance(value, bool | str) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:g}"
+
+
+def _check_swept(swept: Mapping[str, object], grid: tuple[int, ...]) -> None:
+    """Each swept value is one for all models, or one per model along the grid's leading axes."""
+    for name, values in swept.items():
+        shape = np.shape(values)
+        k = min(len(shape), len(grid))
+        if shape[:k] != grid[:k]:
+            raise ValueError(
+                f"swept[{name!r}]: expected one value per model, shape {list(grid)} (or a "
+                f"prefix of it), or one value for all, got shape {list(shape)}"
+            )
 
 
 def divergence_error(
@@ -107,7 +128,7 @@ def divergence_error(
         rate = (
             "the optimizer's learning rate is unknown"
             if rate is None
-            else f"learning rate {rate:g}"
+            else f"learning rate {_format(rate)}"
         )
         return f"the {d.set} loss is {d.value} at epoch {d.epoch} ({rate})"
 
@@ -116,8 +137,7 @@ def divergence_error(
         return FloatingPointError(f"{what} diverged: {clause(found[0])}; {advice}")
     lines = []
     for d in found:
-        values = {name: _value_of(v, d.model) for name, v in (swept or {}).items()}
-        labels = [f"{name} = {v:g}" for name, v in values.items() if v is not None]
+        labels = [f"{name} = {_format(_value_of(v, d.model))}" for name, v in (swept or {}).items()]
         label = f" ({', '.join(labels)})" if labels else ""
         lines.append(f"model {', '.join(map(str, d.model))}{label}: {clause(d)}")
     count = f"{len(found)} of {models} models diverged"
@@ -128,6 +148,42 @@ def learning_rates(opt_state):
     """The learning rate an optimizer state holds (one per model when stacked), or None."""
     rate = optimizer_hyperparams(opt_state).get("learning_rate")
     return None if rate is None else np.asarray(rate)
+
+
+def check_history(
+    history: Mapping[str, np.ndarray],
+    what: str,
+    *,
+    sets,
+    opt_state,
+    swept: Mapping[str, object] | None = None,
+    first_epoch: int = 1,
+) -> None:
+    """Raises :func:`divergence_error` when any loss of ``history`` (``{key: values [...,
+    epochs]}``, leading axes the models) is NaN or inf: the one check of ``fit`` (after each
+    epoch) and of :func:`check_finite`.
+
+    Args:
+      history: the losses and metrics, on the host.
+      what: what trained, for the message.
+      sets: the sets in the record's order (:func:`divergences`).
+      opt_state: the optimizer state, which may hold the learning rate (read here, when a
+        model has diverged: a schedule's rate of that moment).
+      swept: ``{name: values}`` named with each diverged model (:func:`divergence_error`).
+      first_epoch: the epoch number of the last axis's first entry.
+
+    Raises:
+      ValueError: when a swept value has neither one value per model nor one for all.
+      FloatingPointError: when a loss is NaN or inf.
+    """
+    losses = [np.asarray(v) for k, v in history.items() if k.endswith("_loss")]
+    grid = losses[0].shape[:-1] if losses else ()
+    _check_swept(swept or {}, grid)
+    found = divergences(history, first_epoch=first_epoch, sets=sets)
+    if found:
+        models = int(np.prod(grid)) if grid else None
+        rate = learning_rates(opt_state)
+        raise divergence_error(what, found, models=models, swept=swept, learning_rate=rate)
 
 
 def check_finite(result, what: str = "training", *, swept: Mapping[str, object] | None = None):
@@ -144,16 +200,12 @@ def check_finite(result, what: str = "training", *, swept: Mapping[str, object] 
       The history as NumPy arrays.
 
     Raises:
+      ValueError: when a swept value has neither one value per model nor one for all.
       FloatingPointError: when a loss (training or any evaluation set) is NaN or inf, naming
         every diverged model, its set, epoch, swept values and learning rate
         (:func:`divergence_error`).
     """
     history = {name: np.asarray(values) for name, values in result.history.items()}
-    found = divergences(history, sets=["train", *result.run.eval_data])
-    if not found:
-        return history
-    losses = [v for k, v in history.items() if k.endswith("_loss")]
-    shape = losses[0].shape[:-1]
-    models = int(np.prod(shape)) if shape else None
-    rate = learning_rates(result.state.opt_state)
-    raise divergence_error(what, found, models=models, swept=swept, learning_rate=rate)
+    sets = ["train", *result.run.eval_data]
+    check_history(history, what, sets=sets, opt_state=result.state.opt_state, swept=swept)
+    return history

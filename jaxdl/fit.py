@@ -16,7 +16,7 @@ import time
 import jax
 import numpy as np
 
-from jaxdl.divergence import divergence_error, divergences, learning_rates
+from jaxdl.divergence import check_history
 from jaxdl.engine import Result
 from jaxdl.epoch import Loss, record_names
 from jaxdl.model import Model
@@ -88,7 +88,6 @@ def fit(
                 print(f"{desc or 'training'}: {message}")
         data, eval_data, state = replicate((s.data, s.eval_data, state), s.mesh)
         epoch = jax.jit(s.epoch, donate_argnums=0)
-        rates = learning_rates(state.opt_state)
         sets = ["train", *s.eval_data]  # the record's order
         epochs = range(start, s.run.epochs)
         bar = stack.enter_context(tqdm(epochs, desc=desc, disable=quiet, unit="epoch", leave=False))
@@ -96,11 +95,10 @@ def fit(
             began = time.perf_counter()
             state, record = epoch(state, s.keys, e, data, eval_data)
             record = {name: np.asarray(value) for name, value in record.items()}
-            found = divergences(
-                {k: v[..., None] for k, v in record.items()}, first_epoch=e + 1, sets=sets
+            epoch_history = {k: v[..., None] for k, v in record.items()}
+            check_history(
+                epoch_history, what, sets=sets, opt_state=state.opt_state, first_epoch=e + 1
             )
-            if found:
-                raise divergence_error(what, found, models=s.models, learning_rate=rates)
             record = {name: value.tolist() for name, value in record.items()}
             record["seconds"] = time.perf_counter() - began  # asarray waited for the epoch
             for name, value in record.items():

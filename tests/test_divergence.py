@@ -6,7 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl.divergence import Divergence, check_finite, divergence_error, divergences
+from jaxdl.divergence import (
+    Divergence,
+    check_finite,
+    check_history,
+    divergence_error,
+    divergences,
+)
 from jaxdl.engine import train
 from jaxdl.fit import fit
 from jaxdl.model import stateless
@@ -102,3 +108,27 @@ def test_train_and_fit_name_the_training_loss_first_when_both_overflow_together(
         check_finite(result)
     with pytest.raises(FloatingPointError, match=r"diverged: the train loss is inf at epoch 1"):
         fit(model, half_squared, sgd(0.1), (x, y), quiet=True, **options)
+
+
+def test_swept_values_of_every_kind():
+    per_layer = np.array([[0.1, 0.2], [0.04, 0.09]])  # σ of each layer, per model
+    error = divergence_error(
+        "sweep", [Divergence((1,), "train", 2, NAN)], models=2, swept={"σ": per_layer}
+    )
+    assert "model 1 (σ = [0.04, 0.09]): the train loss" in str(error)
+    grid = divergence_error(  # candidates × folds, a name per candidate
+        "cv", [Divergence((1, 0), "val", 2, NAN)], models=6, swept={"init": ["0.01", "xavier"]}
+    )
+    assert "model 1, 0 (init = xavier): the val loss" in str(grid)
+
+
+def test_swept_values_of_another_length_are_refused_by_name():
+    history = {"train_loss": np.array([[1.0, 1.0], [INF, 1.0]])}
+    with pytest.raises(
+        ValueError, match=r"^swept\['λ'\]: expected one value per model, shape \[2\]"
+    ):
+        check_history(history, "sweep", sets=["train"], opt_state=(), swept={"λ": [0.1]})
+    with pytest.raises(FloatingPointError, match=r"model 1 \(λ = 0.3\)"):
+        check_history(history, "sweep", sets=["train"], opt_state=(), swept={"λ": [0.1, 0.3]})
+    with pytest.raises(FloatingPointError, match=r"model 1 \(λ = 0.5\)"):  # one for all
+        check_history(history, "sweep", sets=["train"], opt_state=(), swept={"λ": 0.5})
