@@ -34,9 +34,9 @@
   ``--init-stds`` and from Xavier normal (per-layer σ = √(2 / (n_in + n_out))), all trained at
   once: ``jax.jit(jax.vmap(...))`` over ``jaxdl.engine.train`` with the per-layer scales as
   data, every model from the same key (same unit-normal draws, same minibatch order). A model
-  whose loss becomes NaN or inf is recorded as diverged (``jaxdl.divergence.divergences``'s
-  message); the others are plotted and reported. Default 10 epochs (the book's MLP); ``--quick``
-  trains 3 epochs on 2000 images, tested on 500.
+  whose loss becomes NaN or inf is recorded as diverged (with the message of
+  ``jaxdl.divergence.divergence_error``); the others are plotted and reported. Default 10
+  epochs (the book's MLP); ``--quick`` trains 3 epochs on 2000 images, tested on 500.
 
 Command: ``python experiments/initialization.py [--init-stds 0.001 0.01 0.1 1 --epochs 10
 --lr 0.1 --batch-size 256 --data-dir DIR --seed 0 --out results/initialization --quick]``

@@ -6,8 +6,8 @@ updates, over each named evaluation set. :func:`make_epoch` builds it;
 :func:`jaxdl.engine.train` scans it over epochs, :func:`jaxdl.fit.fit` calls it from the host.
 Its random numbers follow the run's key schedule (:mod:`jaxdl.keys`).
 
-An epoch's record maps ``train_<stat>`` (the mean over the epoch's minibatches, with the
-parameters each batch saw, as the book's training loop) and ``<set>_<stat>`` for each
+An epoch's record maps ``train_<stat>`` (the mean over the epoch's training examples, each
+with the parameters its batch saw, as the book's training loop) and ``<set>_<stat>`` for each
 evaluation set to a scalar, where ``<stat>`` is ``loss`` or a metric's name.
 """
 

@@ -1,4 +1,5 @@
-"""Models as ``Model(init, apply)``: from scratch and as flax.linen modules.
+"""Models (``jaxdl.model.Model``): from scratch (``stateless``) and as flax.linen modules
+(``from_flax``).
 
 Each public name is imported from its module on first use (PEP 562); every model module
 defines a flax.linen class, so the first name imports flax.
