@@ -1,15 +1,20 @@
 """Checkpoints of a training run, written with orbax-checkpoint after every epoch.
 
-A checkpoint holds the TrainState (parameters, model state, optimizer state, step), the number of
-epochs done, the run's identity (:class:`jaxdl.run.Run`), its history, and a SHA-256 digest of the
-state's bytes. What is promised:
+A checkpoint holds the TrainState (parameters, model state, optimizer state, step) and its
+metadata: the number of epochs done, the run's identity (:class:`jaxdl.run.Run`), its history,
+the state's signature, a SHA-256 digest of the state's bytes, and a SHA-256 digest of all of the
+metadata. What is promised:
 
 - **Killed during a save**: orbax writes each checkpoint to a temporary folder and renames it
   when complete, so the previous checkpoint stays intact. The temporary folder left behind is
   not data: the next run removes it, says so, and resumes (or starts) normally.
-- **Damaged checkpoint**: every restored state is checked against its digest. A damaged newest
-  checkpoint is set aside (renamed ``damaged-N``) with a message naming it and why, and the
-  newest intact one that is kept is used; when none is intact, a ValueError names the folder.
+- **Damaged checkpoint**: every restored checkpoint's metadata (epochs done, history, run,
+  signature) is checked against its digest before it is used, and its state against its own. A
+  damaged newest checkpoint (unreadable, incomplete, edited) is set aside (renamed
+  ``damaged-N``) with a message naming it and why, and the newest intact one that is kept is
+  used; when none is intact, a ValueError names the folder. Errors that are not damage (a
+  permission refused, an input/output error, memory) are raised as they are and set nothing
+  aside.
 - **Two runs on one folder**: the first holds a lock on ``DIR/.lock`` while it runs; a second
   is refused at once, naming the folder and the first run's process. A lock left by a killed
   run does not block the next one (the operating system releases it with the process).
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -36,7 +42,19 @@ from jaxdl._checks import check_int
 from jaxdl._describe import array_bytes
 from jaxdl.run import Run
 
-FORMAT = "jaxdl-checkpoint-4"  # 4: TrainState with model_state; signature by paths
+FORMAT = "jaxdl-checkpoint-4"  # 4: TrainState with model_state; signature by paths; meta digest
+META = {  # what the metadata holds, and of which kind
+    "format": str,
+    "epochs_done": int,
+    "run": dict,
+    "signature": list,
+    "digest": str,
+    "history": dict,
+}
+# What reading a damaged checkpoint raises (orbax: ValueError for unparsable files, a missing
+# file, entries missing): damage. Anything else (PermissionError, other OSErrors, MemoryError)
+# is not, and propagates.
+DAMAGE = (ValueError, KeyError, TypeError, FileNotFoundError)
 LOCK = ".lock"
 UNFINISHED = ".orbax-checkpoint-tmp"  # in the name of the folder of a save in progress
 DAMAGED = "damaged-"
@@ -50,6 +68,13 @@ def _signature(state) -> list[str]:
         f"{jax.tree_util.keystr(path)}:{tuple(a.shape)}:{a.dtype}"
         for path, a in jax.tree_util.tree_leaves_with_path(state)
     ]
+
+
+def meta_digest(meta: dict) -> str:
+    """SHA-256 of the metadata's fields (``META``), as canonical JSON: what a checkpoint's
+    ``meta_digest`` must equal."""
+    fields = {name: meta[name] for name in META}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def state_digest(state) -> str:
@@ -146,6 +171,7 @@ class Checkpointer:
             "digest": state_digest(state),
             "history": history,
         }
+        meta["meta_digest"] = meta_digest(meta)
         self._manager.save(
             epochs_done,
             args=ocp.args.Composite(
@@ -165,14 +191,24 @@ class Checkpointer:
             meta = self._manager.restore(
                 step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
             )["meta"]
-        except Exception:  # orbax raises many kinds for unreadable files
+        except DAMAGE:
             return "cannot read its metadata"
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            got = meta.get("format") if isinstance(meta, dict) else None
+        if not isinstance(meta, dict):
+            return "its metadata is not a mapping"
+        if meta.get("format") != FORMAT:
             raise ValueError(
                 f"checkpoint {where} is not one this jaxdl reads: expected format {FORMAT!r}, "
-                f"got {got!r}; use another checkpoint folder"
+                f"got {meta.get('format')!r}; use another checkpoint folder"
             )
+        missing = [
+            k
+            for k, kind in {**META, "meta_digest": str}.items()
+            if not isinstance(meta.get(k), kind)
+        ]
+        if missing:
+            return f"its metadata lacks {', '.join(missing)}"
+        if meta_digest(meta) != meta["meta_digest"]:
+            return "its metadata does not match the digest written with it"
         try:
             saved = Run.from_dict(meta["run"])
         except (KeyError, TypeError, ValueError):
@@ -187,11 +223,11 @@ class Checkpointer:
             state = self._manager.restore(
                 step, args=ocp.args.Composite(state=ocp.args.StandardRestore(template))
             )["state"]
-        except Exception:
+        except DAMAGE:
             return "cannot read its arrays"
         if jax.tree.structure(state) != jax.tree.structure(template):
             return "its state has another structure"
-        if state_digest(state) != meta.get("digest"):
+        if state_digest(state) != meta["digest"]:
             return "its arrays do not match the digest written with them"
         return meta, state
 

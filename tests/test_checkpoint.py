@@ -380,3 +380,62 @@ def test_the_state_digest_reads_bfloat16_arrays():
     b = {"w": jnp.arange(4, dtype=jnp.bfloat16).at[3].set(7)}
     assert state_digest(a) == state_digest(jax.tree.map(lambda v: v + 0, a))
     assert state_digest(a) != state_digest(b)
+
+
+# The metadata under the digest: edited, incomplete -------------------------------------------
+
+
+def _edit_meta(step_dir, edit):
+    path = step_dir / "meta" / "metadata"
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (
+            lambda m: m.update(epochs_done=2),
+            "its metadata does not match the digest written with it",
+        ),
+        (
+            lambda m: m["history"]["test_acc"].__setitem__(-1, 0.99),
+            "its metadata does not match the digest written with it",
+        ),
+        (lambda m: m.pop("signature"), "its metadata lacks signature"),
+        (lambda m: m.pop("meta_digest"), "its metadata lacks meta_digest"),
+    ],
+    ids=["epochs_done", "history", "no-signature", "no-digest"],
+)
+def test_edited_or_incomplete_metadata_is_damage_and_the_run_falls_back(
+    small, tmp_path, capsys, edit, why
+):
+    _fit(small, tmp_path / "run", epochs=3)
+    _edit_meta(tmp_path / "run" / "3", edit)
+    capsys.readouterr()
+    resumed = _fit(small, tmp_path / "run", epochs=3, quiet=False)
+    out = capsys.readouterr().out
+    assert f"skipped checkpoint {tmp_path / 'run' / '3'}: {why}; set aside as damaged-3" in out
+    assert "resumed after epoch 2 of 3" in out
+    straight = _fit(small, tmp_path / "straight", epochs=3)
+    jax.tree.map(np.testing.assert_array_equal, resumed.state, straight.state)
+    for name in ("train_loss", "test_loss", "test_acc"):
+        np.testing.assert_array_equal(resumed.history[name], straight.history[name])
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied"), MemoryError()])
+def test_an_error_that_is_not_damage_is_raised_and_sets_nothing_aside(small, tmp_path, error):
+    result = _fit(small, tmp_path, epochs=1)
+    checkpointer = Checkpointer(tmp_path)
+    try:
+
+        def fail(*args, **kwargs):
+            raise error
+
+        checkpointer._manager.restore = fail
+        with pytest.raises(type(error)):
+            checkpointer.restore(result.state, result.run)
+    finally:
+        checkpointer.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["1"]
