@@ -137,15 +137,14 @@ def report_classifiers(variants: dict, results: dict[str, Result], data: Classif
         h = {k: np.atleast_2d(result.history[k]) for k in HISTORY_KEYS}  # [seeds, epochs]
         seconds = result.history["seconds"].tolist()
         steady = seconds[1:] or seconds
-        done = bool(seconds)
-        final = {k: h[k][:, -1] if done else None for k in ("test_acc", "train_acc", "train_loss")}
+        final = {k: h[k][:, -1] for k in ("test_acc", "train_acc", "train_loss")}
         metrics[name] = {
-            **{k: float(v.mean()) if done else None for k, v in final.items()},
+            **{k: float(v.mean()) for k, v in final.items()},
             "history": {k: v.mean(axis=0).tolist() for k, v in h.items()},
-            "seconds_per_epoch": float(np.median(steady)) if done else None,
+            "seconds_per_epoch": float(np.median(steady)),
             "run": result.run.to_dict(),
         }
-        if seeds is not None and done:  # the spread, and every seed's figures
+        if seeds is not None:  # the spread, and every seed's figures
             metrics[name]["std"] = {k: float(v.std(ddof=1)) for k, v in final.items()}
             metrics[name]["per_seed"] = {k: v.tolist() for k, v in final.items()}
         state = result.state
@@ -153,17 +152,14 @@ def report_classifiers(variants: dict, results: dict[str, Result], data: Classif
             state = jax.tree.map(lambda a: a[0], state)
         logits = predict(variants[name][0], state, data.test[0][:8])
         predicted[name] = text_labels(np.asarray(jnp.argmax(logits, axis=-1)))
-        if done:
-            m = metrics[name]
-            print(
-                f"{name}: loss {with_spread(m, 'train_loss')}, train acc "
-                f"{with_spread(m, 'train_acc')}, test acc {with_spread(m, 'test_acc')}, "
-                f"{m['seconds_per_epoch']:.2f} s/epoch"
-                + (f" ({seeds} seeds: mean ± standard deviation)" if seeds else "")
-            )
-    figures = {}
-    if all(len(r.history["train_loss"]) for r in results.values()):
-        figures["curves.png"] = classifier_curves({n: m["history"] for n, m in metrics.items()})
+        m = metrics[name]
+        print(
+            f"{name}: loss {with_spread(m, 'train_loss')}, train acc "
+            f"{with_spread(m, 'train_acc')}, test acc {with_spread(m, 'test_acc')}, "
+            f"{m['seconds_per_epoch']:.2f} s/epoch"
+            + (f" ({seeds} seeds: mean ± standard deviation)" if seeds else "")
+        )
+    figures = {"curves.png": classifier_curves({n: m["history"] for n, m in metrics.items()})}
     true = text_labels(np.asarray(data.test[1][:8]))
     figures["predictions.png"] = predictions_figure(data.test_images[:8], true, predicted)
     return metrics, figures

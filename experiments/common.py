@@ -37,14 +37,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
 def device_count(text: str) -> int | str:
     """argparse type: ``all`` or an integer >= 1."""
     return text if text == "all" else positive_int(text)
@@ -112,7 +104,7 @@ def parser(
         prog=f"{name}.py", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     if epochs is not None:
-        p.add_argument("--epochs", type=non_negative_int, default=epochs, help="training epochs")
+        p.add_argument("--epochs", type=positive_int, default=epochs, help="training epochs")
     if lr is not None:
         p.add_argument("--lr", type=positive_float, default=lr, help="learning rate")
     if batch_size is not None:

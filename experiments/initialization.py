@@ -56,7 +56,7 @@ metrics.json:
   ``"training"``: ``{"epochs", "lr", "batch_size", "models": {"0.001"|...|"xavier": {"init_std":
   [σ of layer 1, σ of layer 2], "diverged": None or the message of
   ``jaxdl.divergence.divergence_error``, "train_loss",
-  "test_acc": after the last epoch (None when diverged or no epochs), "history": {"train_loss",
+  "test_acc": after the last epoch (None when diverged), "history": {"train_loss",
   "train_acc", "test_loss", "test_acc": per epoch, None where not finite}}}}``;
   ``"runs": {"sweep": the identity (``jaxdl.run.Run``) of the vmapped run}`` (the model's
   ``init_std`` is recorded as None there: it is traced; the scales are under ``"training"``).
@@ -332,7 +332,7 @@ for i, name in enumerate(names):
         error = divergence_error(f"the model from init {name}", [found[(i,)]], learning_rate=rates)
         diverged = str(error)
     h = {k: [float(v) if np.isfinite(v) else None for v in history[k][i]] for k in HISTORY_KEYS}
-    done = epochs > 0 and diverged is None
+    done = diverged is None
     models[name] = {
         "init_std": [float(str(s)) for s in stds[i]],
         "diverged": diverged,
@@ -356,7 +356,7 @@ metrics["training"] = {
 metrics["runs"] = {"sweep": run.to_dict()}
 
 shown = [n for n in names if models[n]["diverged"] is None]
-if epochs and shown:
+if shown:
     fig, (ax_loss, ax_acc) = new_figure((9.0, 3.2), ncols=2)
     label = {n: "Xavier" if n == "xavier" else f"σ = {n}" for n in names}
     fmts = ("-", "--", "-.", ":")

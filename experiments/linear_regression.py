@@ -214,20 +214,19 @@ for name in VARIANTS:
 # %%
 figures = {}
 epochs = np.arange(1, args.epochs + 1)
-if args.epochs:
-    figures["loss.png"] = plot(
-        epochs,
-        [
-            metrics["scratch"]["train_loss_per_epoch"],
-            metrics["concise"]["train_loss_per_epoch"],
-        ],
-        "epoch",
-        "training loss",
-        legend=["scratch: ½(ŷ-y)²", "concise: (ŷ-y)²"],
-        yscale="log",
-        figsize=(4.5, 3),
-    )
-    common.show(figures["loss.png"])
+figures["loss.png"] = plot(
+    epochs,
+    [
+        metrics["scratch"]["train_loss_per_epoch"],
+        metrics["concise"]["train_loss_per_epoch"],
+    ],
+    "epoch",
+    "training loss",
+    legend=["scratch: ½(ŷ-y)²", "concise: (ŷ-y)²"],
+    yscale="log",
+    figsize=(4.5, 3),
+)
+common.show(figures["loss.png"])
 
 # %%
 fig, ax = new_figure((4.5, 3))

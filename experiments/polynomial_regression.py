@@ -71,7 +71,7 @@ FITS = {"degree3": 4, "linear": 2, "all20": MAX_DEGREE}
 p = common.parser("polynomial_regression", __doc__, epochs=400, lr=0.01, batch_size=10)
 p.add_argument(
     "--overfit-epochs",
-    type=common.non_negative_int,
+    type=common.positive_int,
     default=1500,
     help="epochs of the all-features fit and of the sweep",
 )
@@ -172,25 +172,22 @@ for name, ((w, history, _), row) in sources.items():
     exact_losses = [float(jnp.mean((x[:, :k] @ exact - y) ** 2)) for x, y in data]
     metrics[name] = {
         "w": w[row, :k].tolist(),
-        "train_loss": float(train_curve[-1]) if len(train_curve) else None,
-        "test_loss": float(test_curve[-1]) if len(test_curve) else None,
+        "train_loss": float(train_curve[-1]),
+        "test_loss": float(test_curve[-1]),
         "num_features": k,
         "epochs": len(train_curve),
         "exact": {"w": exact, "train_loss": exact_losses[0], "test_loss": exact_losses[1]},
     }
     print(f"{name}: weight {np.round(metrics[name]['w'], 4)}")
-    if len(train_curve):
-        print(f"{name}: train loss {train_curve[-1]:.4f}, test loss {test_curve[-1]:.4f}")
+    print(f"{name}: train loss {train_curve[-1]:.4f}, test loss {test_curve[-1]:.4f}")
     print(
         f"{name}: least squares {np.round(np.asarray(exact), 4)}, train loss "
         f"{exact_losses[0]:.4f}, test loss {exact_losses[1]:.4f}"
     )
 
-figures = {}
-if args.overfit_epochs:
-    titled = {f"{name} ({FITS[name]} features)": c for name, c in curves.items()}
-    figures["fits.png"] = loss_panels(titled, ncols=3)
-    common.show(figures["fits.png"])
+titled = {f"{name} ({FITS[name]} features)": c for name, c in curves.items()}
+figures = {"fits.png": loss_panels(titled, ncols=3)}
+common.show(figures["fits.png"])
 
 # %% [markdown]
 # ## Model complexity
@@ -201,28 +198,27 @@ if args.overfit_epochs:
 
 # %%
 _, sweep_history, _ = long
-if args.overfit_epochs:
-    metrics["sweep"] = {
-        "num_features": num_features.tolist(),
-        "degree": (num_features - 1).tolist(),
-        "train_loss": sweep_history["train_eval_loss"][:, -1].tolist(),
-        "test_loss": sweep_history["test_loss"][:, -1].tolist(),
-    }
-    for k, tr, te in zip(
-        num_features, *(metrics["sweep"][s] for s in ("train_loss", "test_loss")), strict=True
-    ):
-        print(f"sweep: {k:2d} features (degree {k - 1:2d}): train {tr:.4f}, test {te:.4f}")
+metrics["sweep"] = {
+    "num_features": num_features.tolist(),
+    "degree": (num_features - 1).tolist(),
+    "train_loss": sweep_history["train_eval_loss"][:, -1].tolist(),
+    "test_loss": sweep_history["test_loss"][:, -1].tolist(),
+}
+for k, tr, te in zip(
+    num_features, *(metrics["sweep"][s] for s in ("train_loss", "test_loss")), strict=True
+):
+    print(f"sweep: {k:2d} features (degree {k - 1:2d}): train {tr:.4f}, test {te:.4f}")
 
-    figures["complexity.png"] = plot(
-        num_features - 1,
-        [metrics["sweep"]["train_loss"], metrics["sweep"]["test_loss"]],
-        "degree (number of features - 1)",
-        f"loss after {args.overfit_epochs} epochs",
-        legend=["train", "test"],
-        yscale="log",
-        figsize=(4.5, 3),
-    )
-    common.show(figures["complexity.png"])
+figures["complexity.png"] = plot(
+    num_features - 1,
+    [metrics["sweep"]["train_loss"], metrics["sweep"]["test_loss"]],
+    "degree (number of features - 1)",
+    f"loss after {args.overfit_epochs} epochs",
+    legend=["train", "test"],
+    yscale="log",
+    figsize=(4.5, 3),
+)
+common.show(figures["complexity.png"])
 metrics["runs"] = {"first_fits": short[2].to_dict(), "sweep": long[2].to_dict()}
 
 # %% [markdown]

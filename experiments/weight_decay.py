@@ -161,17 +161,14 @@ for variant in ("scratch", "concise"):
         curves[f"{variant}, λ = {lam:g}"] = (train_curve, test_curve)
         metrics[variant][f"{lam:g}"] = {
             "w_norm": float(norms[i]),
-            "train_loss": float(train_curve[-1]) if epochs else None,
-            "test_loss": float(test_curve[-1]) if epochs else None,
+            "train_loss": float(train_curve[-1]),
+            "test_loss": float(test_curve[-1]),
         }
         print(f"{variant}, lambda {lam:g}: L2 norm of w: {norms[i]:.4f}")
-        if epochs:
-            print(f"  train loss {train_curve[-1]:.4g}, test loss {test_curve[-1]:.4g}")
+        print(f"  train loss {train_curve[-1]:.4g}, test loss {test_curve[-1]:.4g}")
 
-figures = {}
-if epochs:
-    figures["curves.png"] = loss_panels(curves, ncols=2)
-    common.show(figures["curves.png"])
+figures = {"curves.png": loss_panels(curves, ncols=2)}
+common.show(figures["curves.png"])
 
 # %% [markdown]
 # ## A sweep over λ
@@ -186,25 +183,24 @@ norms, history, runs["sweep"] = train_lambdas("scratch", SWEEP, key_train, data,
 metrics["sweep"] = {
     "lambda": SWEEP.tolist(),
     "w_norm": norms.tolist(),
-    "test_loss": history["test_loss"][:, -1].tolist() if epochs else [],
+    "test_loss": history["test_loss"][:, -1].tolist(),
 }
-for lam, norm, test in zip(SWEEP, norms, metrics["sweep"]["test_loss"], strict=False):
+for lam, norm, test in zip(SWEEP, norms, metrics["sweep"]["test_loss"], strict=True):
     print(f"sweep: lambda {lam:8.4g}: ||w|| {norm:8.4f}, test loss {test:.4g}")
 
-if epochs:
-    fig, (ax_loss, ax_norm) = new_figure((8, 3), ncols=2)
-    plot(
-        SWEEP,
-        metrics["sweep"]["test_loss"],
-        "λ",
-        "test loss",
-        xscale="log",
-        yscale="log",
-        axes=ax_loss,
-    )
-    plot(SWEEP, norms, "λ", "||w||₂", xscale="log", yscale="log", axes=ax_norm)
-    figures["sweep.png"] = fig
-    common.show(fig)
+fig, (ax_loss, ax_norm) = new_figure((8, 3), ncols=2)
+plot(
+    SWEEP,
+    metrics["sweep"]["test_loss"],
+    "λ",
+    "test loss",
+    xscale="log",
+    yscale="log",
+    axes=ax_loss,
+)
+plot(SWEEP, norms, "λ", "||w||₂", xscale="log", yscale="log", axes=ax_norm)
+figures["sweep.png"] = fig
+common.show(fig)
 metrics["runs"] = {name: run.to_dict() for name, run in runs.items()}
 
 # %% [markdown]

@@ -286,6 +286,30 @@ def test_a_diverging_run_leaves_the_previous_results_untouched(tmp_path):
     assert snapshot(out) == before  # same files, same bytes, not even rewritten
 
 
+TRAINING = [
+    "linear_regression",
+    "softmax_regression",
+    "mlp",
+    "dropout",
+    "initialization",
+    "polynomial_regression",
+    "kfold",
+    "weight_decay",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "flag"),
+    [*((name, "--epochs") for name in TRAINING), ("polynomial_regression", "--overfit-epochs")],
+)
+def test_zero_epochs_are_a_flag_error(tmp_path, capsys, name, flag):
+    with pytest.raises(SystemExit) as exit_:
+        run_script(name, ["--quick", flag, "0", "--out", str(tmp_path / name)])
+    assert exit_.value.code == 2  # argparse's status for a bad argument
+    assert f"argument {flag}: expected an integer >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
 @pytest.mark.parametrize("below", [False, True])
 def test_out_that_is_a_file_is_refused_before_training(tmp_path, capsys, below):
     file = tmp_path / "results"
