@@ -170,13 +170,15 @@ def cross_entropy(logits, labels) -> jax.Array:
     check_class_scores(logits, labels, "cross_entropy")
     batch, num_classes = logits.shape
     if not is_traced(labels) and batch:
-        bad = labels[(labels < 0) | (labels >= num_classes)]
+        wide = labels.astype(np.int64)
+        bad = labels[(wide < 0) | (wide >= num_classes)]
         if bad.size:
             raise ValueError(
                 f"cross_entropy: expected labels in [0, {num_classes}) for {num_classes} "
                 f"classes, got label {bad[0]}"
             )
-    labels = jnp.asarray(labels)
+    # Compared in a wide integer type: in the labels' own (uint8, say) num_classes may wrap.
+    labels = jnp.asarray(labels).astype(jnp.int32)
     valid = (labels >= 0) & (labels < num_classes)
     safe = jnp.where(valid, labels, jnp.zeros_like(labels))
     picked = jnp.take_along_axis(log_softmax(logits, axis=-1), safe[:, None], axis=-1)[:, 0]

@@ -102,6 +102,21 @@ def _check_state_sees_no_padding(model, state, *, padded: bool) -> None:
         )
 
 
+def _check_per_example(fns: Mapping[str, Callable], output, y) -> None:
+    """Losses and metrics return one value per example: the engine takes the mean over the real
+    ones. A function that reduces the batch itself (PyTorch's default ``reduction="mean"``)
+    would count the padding of partial batches, and train otherwise."""
+    for label, fn in fns.items():
+        got = jax.eval_shape(fn, output, y)
+        if getattr(got, "shape", None) != (y.shape[0],):
+            raise ValueError(
+                f"{label}: expected one value per example, shape ({y.shape[0]},) for a batch of "
+                f"{y.shape[0]}, got shape {getattr(got, 'shape', type(got).__name__)}; return "
+                "the per-example values (no mean over the batch: the engine averages over the "
+                "real examples)"
+            )
+
+
 def _batched(key: jax.Array) -> int | None:
     """The number of keys in a batch of keys ``[N]``, or None for one key."""
     if not isinstance(key, jax.Array) or not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
@@ -152,8 +167,8 @@ def prepare(
     sets = {name: _arrays(pair, labels[name]) for name, pair in eval_data.items()}
     models = _batched(key)
 
-    def first(a):  # an example as the model takes it
-        return a[:1] if transform is None else transform(a[:1])
+    def first(a, rows: int = 1):  # the first examples, as the model takes them
+        return a[:rows] if transform is None else transform(a[:rows])
 
     example = first(x)
     keys = run_keys(key)
@@ -174,6 +189,10 @@ def prepare(
                 f"{label}: the model cannot take examples of shape {tuple(inputs.shape[1:])}: "
                 f"{error}"
             ) from error
+    pair = min(2, x.shape[0])  # two examples: a batch's mean cannot pass for them
+    outputs = jax.eval_shape(lambda xb: predict(model, one, xb), first(x, pair))
+    named = {f"metrics[{k!r}]": fn for k, fn in metrics.items()}
+    _check_per_example({"loss": loss, **named}, outputs, y[:pair])
     epoch = make_epoch(
         model,
         loss,

@@ -438,3 +438,25 @@ def test_a_key_array_of_another_rank_is_refused(regression_data):
             key=keys,
             quiet=True,
         )
+
+
+@RUNNERS
+@pytest.mark.parametrize(
+    ("options", "label"),
+    [
+        ({"loss": lambda o, t: jnp.mean((o - t) ** 2)}, "loss"),
+        ({"metrics": {"mae": lambda o, t: jnp.mean(jnp.abs(o - t))}}, "metrics['mae']"),
+        ({"loss": lambda o, t: (o - t)[:, None] ** 2}, "loss"),  # [batch, 1]: not [batch] either
+    ],
+    ids=["mean-loss", "mean-metric", "column"],
+)
+def test_a_loss_or_metric_that_is_not_per_example_is_refused(
+    runner, regression_data, options, label
+):
+    """PyTorch's default reduction="mean" returns one number for the batch: the padding of the
+    last batch would enter it, so the run would differ from the book's; refused before training."""
+    with pytest.raises(ValueError) as error:
+        _run(runner, regression_data, epochs=1, batch_size=10, **options)
+    assert str(error.value).startswith(
+        f"{label}: expected one value per example, shape (2,) for a batch of 2, got shape ("
+    )

@@ -239,3 +239,20 @@ def test_cross_entropy_under_jit():
         optax.softmax_cross_entropy_with_integer_labels(logits, labels),
         rtol=1e-5,
     )
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32])
+def test_cross_entropy_labels_of_a_narrow_dtype_with_more_classes_than_it_holds(dtype):
+    """300 classes: 300 does not fit in uint8, but the labels 5 and 120 are fine in any dtype."""
+    logits = jax.random.normal(jax.random.key(0), (2, 300))
+    labels = np.array([5, 120], dtype)
+    want = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.array([5, 120]))
+    np.testing.assert_allclose(cross_entropy(logits, labels), want, rtol=1e-6)
+    np.testing.assert_allclose(jax.jit(cross_entropy)(logits, jnp.asarray(labels)), want, rtol=1e-6)
+
+
+def test_cross_entropy_negative_narrow_labels_are_out_of_range():
+    logits = jnp.zeros((1, 300))
+    with pytest.raises(ValueError, match=r"got label -3"):
+        cross_entropy(logits, np.array([-3], np.int8))
+    assert np.isnan(jax.jit(cross_entropy)(logits, jnp.array([-3], jnp.int8))).all()
