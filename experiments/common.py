@@ -22,7 +22,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxdl.compilation import cache_dir, compile_stats, default_cache_dir, use_cache
+from jaxdl.compilation import cache_dir, compile_stats, default_cache_dir, is_off, use_cache
 from jaxdl.plotting import figure_png
 from jaxdl.results import Outputs, to_plain
 
@@ -82,6 +82,11 @@ def folder(text: str) -> Path:
     if existing is not None and not existing.is_dir():
         raise argparse.ArgumentTypeError(f"expected a folder, got the file {existing}")
     return path
+
+
+def cache_setting(text: str) -> str | Path:
+    """argparse type: ``off`` (or ``0``, ``no``, ``false``, ``none``), or a folder."""
+    return "off" if is_off(text) else folder(text)
 
 
 def parser(
@@ -151,6 +156,7 @@ def parser(
     p.add_argument(
         "--compilation-cache",
         metavar="DIR|off",
+        type=cache_setting,
         default=None,
         help="JAX's persistent compilation cache (default $JAXDL_COMPILATION_CACHE, else "
         f"{default_cache_dir()}); 'off' compiles everything afresh",

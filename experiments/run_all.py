@@ -40,7 +40,7 @@ from pathlib import Path
 from jaxdl.compilation import ENV_VAR, cache_dir, default_cache_dir
 from jaxdl.results import write_json, write_text
 
-from common import NOTEBOOK_ARGS
+import common
 from reference import BOOK
 from report import EXPERIMENTS, Entry, band_check
 
@@ -130,7 +130,7 @@ def run_notebooks(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
     for name in names:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
-        os.environ[NOTEBOOK_ARGS] = shlex.join(["--out", str(folder), *["--quick"] * quick])
+        os.environ[common.NOTEBOOK_ARGS] = shlex.join(["--out", str(folder), *["--quick"] * quick])
         notebook = jupytext.read(HERE / f"{name}.py")
         client = nbclient.NotebookClient(
             notebook, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
@@ -191,12 +191,13 @@ def timing(folder: Path, seconds: float) -> dict:
 def main(argv=None) -> int:
     names = [e.name for e in EXPERIMENTS]
     p = argparse.ArgumentParser(prog="run_all.py", description=__doc__)
-    p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    p.add_argument("--out", type=common.folder, default=Path("results"), help="results folder")
     p.add_argument("--only", nargs="+", choices=names, help="run only these experiments")
     p.add_argument("--quick", action="store_true", help="pass --quick to every experiment")
     p.add_argument(
         "--compilation-cache",
         metavar="DIR|off",
+        type=common.cache_setting,
         default=None,
         help="JAX's persistent compilation cache for every experiment (default "
         f"$JAXDL_COMPILATION_CACHE, else {default_cache_dir()}); 'off' compiles afresh",

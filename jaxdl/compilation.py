@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import jax
 
 ENV_VAR = "JAXDL_COMPILATION_CACHE"
+OFF = ("off", "0", "no", "false", "none")  # settings that turn the cache off (any case)
 _LOWER = "/jax/core/compile/jaxpr_to_mlir_module_duration"
 _COMPILE = "/jax/core/compile/backend_compile_duration"
 _CACHE_HIT = "/jax/compilation_cache/cache_hits"
@@ -29,29 +31,53 @@ def default_cache_dir() -> Path:
     return Path(base) / "jaxdl" / "jax"
 
 
-def cache_dir(setting: str | os.PathLike | None = None) -> Path | None:
-    """Where the compilation cache goes: ``setting`` (a folder, or ``"off"``), else
-    ``$JAXDL_COMPILATION_CACHE`` (the same), else :func:`default_cache_dir`. None means off.
+def is_off(setting) -> bool:
+    """True for a setting that turns the cache off: ``off``, ``0``, ``no``, ``false``, ``none``."""
+    return str(setting).strip().lower() in OFF
 
-    >>> cache_dir("off") is None, cache_dir("/tmp/c")
-    (True, PosixPath('/tmp/c'))
+
+def cache_dir(setting: str | os.PathLike | None = None) -> Path | None:
+    """Where the compilation cache goes: ``setting`` (a folder, or ``"off"``, ``"false"``...),
+    else ``$JAXDL_COMPILATION_CACHE`` (the same), else :func:`default_cache_dir`. None means off.
+
+    >>> cache_dir("off") is None, cache_dir("False") is None, cache_dir("/tmp/c")
+    (True, True, PosixPath('/tmp/c'))
     """
     if setting is None:
         setting = os.environ.get(ENV_VAR) or default_cache_dir()
-    return None if str(setting) == "off" else Path(setting)
+    return None if is_off(setting) else Path(setting)
 
 
-def use_cache(folder: str | os.PathLike | None) -> None:
+def use_cache(folder: str | os.PathLike | None) -> Path | None:
     """Turns JAX's persistent compilation cache on in ``folder`` (made when missing), for every
     program however fast it compiles; None turns it off (whatever JAX's own settings say).
-    Call it before the first compilation of the process."""
+    Call it before the first compilation of the process.
+
+    The cache only saves time: a folder that cannot be made or written (under a file, on a
+    read-only disk, without permission) gives one warning, and the cache stays off.
+
+    Returns:
+      The folder in use, or None when the cache is off.
+    """
+    if folder is not None:
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied", str(folder))
+        except OSError as error:
+            warnings.warn(
+                f"compilation cache: cannot use {folder} ({error.strerror or error}); compiling "
+                "without the cache",
+                stacklevel=2,
+            )
+            folder = None
     jax.config.update("jax_enable_compilation_cache", folder is not None)
     if folder is None:
-        return
-    Path(folder).mkdir(parents=True, exist_ok=True)
+        return None
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return Path(folder)
 
 
 class CompileStats(NamedTuple):

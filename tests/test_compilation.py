@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.compilation import ENV_VAR, cache_dir, compile_stats, default_cache_dir
+from jaxdl.compilation import ENV_VAR, cache_dir, compile_stats, default_cache_dir, use_cache
 from jaxdl.data.synthetic import polynomial_data
 from jaxdl.optim import sgd
 from jaxdl.selection import cross_validate, masked_linear
@@ -96,3 +96,31 @@ def test_candidates_refuse_sequential_folds():
             candidates=np.ones((2, 2), np.float32),
             vmap=False,
         )
+
+
+@pytest.mark.parametrize("word", ["off", "OFF", "0", "no", "false", "False", "none"])
+def test_every_word_for_off_turns_the_cache_off(monkeypatch, word):
+    assert cache_dir(word) is None
+    monkeypatch.setenv(ENV_VAR, word)
+    assert cache_dir(None) is None  # not a folder named "false" in the working directory
+
+
+@pytest.fixture
+def session_cache_restored():
+    """use_cache changes the process's JAX settings: put the test session's cache back."""
+    from conftest import SESSION_CACHE
+
+    yield
+    use_cache(SESSION_CACHE)
+
+
+def test_a_cache_folder_that_cannot_be_made_warns_once_and_turns_the_cache_off(
+    tmp_path, session_cache_restored
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.warns(UserWarning, match=r"^compilation cache: cannot use .*a-file/cache .*; "):
+        assert use_cache(blocker / "cache") is None
+    assert not jax.config.jax_enable_compilation_cache
+    assert use_cache(tmp_path / "fine") == tmp_path / "fine"
+    assert jax.config.jax_enable_compilation_cache

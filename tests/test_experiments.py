@@ -310,6 +310,16 @@ def test_zero_epochs_are_a_flag_error(tmp_path, capsys, name, flag):
     assert not (tmp_path / name).exists()
 
 
+def test_a_compilation_cache_that_is_a_file_is_refused(tmp_path, capsys):
+    file = tmp_path / "cache"
+    file.write_text("not a folder")
+    with pytest.raises(SystemExit) as exit_:
+        run_script("calculus", ["--compilation-cache", str(file), "--out", str(tmp_path / "o")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --compilation-cache: expected a folder, got the file {file}" in err
+
+
 @pytest.mark.parametrize("below", [False, True])
 def test_out_that_is_a_file_is_refused_before_training(tmp_path, capsys, below):
     file = tmp_path / "results"

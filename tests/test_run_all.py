@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import benchmark
 import run_all
 
@@ -139,3 +141,13 @@ def test_notebooks_are_executed_saved_and_linked(tmp_path):
     assert not [o for o in outputs if o["output_type"] == "error"]
     assert "[notebook](notebooks/calculus.ipynb)" in (tmp_path / "REPORT.md").read_text()
     assert (tmp_path / "calculus" / "metrics.json").exists()  # the notebook wrote the results
+
+
+@pytest.mark.parametrize("flag", ["--out", "--compilation-cache"])
+def test_a_folder_flag_naming_a_file_is_refused(tmp_path, capsys, flag):
+    file = tmp_path / "a-file"
+    file.write_text("not a folder")
+    with pytest.raises(SystemExit) as exit_:
+        run_all.main(["--only", "calculus", flag, str(file)])
+    assert exit_.value.code == 2
+    assert f"argument {flag}: expected a folder, got the file {file}" in capsys.readouterr().err
