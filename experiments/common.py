@@ -11,6 +11,7 @@ change, or flags from ``$JAXDL_NOTEBOOK_ARGS``). Scripts import this module as `
 from __future__ import annotations
 
 import argparse
+import errno
 import inspect
 import os
 import runpy
@@ -22,6 +23,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxdl import errors
 from jaxdl.compilation import cache_dir, compile_stats, default_cache_dir, is_off, use_cache
 from jaxdl.plotting import figure_png
 from jaxdl.results import Outputs, to_plain
@@ -40,6 +42,24 @@ def positive_int(text: str) -> int:
 def device_count(text: str) -> int | str:
     """argparse type: ``all`` or an integer >= 1."""
     return text if text == "all" else positive_int(text)
+
+
+def probability(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text}")
+    return value
+
+
+def coordinator(text: str) -> str:
+    """argparse type: ``auto``, or ``host:port`` with a port in [1, 65535]."""
+    host, _, port = text.rpartition(":")
+    if text != "auto" and not (host and port.isdigit() and 1 <= int(port) <= 65535):
+        raise argparse.ArgumentTypeError(
+            f"expected 'host:port' with a port in [1, 65535], or 'auto', got {text!r}"
+        )
+    return text
 
 
 def positive_float(text: str) -> float:
@@ -72,15 +92,35 @@ def seed(text: str) -> int:
 
 
 def folder(text: str) -> Path:
-    """argparse type: a path that is a folder or does not exist yet (not a file)."""
+    """argparse type: a path that is a folder or does not exist yet (not a file, not a loop of
+    symbolic links, not empty: an empty path would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty path")
     path = Path(text)
-    try:
-        existing = next((p for p in (path, *path.parents) if p.exists()), None)
-    except OSError as error:  # a parent folder that cannot be looked into
-        message = f"cannot look into {error.filename}: {error.strerror}"
-        raise argparse.ArgumentTypeError(message) from error
+    existing = None
+    for p in (path, *path.parents):
+        try:
+            os.stat(p)
+        except FileNotFoundError:
+            continue
+        except OSError as error:  # a parent that cannot be looked into, a loop of links
+            message = f"cannot look into {error.filename}: {error.strerror}"
+            raise argparse.ArgumentTypeError(message) from error
+        existing = p
+        break
     if existing is not None and not existing.is_dir():
         raise argparse.ArgumentTypeError(f"expected a folder, got the file {existing}")
+    return path
+
+
+def writable_folder(text: str) -> Path:
+    """argparse type: a :func:`folder` that this process can make or write in."""
+    path = folder(text)
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(
+            f"expected a folder this process can write, got {existing}"
+        )
     return path
 
 
@@ -125,7 +165,12 @@ def parser(
             default=1,
             help="train data-parallel over N local devices, or 'all' (default 1)",
         )
-        p.add_argument("--coordinator", default=None, help="multi-process: host:port of process 0")
+        p.add_argument(
+            "--coordinator",
+            type=coordinator,
+            default=None,
+            help="multi-process: host:port of process 0 (or 'auto')",
+        )
         p.add_argument("--num-processes", type=positive_int, default=None)
         p.add_argument("--process-id", type=int, default=None)
         p.add_argument(
@@ -144,7 +189,7 @@ def parser(
         )
         p.add_argument(
             "--checkpoint-dir",
-            type=folder,
+            type=writable_folder,
             default=None,
             help="save a checkpoint per epoch in DIR/VARIANT and resume from it when present",
         )
@@ -197,13 +242,20 @@ def start(p: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, Re
         ``$JAXDL_NOTEBOOK_ARGS`` (unset: the book's configuration).
     """
     if argv is None and in_notebook():
-        argv = shlex.split(os.environ.get(NOTEBOOK_ARGS, ""))
+        value = os.environ.get(NOTEBOOK_ARGS, "")
+        try:
+            argv = shlex.split(value)
+        except ValueError as error:  # an unbalanced quote
+            raise errors.InputError(
+                f"${NOTEBOOK_ARGS}: cannot split {value!r} into flags ({error}); quote as in a "
+                "shell, e.g. JAXDL_NOTEBOOK_ARGS='--quick --out \"my results\"'"
+            ) from error
     elif argv is None:
         sys.excepthook = _short_errors
     args = p.parse_args(argv)
     try:
         outputs = Outputs(args.out, name="--out")
-    except ValueError as error:
+    except errors.InputError as error:
         p.error(str(error))
     use_cache(cache_dir(args.compilation_cache))
     return args, Results(outputs, args.seed)
@@ -211,9 +263,10 @@ def start(p: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, Re
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK_ARGS = "JAXDL_NOTEBOOK_ARGS"
-# What a script refuses (a checkpoint of another run, data not found) or a run that diverges:
-# on the command line these end with their message alone and exit status 1, not a traceback.
-REFUSALS = (ValueError, FloatingPointError, FileNotFoundError)
+# What a script refuses (jaxdl's refusals: a checkpoint of another run, bad data; data not
+# found) or a run that diverges: on the command line these end with their message alone and
+# exit status 1. Anything else, a genuine bug too, keeps its traceback.
+REFUSALS = (*errors.REFUSALS, FloatingPointError, FileNotFoundError)
 
 
 def in_notebook() -> bool:
@@ -222,9 +275,27 @@ def in_notebook() -> bool:
     return ipython is not None and type(ipython.get_ipython()).__name__ == "ZMQInteractiveShell"
 
 
+# Errors of the machine, not of the code: a full disk or quota, a read-only disk, a refused
+# permission. One line too.
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def _short_errors(exc_type, exc, traceback) -> None:
+    """The command line's excepthook: one line for a refusal, a diverged run, a full disk or
+    Ctrl-C (status 130); a traceback for anything else."""
+    name = Path(sys.argv[0]).name
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.stderr.write(
+            f"{name}: interrupted; nothing half-written is kept (results are "
+            "written whole, a checkpoint being saved is removed by the next run)\n"
+        )
+        sys.exit(130)
+    if issubclass(exc_type, OSError) and exc.errno in DISK_ERRORS:
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"{name}: error: {exc.strerror}{where}\n")
+        sys.exit(1)
     if issubclass(exc_type, REFUSALS):
-        sys.stderr.write(f"{Path(sys.argv[0]).name}: error: {exc}\n")
+        sys.stderr.write(f"{name}: error: {exc}\n")
         sys.exit(1)
     sys.__excepthook__(exc_type, exc, traceback)
 

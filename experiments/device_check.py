@@ -29,6 +29,11 @@ def main(argv=None) -> int:
     p.add_argument("--devices", type=common.device_count, default=1)
     p.add_argument("--quick", action="store_true", help="pass --quick to the experiments")
     args = p.parse_args(argv)
+    if args.devices != "all" and args.devices > len(jax.devices()):
+        p.error(
+            f"argument --devices: expected at most the {len(jax.devices())} devices JAX sees "
+            f"(or 'all'), got {args.devices}"
+        )
     print(f"jax {jax.__version__}, backend {jax.default_backend()}")
     for device in jax.devices():
         print(f"  {device.id}: {device.device_kind} ({device.platform})")

@@ -59,7 +59,7 @@ NUM_HIDDENS = (256, 256)
 p = common.parser("dropout", __doc__, epochs=10, lr=0.5, batch_size=256, classifiers=True)
 p.add_argument(
     "--dropout",
-    type=float,
+    type=common.probability,
     nargs=2,
     default=[0.2, 0.5],
     metavar=("P1", "P2"),

@@ -76,6 +76,8 @@ if args.quick:
 # %%
 key_data, key_cv, key_final = jax.random.split(jax.random.key(args.seed), 3)
 (x_train, y_train), (x_test, y_test) = polynomial_data(key_data)
+if not 2 <= args.folds <= len(x_train):
+    p.error(f"argument --folds: expected an integer in [2, {len(x_train)}], got {args.folds}")
 common.show_source(masked_linear)
 
 

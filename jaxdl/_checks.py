@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl.errors import InputError, InputTypeError
+
 
 def is_traced(x) -> bool:
     """True for a value traced by ``jit``, ``vmap`` or ``grad``, whose numbers are unknown."""
@@ -50,15 +52,15 @@ def check_int(value, name: str, *, low: int | None = None, high: int | None = No
     >>> check_int(0, "batch_size", low=1)
     Traceback (most recent call last):
     ...
-    ValueError: batch_size: expected an integer >= 1, got 0
+    jaxdl.errors.InputError: batch_size: expected an integer >= 1, got 0
     """
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(
+        raise InputTypeError(
             f"{name}: expected {_an_integer(low, high)}, got {type(value).__name__} {value!r}"
         )
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name}: expected {_an_integer(low, high)}, got {value}")
+        raise InputError(f"{name}: expected {_an_integer(low, high)}, got {value}")
     return value
 
 
@@ -75,20 +77,22 @@ def check_number(value, name: str, *, low: float | None = None, strict: bool = F
     >>> check_number(0.0, "learning_rate", low=0, strict=True)
     Traceback (most recent call last):
     ...
-    ValueError: learning_rate: expected a finite number > 0, got 0.0
+    jaxdl.errors.InputError: learning_rate: expected a finite number > 0, got 0.0
     """
     if is_traced(value):
         return
     array = np.asarray(value)
     if array.dtype == bool or array.dtype.kind not in "iuf":
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+        raise InputTypeError(
+            f"{name}: expected a real number, got {type(value).__name__} {value!r}"
+        )
     if array.ndim:
         return
     number = float(array)
     bound = "" if low is None else f" {'>' if strict else '>='} {low}"
     ok = math.isfinite(number) and (low is None or (number > low if strict else number >= low))
     if not ok:
-        raise ValueError(f"{name}: expected a finite number{bound}, got {number}")
+        raise InputError(f"{name}: expected a finite number{bound}, got {number}")
 
 
 def check_data(x, y, name: str = "data") -> int:
@@ -101,25 +105,27 @@ def check_data(x, y, name: str = "data") -> int:
     """
     for part, value, min_rank in (("x", x, 2), ("y", y, 1)):
         if not hasattr(value, "shape") or not hasattr(value, "dtype"):
-            raise TypeError(f"{name}: expected {part} to be an array, got {type(value).__name__}")
+            raise InputTypeError(
+                f"{name}: expected {part} to be an array, got {type(value).__name__}"
+            )
         if value.ndim < min_rank:
             expected = "[n, features...]" if part == "x" else "[n, ...]"
-            raise ValueError(
+            raise InputError(
                 f"{name}: expected {part} of rank >= {min_rank} {expected}, got shape {value.shape}"
             )
     if x.shape[0] != y.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"{name}: expected x and y with the same number of examples, got {x.shape[0]} and "
             f"{y.shape[0]}"
         )
     if x.shape[0] == 0:
-        raise ValueError(f"{name}: expected at least one example, got 0")
+        raise InputError(f"{name}: expected at least one example, got 0")
     for part, value in (("x", x), ("y", y)):
         if not is_traced(value) and jnp.issubdtype(value.dtype, jnp.inexact):
             with jax.ensure_compile_time_eval():  # eager even when called under jit
                 finite = bool(jnp.all(jnp.isfinite(value)))
             if not finite:
-                raise ValueError(f"{name}: expected finite values in {part}, found NaN or inf")
+                raise InputError(f"{name}: expected finite values in {part}, found NaN or inf")
     return x.shape[0]
 
 
@@ -131,16 +137,16 @@ def check_class_scores(logits, labels, name: str) -> None:
       ValueError: on wrong shapes; TypeError: on labels that are not integers.
     """
     if logits.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"{name}: expected logits of shape [batch, num_classes], got {logits.shape}"
         )
     if labels.shape != logits.shape[:1]:
-        raise ValueError(
+        raise InputError(
             f"{name}: expected labels of shape [batch] = ({logits.shape[0]},) for logits "
             f"{logits.shape}, got {labels.shape}"
         )
     if not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise TypeError(
+        raise InputTypeError(
             f"{name}: expected integer labels (class indices), got dtype {labels.dtype}"
         )
 
@@ -168,7 +174,7 @@ def check_labels(predict: Callable[[jax.Array], jax.Array], example, y, name: st
         low, high = int(jnp.min(y)), int(jnp.max(y))
     if low < 0 or high >= num_classes:
         bad = low if low < 0 else high
-        raise ValueError(
+        raise InputError(
             f"{name}: expected labels in [0, {num_classes}) for a model with {num_classes} "
             f"outputs, got label {bad}"
         )

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdl._checks import check_int
+from jaxdl.errors import InputError, InputTypeError
 
 
 def _abs(x: jax.Array) -> jax.Array:
@@ -101,7 +102,7 @@ def tanh(x) -> jax.Array:
 
 def _check_axis(x: jax.Array, axis, name: str) -> int:
     if x.ndim == 0:
-        raise ValueError(f"{name}: expected x of rank >= 1, got a scalar (shape ())")
+        raise InputError(f"{name}: expected x of rank >= 1, got a scalar (shape ())")
     return check_int(axis, f"{name}: axis of x {x.shape}", low=-x.ndim, high=x.ndim - 1)
 
 
@@ -219,9 +220,9 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
     True
     """
     if not isinstance(name, str):
-        raise TypeError(f"activation: expected a name (str), got {type(name).__name__}")
+        raise InputTypeError(f"activation: expected a name (str), got {type(name).__name__}")
     try:
         return ACTIVATIONS[name]
     except KeyError:
         known = ", ".join(repr(k) for k in ACTIVATIONS)
-        raise ValueError(f"activation: expected one of {known}, got {name!r}") from None
+        raise InputError(f"activation: expected one of {known}, got {name!r}") from None

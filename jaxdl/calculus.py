@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl._checks import is_traced
+from jaxdl.errors import InputError, InputTypeError
 
 
 def _check_step(h, name: str) -> None:
@@ -26,16 +27,18 @@ def _check_step(h, name: str) -> None:
     if value.dtype == bool or not (
         np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)
     ):
-        raise TypeError(f"{name}: expected h to be a real number, got {type(h).__name__} {h!r}")
+        raise InputTypeError(
+            f"{name}: expected h to be a real number, got {type(h).__name__} {h!r}"
+        )
     if value.ndim != 0:
-        raise ValueError(f"{name}: expected h to be a scalar, got shape {value.shape}")
+        raise InputError(f"{name}: expected h to be a scalar, got shape {value.shape}")
     if value == 0 or not math.isfinite(float(value)):
-        raise ValueError(f"{name}: expected h to be a finite nonzero number, got {h!r}")
+        raise InputError(f"{name}: expected h to be a finite nonzero number, got {h!r}")
 
 
 def _check_function(f, name: str) -> None:
     if not callable(f):
-        raise TypeError(f"{name}: expected f to be callable, got {type(f).__name__} {f!r}")
+        raise InputTypeError(f"{name}: expected f to be callable, got {type(f).__name__} {f!r}")
 
 
 def numerical_lim(f: Callable, x, h):
@@ -101,13 +104,15 @@ def numerical_grad(f: Callable, x, h=1e-3) -> jax.Array:
     if x.dtype == jnp.bool_ or not (
         jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.floating)
     ):
-        raise TypeError(f"numerical_grad: expected x to hold real numbers, got dtype {x.dtype}")
+        raise InputTypeError(
+            f"numerical_grad: expected x to hold real numbers, got dtype {x.dtype}"
+        )
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.promote_types(x.dtype, jnp.float32))
     out = jax.eval_shape(f, x)
     if getattr(out, "shape", None) != ():
         shape = getattr(out, "shape", type(out).__name__)
-        raise ValueError(f"numerical_grad: expected f to return a scalar (shape ()), got {shape}")
+        raise InputError(f"numerical_grad: expected f to return a scalar (shape ()), got {shape}")
 
     steps = h * jnp.eye(x.size, dtype=x.dtype).reshape((x.size, *x.shape))
     f_batch = jax.vmap(f)

@@ -40,6 +40,7 @@ import numpy as np
 
 from jaxdl._checks import check_int
 from jaxdl._describe import array_bytes
+from jaxdl.errors import InputError
 from jaxdl.run import Run
 
 FORMAT = "jaxdl-checkpoint-4"  # 4: TrainState with model_state; signature by paths; meta digest
@@ -103,7 +104,7 @@ class _FolderLock:
         except BlockingIOError:
             holder = os.pread(self._fd, 200, 0).decode(errors="replace").strip() or "unknown"
             os.close(self._fd)
-            raise ValueError(
+            raise InputError(
                 f"checkpoint_dir: {folder} is in use by another run ({holder}); wait for it to "
                 "finish or use another folder"
             ) from None
@@ -137,9 +138,14 @@ class Checkpointer:
         check_int(keep, "keep", low=1)
         self.directory = Path(directory).absolute()
         if self.directory.exists() and not self.directory.is_dir():
-            raise ValueError(f"checkpoint_dir: expected a folder, got the file {self.directory}")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock = _FolderLock(self.directory) if jax.process_index() == 0 else None
+            raise InputError(f"checkpoint_dir: expected a folder, got the file {self.directory}")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._lock = _FolderLock(self.directory) if jax.process_index() == 0 else None
+        except OSError as error:  # read-only, no permission, a loop of links, a full disk
+            raise InputError(
+                f"checkpoint_dir: cannot make or write {self.directory} ({error.strerror or error})"
+            ) from error
         self.messages: list[str] = []
         for path in sorted(self.directory.iterdir()):
             if UNFINISHED in path.name:
@@ -196,7 +202,7 @@ class Checkpointer:
         if not isinstance(meta, dict):
             return "its metadata is not a mapping"
         if meta.get("format") != FORMAT:
-            raise ValueError(
+            raise InputError(
                 f"checkpoint {where} is not one this jaxdl reads: expected format {FORMAT!r}, "
                 f"got {meta.get('format')!r}; use another checkpoint folder"
             )
@@ -215,7 +221,7 @@ class Checkpointer:
             return "cannot read its run"
         run.check_resume(saved, meta["epochs_done"], str(where))
         if meta["signature"] != _signature(template):
-            raise ValueError(
+            raise InputError(
                 f"checkpoint {where} was written for another model or optimizer: its parameter "
                 "and state shapes differ from this run's"
             )
@@ -247,7 +253,7 @@ class Checkpointer:
         if not steps:
             names = [p.name for p in self.directory.iterdir()]
             if any(name != LOCK and not name.startswith(DAMAGED) for name in names):
-                raise ValueError(
+                raise InputError(
                     f"checkpoint_dir: {self.directory} holds files but no complete checkpoint; "
                     "point to an empty folder or to one written by this training"
                 )
@@ -261,7 +267,7 @@ class Checkpointer:
                 return meta["epochs_done"], state, meta["history"]
             damaged.append((step, found))
         reasons = "; ".join(f"{self.directory / str(s)}: {why}" for s, why in damaged)
-        raise ValueError(
+        raise InputError(
             f"checkpoint_dir: no intact checkpoint in {self.directory} ({reasons}); move them "
             "away to start again"
         )

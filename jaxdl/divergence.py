@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxdl.errors import InputError
 from jaxdl.optim import optimizer_hyperparams
 
 
@@ -93,7 +94,7 @@ def _check_swept(swept: Mapping[str, object], grid: tuple[int, ...]) -> None:
         shape = np.shape(values)
         k = min(len(shape), len(grid))
         if shape[:k] != grid[:k]:
-            raise ValueError(
+            raise InputError(
                 f"swept[{name!r}]: expected one value per model, shape {list(grid)} (or a "
                 f"prefix of it), or one value for all, got shape {list(shape)}"
             )

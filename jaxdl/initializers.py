@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl._checks import check_int
+from jaxdl.errors import InputError, InputTypeError
 
 _SHAPE_FORMS = "a weight shape (n_in, n_out) or a kernel (*spatial, in_channels, out_channels)"
 
@@ -49,13 +50,13 @@ def _fans(shape) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight shape ``(n_in, n_out)`` or a kernel shape
     ``(*kernel_spatial, in_channels, out_channels)``, checked: every entry an integer >= 1."""
     if not isinstance(shape, Sequence) or isinstance(shape, str):
-        raise TypeError(
+        raise InputTypeError(
             f"shape: expected {_SHAPE_FORMS}, a sequence of integers, got "
             f"{type(shape).__name__} {shape!r}"
         )
     rank = len(shape)
     if rank < 2:
-        raise ValueError(
+        raise InputError(
             f"shape: expected {_SHAPE_FORMS}, of rank >= 2, got {tuple(shape)} of rank {rank}; "
             "fan-in and fan-out need an input axis and an output axis"
         )
@@ -73,7 +74,7 @@ def _fans(shape) -> tuple[int, int]:
 def _check_dtype(dtype) -> np.dtype:
     dtype = np.dtype(dtype)
     if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"dtype: expected a floating-point dtype, got {dtype}")
+        raise InputTypeError(f"dtype: expected a floating-point dtype, got {dtype}")
     return dtype
 
 

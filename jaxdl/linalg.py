@@ -12,6 +12,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxdl.errors import InputError, InputTypeError
+
 
 def _check(x, name: str, rank: int, what: str) -> jax.Array:
     """``x`` as a floating-point array of rank ``rank``, or a TypeError/ValueError."""
@@ -19,12 +21,12 @@ def _check(x, name: str, rank: int, what: str) -> jax.Array:
     if x.dtype == jnp.bool_ or not (
         jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.floating)
     ):
-        raise TypeError(
+        raise InputTypeError(
             f"{name}: expected x to hold real numbers (integer or floating dtype), got dtype "
             f"{x.dtype}"
         )
     if x.ndim != rank:
-        raise ValueError(
+        raise InputError(
             f"{name}: expected x to be a {what} (rank {rank}), got shape {x.shape} (rank {x.ndim})"
         )
     if not jnp.issubdtype(x.dtype, jnp.floating):

@@ -19,19 +19,20 @@ import numpy as np
 
 from jaxdl._checks import check_class_scores, is_traced
 from jaxdl.activations import log_softmax
+from jaxdl.errors import InputError, InputTypeError
 
 
 def _check_pair(y_hat, y, name: str) -> tuple[jax.Array, jax.Array]:
     """Arrays of one shape ``[batch, ...]`` (rank >= 1), or a ValueError naming both shapes."""
     y_hat, y = jnp.asarray(y_hat), jnp.asarray(y)
     if y_hat.shape != y.shape:
-        raise ValueError(
+        raise InputError(
             f"{name}: expected y_hat and y of the same shape [batch, ...], got y_hat "
             f"{y_hat.shape} and y {y.shape} (reshape one: broadcasting them would compare "
             "every prediction with every target)"
         )
     if y_hat.ndim == 0:
-        raise ValueError(
+        raise InputError(
             f"{name}: expected y_hat and y of rank >= 1 [batch, ...], got scalars (shape ())"
         )
     return y_hat, y
@@ -97,11 +98,13 @@ def _check_delta(delta) -> None:
         return
     value = np.asarray(delta)
     if value.dtype == bool or not np.issubdtype(value.dtype, np.number):
-        raise TypeError(f"huber_loss: expected delta to be a number, got {value.dtype} {delta!r}")
+        raise InputTypeError(
+            f"huber_loss: expected delta to be a number, got {value.dtype} {delta!r}"
+        )
     if value.ndim != 0:
-        raise ValueError(f"huber_loss: expected delta to be a scalar, got shape {value.shape}")
+        raise InputError(f"huber_loss: expected delta to be a scalar, got shape {value.shape}")
     if not (value > 0 and math.isfinite(float(value))):
-        raise ValueError(f"huber_loss: expected delta to be a finite number > 0, got {delta!r}")
+        raise InputError(f"huber_loss: expected delta to be a finite number > 0, got {delta!r}")
 
 
 def huber_loss(y_hat, y, delta=1.0) -> jax.Array:
@@ -173,7 +176,7 @@ def cross_entropy(logits, labels) -> jax.Array:
         wide = labels.astype(np.int64)
         bad = labels[(wide < 0) | (wide >= num_classes)]
         if bad.size:
-            raise ValueError(
+            raise InputError(
                 f"cross_entropy: expected labels in [0, {num_classes}) for {num_classes} "
                 f"classes, got label {bad[0]}"
             )

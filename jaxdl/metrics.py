@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdl._checks import check_class_scores
+from jaxdl.errors import InputError
 
 
 def _check(logits, labels, name: str) -> tuple[jax.Array, jax.Array]:
@@ -63,5 +64,5 @@ def accuracy(logits, labels) -> jax.Array:
     """
     logits, labels = _check(logits, labels, "accuracy")
     if logits.shape[0] == 0:
-        raise ValueError("accuracy: expected at least one example, got an empty batch")
+        raise InputError("accuracy: expected at least one example, got an empty batch")
     return jnp.mean(correct(logits, labels))

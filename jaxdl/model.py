@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdl._describe import describe
+from jaxdl.errors import InputError, InputTypeError
 
 NEEDS = ("key", "train", "mask")
 
@@ -65,11 +66,13 @@ def check_needs(needs: Iterable[str]) -> frozenset[str]:
     ['key', 'train']
     """
     if isinstance(needs, str):
-        raise TypeError(f"needs: expected a collection of {list(NEEDS)}, got the string {needs!r}")
+        raise InputTypeError(
+            f"needs: expected a collection of {list(NEEDS)}, got the string {needs!r}"
+        )
     needs = frozenset(needs)
     unknown = sorted(needs - set(NEEDS))
     if unknown:
-        raise ValueError(f"needs: expected some of {list(NEEDS)}, got {unknown}")
+        raise InputError(f"needs: expected some of {list(NEEDS)}, got {unknown}")
     return needs
 
 
@@ -140,7 +143,7 @@ def from_flax(module, *, rngs: Iterable[str] = ()) -> Model:
     rngs = tuple(rngs)
     for name in rngs:
         if not isinstance(name, str):
-            raise TypeError(f"rngs: expected names of random streams, got {name!r}")
+            raise InputTypeError(f"rngs: expected names of random streams, got {name!r}")
     takes = {n for n in ("train", "mask") if n in inspect.signature(module.__call__).parameters}
     needs = frozenset(takes | ({"key"} if rngs else set()))
 

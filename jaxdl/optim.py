@@ -15,6 +15,7 @@ import numpy as np
 import optax
 
 from jaxdl._checks import check_number, is_traced
+from jaxdl.errors import InputError
 
 
 class SGDState(NamedTuple):
@@ -44,7 +45,7 @@ def sgd(learning_rate) -> optax.GradientTransformation:
         with np.errstate(over="ignore"):  # a rate too large for float32 becomes inf: refused
             rate32 = np.float32(learning_rate)
         if not 0 < rate32 < np.inf:
-            raise ValueError(
+            raise InputError(
                 "learning_rate: expected a number that float32, the training dtype, holds as "
                 f"a finite number > 0, got {float(learning_rate)!r} ({rate32} in float32)"
             )
@@ -94,7 +95,7 @@ def l2_penalty(params) -> jax.Array:
     """
     leaves = jax.tree.leaves(params)
     if not leaves:
-        raise ValueError("params: expected at least one array, got an empty pytree")
+        raise InputError("params: expected at least one array, got an empty pytree")
     return sum(jnp.sum(jnp.square(p)) for p in leaves) / 2
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxdl._checks import check_int, check_number
+from jaxdl.errors import InputError, InputTypeError
 
 AXIS = "data"
 DEFAULT_TIMEOUT = 300.0  # seconds a process waits for the others to join
@@ -38,7 +39,9 @@ _PROBE_INTERVAL = 0.25  # seconds between two connection attempts to the coordin
 def _check_timeout(timeout) -> float:
     check_number(timeout, "timeout", low=0, strict=True)
     if np.ndim(timeout):
-        raise TypeError(f"timeout: expected a number of seconds, got shape {np.shape(timeout)}")
+        raise InputTypeError(
+            f"timeout: expected a number of seconds, got shape {np.shape(timeout)}"
+        )
     return float(timeout)
 
 
@@ -127,7 +130,7 @@ def initialize_distributed(
     """
     given = [v is not None for v in (coordinator, num_processes, process_id)]
     if any(given) and not all(given):
-        raise ValueError(
+        raise InputError(
             "coordinator, num_processes and process_id: expected all three or none (detection "
             f"from the environment), got coordinator={coordinator!r}, "
             f"num_processes={num_processes!r}, process_id={process_id!r}"
@@ -135,8 +138,10 @@ def initialize_distributed(
     timeout = _check_timeout(timeout)
     if all(given):
         host, _, port = str(coordinator).rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError(f"coordinator: expected 'host:port', got {coordinator!r}")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise InputError(
+                f"coordinator: expected 'host:port' with a port in [1, 65535], got {coordinator!r}"
+            )
         check_int(num_processes, "num_processes", low=1)
         check_int(process_id, "process_id", low=0, high=num_processes - 1)
         if process_id != 0:
@@ -182,7 +187,7 @@ def data_mesh(devices: int | str | None = None) -> Mesh:
     elif devices == "all":
         count = len(available)
     elif isinstance(devices, str):
-        raise ValueError(f"devices: expected a count or 'all', got {devices!r}")
+        raise InputError(f"devices: expected a count or 'all', got {devices!r}")
     else:
         count = check_int(
             devices, "devices (a count of the devices JAX sees)", low=1, high=len(available)

@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from jaxdl._checks import check_int
+from jaxdl.errors import InputError
 from jaxdl.results import write_bytes
 
 DEFAULT_FMTS = ("-", "m--", "g-.", "r:")
@@ -97,7 +98,7 @@ def plot(
     2
     """
     if not fmts:
-        raise ValueError("fmts: expected at least one format string, got an empty sequence")
+        raise InputError("fmts: expected at least one format string, got an empty sequence")
     if Y is None:
         X, Y = [[]], X
     if _has_one_axis(X):
@@ -106,13 +107,13 @@ def plot(
         Y = [Y]
     if len(X) != len(Y):
         if len(X) != 1:
-            raise ValueError(
+            raise InputError(
                 f"X and Y: expected one X or as many X as Y series, got {len(X)} X and "
                 f"{len(Y)} Y series"
             )
         X = X * len(Y)
     if legend is not None and len(legend) != len(Y):
-        raise ValueError(f"legend: expected {len(Y)} names, one per series, got {len(legend)}")
+        raise InputError(f"legend: expected {len(Y)} names, one per series, got {len(legend)}")
     if axes is None:
         fig, axes = new_figure(figsize)
     else:
@@ -147,7 +148,7 @@ def loss_panels(
     ['a', 'b']
     """
     if not curves:
-        raise ValueError("curves: expected at least one run, got none")
+        raise InputError("curves: expected at least one run, got none")
     nrows = -(-len(curves) // ncols)
     fig, axes = new_figure((panel_size[0] * ncols, panel_size[1] * nrows), nrows, ncols)
     for ax, (title, (train_curve, test_curve)) in zip(np.ravel(axes), curves.items(), strict=False):
@@ -198,20 +199,20 @@ def show_images(
     check_int(num_rows, "num_rows", low=1)
     check_int(num_cols, "num_cols", low=1)
     if not scale > 0:
-        raise ValueError(f"scale: expected a number > 0, got {scale!r}")
+        raise InputError(f"scale: expected a number > 0, got {scale!r}")
     images = np.asarray(images)
     if images.ndim not in (3, 4):
-        raise ValueError(
+        raise InputError(
             f"images: expected [n, height, width] or [n, height, width, channels], "
             f"got shape {images.shape}"
         )
     if len(images) > num_rows * num_cols:
-        raise ValueError(
+        raise InputError(
             f"images: expected at most num_rows * num_cols = {num_rows * num_cols} images, "
             f"got {len(images)}"
         )
     if titles is not None and len(titles) != len(images):
-        raise ValueError(f"titles: expected {len(images)} titles, one per image, got {len(titles)}")
+        raise InputError(f"titles: expected {len(images)} titles, one per image, got {len(titles)}")
     fig, axes = new_figure((num_cols * scale, num_rows * scale), num_rows, num_cols)
     axes = np.asarray(axes, dtype=object).reshape(-1)
     for i, ax in enumerate(axes):
@@ -242,13 +243,13 @@ def classifier_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) ->
     ['scratch', 'concise']
     """
     if not histories:
-        raise ValueError("histories: expected at least one model, got none")
+        raise InputError("histories: expected at least one model, got none")
     keys = ("train_loss", "train_acc", "test_acc")
     fig, axes = new_figure((4.0 * len(histories), 3.0), ncols=len(histories))
     for ax, (name, h) in zip(np.atleast_1d(axes), histories.items(), strict=True):
         missing = [k for k in keys if k not in h]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"histories[{name!r}]: expected the keys {list(keys)}, missing {missing}"
             )
         epochs = np.arange(1, len(h["train_loss"]) + 1)
@@ -281,11 +282,11 @@ def predictions_figure(images, true_labels: Sequence[str], predicted: Mapping[st
     ['coat', 'shirt']
     """
     if not predicted:
-        raise ValueError("predicted: expected at least one model, got none")
+        raise InputError("predicted: expected at least one model, got none")
     images = np.asarray(images)
     for name, labels in {"true_labels": true_labels, **predicted}.items():
         if len(labels) != len(images):
-            raise ValueError(
+            raise InputError(
                 f"{name}: expected {len(images)} labels, one per image, got {len(labels)}"
             )
     titles = [
@@ -339,7 +340,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
     """
     path = Path(path)
     if path.suffix.lower() != ".png":
-        raise ValueError(f"path: expected a file name ending in .png, got {str(path)!r}")
+        raise InputError(f"path: expected a file name ending in .png, got {str(path)!r}")
     return write_bytes(path, figure_png(fig, dpi))
 
 

@@ -15,6 +15,7 @@ from jax.sharding import Mesh
 from jaxdl._checks import check_data, check_int, check_labels
 from jaxdl.data.batching import check_batch_size
 from jaxdl.epoch import TRAIN, Loss, Metric, Transform, make_epoch, record_names
+from jaxdl.errors import InputError, InputTypeError
 from jaxdl.keys import RunKeys, run_keys
 from jaxdl.model import Model, TrainState, check_needs, init_state, predict
 from jaxdl.parallel import batch_slots
@@ -40,14 +41,14 @@ class Setup(NamedTuple):
 def _arrays(pair, label: str):
     """``(x, y)`` or ``(x, y, valid)`` as a checked triple of arrays (valid may be None)."""
     if not isinstance(pair, tuple | list) or len(pair) not in (2, 3):
-        raise TypeError(
+        raise InputTypeError(
             f"{label}: expected a tuple (x, y) or (x, y, valid), got {type(pair).__name__}"
         )
     x, y, *valid = (jnp.asarray(a) for a in pair)  # tracers pass through unchanged
     n = check_data(x, y, label)
     valid = valid[0] if valid else None
     if valid is not None and (valid.shape != (n,) or valid.dtype != jnp.bool_):
-        raise ValueError(
+        raise InputError(
             f"{label}: expected valid to be bool [{n}], got {valid.dtype} {tuple(valid.shape)}"
         )
     return x, y, valid
@@ -57,23 +58,23 @@ def _check_names(eval_data, metrics) -> None:
     """Evaluation sets and metrics need identifier names that give distinct record keys."""
     for name in (*eval_data, *metrics):
         if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(
+            raise InputError(
                 f"eval_data and metrics: expected names that are identifiers, got {name!r}"
             )
     if TRAIN in eval_data:
-        raise ValueError(
+        raise InputError(
             f"eval_data: the name {TRAIN!r} is taken by the training averages ("
             f"{TRAIN}_loss, ...); name the set otherwise, e.g. 'train_eval'"
         )
     for name in metrics:
         if name == "loss" or name.endswith("_loss"):
-            raise ValueError(
+            raise InputError(
                 f"metrics: names 'loss' and '..._loss' are kept for losses, got {name!r}"
             )
     names = record_names(metrics, eval_data)
     clash = sorted({n for n in names if names.count(n) > 1})
     if clash:
-        raise ValueError(
+        raise InputError(
             f"eval_data and metrics: the statistics' keys <set>_<stat> must differ; {clash} "
             "would stand for two of them; rename a set or a metric"
         )
@@ -81,7 +82,7 @@ def _check_names(eval_data, metrics) -> None:
 
 def _check_model(model) -> None:
     if not isinstance(model, Model):
-        raise TypeError(
+        raise InputTypeError(
             "model: expected a jaxdl Model (jaxdl.model.stateless(init, apply) for plain "
             f"functions, jaxdl.from_flax(module) for a flax module), got {type(model).__name__}"
         )
@@ -92,7 +93,7 @@ def _check_state_sees_no_padding(model, state, *, padded: bool) -> None:
     """A model whose state its training pass updates (batch statistics) must take the batch
     mask when batches can hold padding: else the padding would enter its statistics."""
     if padded and jax.tree.leaves(state.model_state) and "mask" not in model.needs:
-        raise ValueError(
+        raise InputError(
             "model: it has state (e.g. batch norm's running statistics), and these batches hold "
             "padding (a last partial batch, padding slots for the devices, or rows not valid), "
             "which would enter its statistics; let it take the batch mask (a `mask` argument "
@@ -109,7 +110,7 @@ def _check_per_example(fns: Mapping[str, Callable], output, y) -> None:
     for label, fn in fns.items():
         got = jax.eval_shape(fn, output, y)
         if getattr(got, "shape", None) != (y.shape[0],):
-            raise ValueError(
+            raise InputError(
                 f"{label}: expected one value per example, shape ({y.shape[0]},) for a batch of "
                 f"{y.shape[0]}, got shape {getattr(got, 'shape', type(got).__name__)}; return "
                 "the per-example values (no mean over the batch: the engine averages over the "
@@ -120,14 +121,14 @@ def _check_per_example(fns: Mapping[str, Callable], output, y) -> None:
 def _batched(key: jax.Array) -> int | None:
     """The number of keys in a batch of keys ``[N]``, or None for one key."""
     if not isinstance(key, jax.Array) or not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        raise TypeError(
+        raise InputTypeError(
             "key: expected a jax.random.key(seed) (or a batch of them, jax.random.split(key, "
             f"N)), got {type(key).__name__} {key!r}"
         )
     if key.ndim == 1:
         return key.shape[0]
     if key.ndim != 0:
-        raise ValueError(f"key: expected a key or a batch of keys [N], got shape {key.shape}")
+        raise InputError(f"key: expected a key or a batch of keys [N], got shape {key.shape}")
     return None
 
 
@@ -155,7 +156,7 @@ def prepare(
     if eval_data is None:
         eval_data = {}
     if not isinstance(eval_data, Mapping):
-        raise TypeError(
+        raise InputTypeError(
             "eval_data: expected a mapping {name: (x, y)} of evaluation sets, e.g. "
             f"{{'test': (x, y)}}, got {type(eval_data).__name__}"
         )
@@ -163,6 +164,10 @@ def prepare(
     _check_names(eval_data, metrics)
     x, y, valid = _arrays(data, "data")
     check_batch_size(batch_size, x.shape[0])
+    steps = -(-x.shape[0] // batch_size)  # per epoch; the step counter is an int32
+    check_int(
+        epochs, f"epochs (of {steps} steps each, counted in int32)", high=(2**31 - 1) // steps
+    )
     labels = {name: f"eval_data[{name!r}]" for name in eval_data}
     sets = {name: _arrays(pair, labels[name]) for name, pair in eval_data.items()}
     models = _batched(key)
@@ -185,7 +190,7 @@ def prepare(
         try:
             check_labels(lambda xb: predict(model, one, xb), inputs, labels_of_set, label)
         except TypeError as error:  # the model cannot take these inputs
-            raise ValueError(
+            raise InputError(
                 f"{label}: the model cannot take examples of shape {tuple(inputs.shape[1:])}: "
                 f"{error}"
             ) from error

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 
 from jaxdl._checks import check_int, check_number, is_traced
 from jaxdl.activations import get_activation, sigmoid, softmax, tanh
+from jaxdl.errors import InputError, InputTypeError
 from jaxdl.losses import cross_entropy, squared_loss
 
 LOSSES = ("cross_entropy", "squared")
@@ -110,7 +111,7 @@ def _activation(activation) -> tuple[Callable, Callable]:
         return get_activation(activation), DERIVATIVES[activation]
     if isinstance(activation, tuple) and len(activation) == 2 and all(map(callable, activation)):
         return activation
-    raise TypeError(
+    raise InputTypeError(
         f"activation: expected a name ({', '.join(map(repr, DERIVATIVES))}) or a pair "
         f"(phi, phi_prime) of functions, got {activation!r}"
     )
@@ -119,40 +120,40 @@ def _activation(activation) -> tuple[Callable, Callable]:
 def _check(params, x, y, lam, loss: str) -> None:
     """Raises when the shapes of ``params``, ``x`` and ``y``, ``lam`` or ``loss`` are wrong."""
     if not isinstance(params, tuple) or len(params) != 2:
-        raise TypeError(f"params: expected Params(w1, w2), got {type(params).__name__}")
+        raise InputTypeError(f"params: expected Params(w1, w2), got {type(params).__name__}")
     w1, w2 = params
     if w1.ndim != 2:
-        raise ValueError(f"params.w1: expected shape [num_hiddens, num_inputs], got {w1.shape}")
+        raise InputError(f"params.w1: expected shape [num_hiddens, num_inputs], got {w1.shape}")
     if w2.ndim != 2 or w2.shape[1] != w1.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"params.w2: expected shape [num_outputs, num_hiddens={w1.shape[0]}] for w1 "
             f"{w1.shape}, got {w2.shape}"
         )
     if x.ndim != 2 or x.shape[1] != w1.shape[1] or x.shape[0] == 0:
-        raise ValueError(
+        raise InputError(
             f"x: expected shape [batch >= 1, num_inputs={w1.shape[1]}] for w1 {w1.shape}, "
             f"got {x.shape}"
         )
     if loss not in LOSSES:
-        raise ValueError(f"loss: expected one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
+        raise InputError(f"loss: expected one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
     if loss == "cross_entropy" and y.shape != x.shape[:1]:
-        raise ValueError(f"y: expected labels of shape [batch] = {x.shape[:1]}, got {y.shape}")
+        raise InputError(f"y: expected labels of shape [batch] = {x.shape[:1]}, got {y.shape}")
     if loss == "cross_entropy" and not jnp.issubdtype(y.dtype, jnp.integer):
-        raise TypeError(f"y: expected integer class labels, got dtype {y.dtype}")
+        raise InputTypeError(f"y: expected integer class labels, got dtype {y.dtype}")
     if loss == "cross_entropy" and not is_traced(y):  # one_hot would zero a bad label
         with jax.ensure_compile_time_eval():  # eager even under jit
             low, high = int(jnp.min(y)), int(jnp.max(y))
         if low < 0 or high >= w2.shape[0]:
             bad = low if low < 0 else high
-            raise ValueError(f"y: expected labels in [0, {w2.shape[0]}), got label {bad}")
+            raise InputError(f"y: expected labels in [0, {w2.shape[0]}), got label {bad}")
     if loss == "squared" and y.shape != (x.shape[0], w2.shape[0]):
-        raise ValueError(
+        raise InputError(
             f"y: expected targets of shape [batch, num_outputs] = {(x.shape[0], w2.shape[0])}, "
             f"got {y.shape}"
         )
     check_number(lam, "lam", low=0)
     if jnp.ndim(lam) != 0:
-        raise ValueError(f"lam: expected a scalar, got shape {jnp.shape(lam)}")
+        raise InputError(f"lam: expected a scalar, got shape {jnp.shape(lam)}")
 
 
 def forward(params: Params, x, y, lam, *, activation="relu", loss="cross_entropy"):

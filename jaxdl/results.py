@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxdl.errors import InputError
+
 
 def to_plain(value):
     """Converts arrays, NumPy scalars, tuples and mappings to JSON-ready Python values.
@@ -37,7 +39,7 @@ def to_plain(value):
         value = np.asarray(value)
         return to_plain(value.tolist()) if value.ndim else to_plain(value.item())
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"value: expected a finite number, got {value}")
+        raise InputError(f"value: expected a finite number, got {value}")
     return value
 
 
@@ -84,6 +86,28 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def temporary_folder(parent: Path, prefix: str) -> Path:
+    """A new temporary folder in ``parent``, named ``{prefix}{pid}-...`` after this process,
+    first removing those of the same prefix whose process is gone (killed before it could
+    remove its own)."""
+    for path in parent.glob(f"{prefix}*"):
+        pid = path.name.removeprefix(prefix).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=parent, prefix=f"{prefix}{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _umask() -> int:
     """The process's umask, read without changing it where Linux shows it (another thread
     creating a file meanwhile would otherwise get mode 0666)."""
@@ -127,9 +151,9 @@ class Outputs:
         self._files: dict[str, bytes] = {}
         existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), None)
         if existing is not None and not existing.is_dir():
-            raise ValueError(f"{name}: expected a folder, got the file {existing}")
+            raise InputError(f"{name}: expected a folder, got the file {existing}")
         if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-            raise ValueError(f"{name}: cannot write to {existing} (permission denied)")
+            raise InputError(f"{name}: cannot write to {existing} (permission denied)")
 
     def add(self, name: str, data: bytes) -> None:
         """Holds the file ``name`` (relative to the folder) with ``data``."""
@@ -142,7 +166,7 @@ class Outputs:
     def write(self) -> list[Path]:
         """Writes every held file into the folder (made when missing) and returns their paths."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=self.folder, prefix=".incoming.", suffix=".tmp"))
+        staging = temporary_folder(self.folder, ".incoming-")
         try:
             for name, data in self._files.items():
                 write_bytes(staging / name, data)

@@ -18,6 +18,7 @@ import numpy as np
 
 from jaxdl._checks import is_traced
 from jaxdl._describe import array_digest, describe, function_name
+from jaxdl.errors import InputError
 from jaxdl.optim import optimizer_hyperparams
 
 __all__ = ["Run", "describe_optimizer", "fingerprint", "function_name"]
@@ -149,7 +150,7 @@ class Run:
         fields = {f.name for f in dataclasses.fields(cls)}
         if not isinstance(values, Mapping) or set(values) != fields:
             got = sorted(values) if isinstance(values, Mapping) else type(values).__name__
-            raise ValueError(f"run: expected the fields {sorted(fields)}, got {got}")
+            raise InputError(f"run: expected the fields {sorted(fields)}, got {got}")
         return cls(**values)
 
     def differences(self, other: Run) -> list[tuple[str, Any, Any]]:
@@ -175,12 +176,12 @@ class Run:
             if name != "epochs"
         ]
         if lines:
-            raise ValueError(
+            raise InputError(
                 f"checkpoint {where} was written by another run; resume with the same settings "
                 "(more epochs are fine) or use another checkpoint folder:\n" + "\n".join(lines)
             )
         if self.epochs < epochs_done:
-            raise ValueError(
+            raise InputError(
                 f"epochs: expected at least the {epochs_done} epochs already done in the "
                 f"checkpoint at {where}, got {self.epochs}"
             )

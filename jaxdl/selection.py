@@ -20,6 +20,7 @@ from jaxdl._checks import check_data, check_int, is_traced
 from jaxdl.divergence import check_finite
 from jaxdl.engine import train
 from jaxdl.epoch import Metric
+from jaxdl.errors import InputError
 from jaxdl.model import Model, stateless
 
 
@@ -196,7 +197,7 @@ def cross_validate(
     folds = fold_arrays(check_data(x, y, "data"), k)
     check_int(epochs, "epochs", low=1)
     if candidates is not None and not vmap:
-        raise ValueError("vmap: expected True with candidates (they train as one program)")
+        raise InputError("vmap: expected True with candidates (they train as one program)")
 
     def one_fold(candidate, *fold):
         fold_model = model if candidates is None else model(candidate)

@@ -439,3 +439,10 @@ def test_an_error_that_is_not_damage_is_raised_and_sets_nothing_aside(small, tmp
     finally:
         checkpointer.close()
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["1"]
+
+
+def test_a_checkpoint_folder_that_cannot_be_made_is_refused_naming_it(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(ValueError, match=r"^checkpoint_dir: cannot make or write .*a/run \("):
+        Checkpointer(tmp_path / "a" / "run")

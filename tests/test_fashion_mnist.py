@@ -8,6 +8,7 @@ import http.server
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -615,6 +616,18 @@ def trickling_server():
     stop.set()
     thread.join(timeout=5)
     listener.close()
+
+
+def test_a_killed_downloads_temporary_folder_is_removed_by_the_next(no_local_source, mirror):
+    folder = no_local_source / "here"
+    folder.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # a process that has ended: its temporary folder is a leftover
+    leftover = folder / f".download-{proc.pid}-abc"
+    leftover.mkdir()
+    (leftover / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b partial")
+    fm.download_fashion_mnist(folder, base_url=mirror.url, progressbar=False)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{n}.gz" for n in ALL_NAMES)
 
 
 def test_a_trickling_server_is_given_up_within_the_time_limit(no_local_source, trickling_server):

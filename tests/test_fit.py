@@ -460,3 +460,16 @@ def test_a_loss_or_metric_that_is_not_per_example_is_refused(
     assert str(error.value).startswith(
         f"{label}: expected one value per example, shape (2,) for a batch of 2, got shape ("
     )
+
+
+@RUNNERS
+def test_a_key_that_is_not_a_jax_key_is_refused(runner, regression_data):
+    for key in (0, np.array([0, 1], np.uint32)):  # a seed, a legacy raw key
+        with pytest.raises(TypeError, match=r"^key: expected a jax.random.key\(seed\)"):
+            _run(runner, regression_data, key=key)
+
+
+@RUNNERS
+def test_more_steps_than_the_int32_step_counter_holds_are_refused(runner, regression_data):
+    with pytest.raises(ValueError, match=r"^epochs \(of 11 steps each, counted in int32\)"):
+        _run(runner, regression_data, epochs=2**31, batch_size=10)

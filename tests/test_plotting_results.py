@@ -5,6 +5,8 @@ import json
 import math
 import os
 import stat
+import subprocess
+import sys
 
 import matplotlib
 import matplotlib.image
@@ -357,3 +359,24 @@ def test_outputs_add_json_with_nan_raises_at_once(tmp_path):
         out.add_json("other.json", [1.0, np.float32(np.inf)])
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
     assert (tmp_path / "metrics.json").read_text() == "old"
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_writers_staging_folder_is_removed_by_the_next_write(tmp_path):
+    """A run killed (SIGKILL) while writing its results leaves `.incoming-PID-...`; the next
+    write removes it, and leaves a live process's staging alone."""
+    killed = tmp_path / f".incoming-{_dead_pid()}-abc"
+    killed.mkdir()
+    (killed / "metrics.json").write_text("{")  # half written
+    live = tmp_path / f".incoming-{os.getppid()}-xyz"
+    live.mkdir()
+    out = Outputs(tmp_path)
+    out.add_json("metrics.json", {"a": 1})
+    out.write()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "metrics.json"]

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl._checks import check_int
+from jaxdl.errors import InputError
 
 
 class BatchSchedule(NamedTuple):
@@ -38,7 +39,7 @@ def check_batch_size(batch_size, num_examples: int, name: str = "batch_size") ->
     >>> check_batch_size(5, 4)
     Traceback (most recent call last):
     ...
-    ValueError: batch_size: expected an integer in [1, 4], got 5
+    jaxdl.errors.InputError: batch_size: expected an integer in [1, 4], got 5
     """
     check_int(batch_size, name, low=1, high=num_examples)
 
@@ -156,7 +157,7 @@ def data_iter(batch_size: int, features, labels, *, key: jax.Array | None) -> It
     """
     num_examples = len(features)
     if len(labels) != num_examples:
-        raise ValueError(
+        raise InputError(
             f"features and labels: expected the same number of examples, got {num_examples} "
             f"and {len(labels)}"
         )

@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+from jaxdl.errors import InputError
+from jaxdl.results import temporary_folder
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def download_checked(
     import requests
     import urllib3
 
-    tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
+    tmp = temporary_folder(folder, ".download-")
     try:
         for name, url in files.items():
             part = tmp / name
@@ -115,7 +117,7 @@ def download_checked(
             except (requests.RequestException, urllib3.exceptions.HTTPError) as err:
                 raise ConnectionError(f"downloading {url}: {_why(err)}") from err
             except ValueError as err:
-                raise ValueError(f"downloading {url}: refused and deleted: {err}") from err
+                raise InputError(f"downloading {url}: refused and deleted: {err}") from err
             os.replace(part, folder / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from jaxdl.data.download import download_checked
 from jaxdl.data.fashion_mnist_files import _check_existing, _check_file
+from jaxdl.errors import InputError, InputTypeError
 
 DOWNLOAD_ENV_VAR = "JAXDL_DOWNLOAD"  # 0, off, no or false: never download
 URL_ENV_VAR = "JAXDL_FASHION_MNIST_URL"  # the base URL of a mirror
@@ -38,13 +39,13 @@ def _download_setting(download: bool | None) -> tuple[bool, str]:
     """Whether to download (the argument, else ``$JAXDL_DOWNLOAD``) and, when not, why not."""
     if download is not None:
         if not isinstance(download, bool):
-            raise TypeError(f"download: expected True, False or None, got {download!r}")
+            raise InputTypeError(f"download: expected True, False or None, got {download!r}")
         return download, "turned off by download=False"
     value = os.environ.get(DOWNLOAD_ENV_VAR, "")
     if value.strip().lower() in _OFF:
         return False, f"turned off by ${DOWNLOAD_ENV_VAR}={value}"
     if value.strip().lower() not in ("", *_ON):
-        raise ValueError(
+        raise InputError(
             f"${DOWNLOAD_ENV_VAR}: expected one of {', '.join(_OFF + _ON)} (or unset), "
             f"got {value!r}"
         )
@@ -57,7 +58,7 @@ def _base_url(base_url: str | None) -> str:
     if url is None:
         name, url = f"${URL_ENV_VAR}", os.environ.get(URL_ENV_VAR) or DEFAULT_URL
     if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
-        raise ValueError(f"{name}: expected an http:// or https:// URL, got {url!r}")
+        raise InputError(f"{name}: expected an http:// or https:// URL, got {url!r}")
     return url if url.endswith("/") else f"{url}/"
 
 
@@ -100,7 +101,7 @@ def download_fashion_mnist(
     """
     url = _base_url(base_url)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise ValueError(f"timeout: expected a number of seconds > 0, got {timeout!r}")
+        raise InputError(f"timeout: expected a number of seconds > 0, got {timeout!r}")
     folder = default_cache_dir() if folder is None else Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     missing = _check_existing(folder)

@@ -18,6 +18,7 @@ import numpy as np
 
 from jaxdl.data.idx import read_idx
 from jaxdl.data.images import NUM_CLASSES
+from jaxdl.errors import InputError, InputTypeError
 
 IMAGE_SHAPE = (28, 28)
 # Split -> (images file, labels file), the names of the original release without ".gz".
@@ -67,17 +68,17 @@ def _digests(verify) -> Mapping[str, str | None]:
     if isinstance(verify, Mapping):
         missing = [name for name in _all_names() if name not in verify]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"verify: expected a digest for each of {_all_names()}, missing {missing}"
             )
         for name in _all_names():
             digest = verify[name]
             if digest is not None and not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
-                raise ValueError(
+                raise InputError(
                     f"verify[{name!r}]: expected 64 lowercase hex digits or None, got {digest!r}"
                 )
         return verify
-    raise TypeError(
+    raise InputTypeError(
         f"verify: expected True, False or a mapping of file names to digests, got {verify!r}"
     )
 
@@ -101,22 +102,22 @@ def _find_files(folder: Path) -> tuple[dict[str, Path], str]:
 def _check_split(images: np.ndarray, labels: np.ndarray, images_from: str, labels_from: str):
     """Checks shapes, types and label range; returns the Split (labels as int32)."""
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(
+        raise InputError(
             f"{images_from}: expected uint8 images [N, 28, 28], found {images.dtype} "
             f"{list(images.shape)}"
         )
     if labels.ndim != 1 or labels.dtype.kind not in "ui":
-        raise ValueError(
+        raise InputError(
             f"{labels_from}: expected integer labels [N], found {labels.dtype} {list(labels.shape)}"
         )
     if len(images) != len(labels):
-        raise ValueError(
+        raise InputError(
             f"{images_from} and {labels_from}: expected as many images as labels, "
             f"found {len(images)} images and {len(labels)} labels"
         )
     bad = np.flatnonzero((labels < 0) | (labels >= NUM_CLASSES))
     if bad.size:
-        raise ValueError(
+        raise InputError(
             f"{labels_from}: expected labels in [0, {NUM_CLASSES}), found {bad.size} outside, "
             f"the first {labels[bad[0]]} at index {bad[0]}"
         )
@@ -146,5 +147,5 @@ def _check_existing(folder: Path) -> list[str]:
         try:
             _check_file(path)
         except ValueError as err:
-            raise ValueError(f"{err} (delete {path} to download it again)") from err
+            raise InputError(f"{err} (delete {path} to download it again)") from err
     return [name for name in _all_names() if name not in files]

@@ -14,6 +14,7 @@ import logging
 import numpy as np
 
 from jaxdl.data.fashion_mnist_files import IMAGE_SHAPE, FashionMNIST, Split, _check_split
+from jaxdl.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def _split_from_records(source, name: str) -> Split:
         records = source.__getitems__(list(range(start, stop)))
         chunk = np.stack([np.asarray(r["image"]) for r in records])
         if chunk.dtype != np.uint8 or chunk.shape != (stop - start, *IMAGE_SHAPE, 1):
-            raise ValueError(
+            raise InputError(
                 f"{name}: expected uint8 images [28, 28, 1], found {chunk.dtype} "
                 f"{list(chunk.shape[1:])}"
             )

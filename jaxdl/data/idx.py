@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxdl.errors import InputError, InputTypeError
 from jaxdl.results import write_bytes
 
 # IDX type code -> element type as stored (big-endian).
@@ -88,26 +89,26 @@ def _parse_header(data, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
         than the header needs.
     """
     if len(data) < 4:
-        raise ValueError(
+        raise InputError(
             f"{name}: truncated IDX header: expected at least 4 bytes for the magic number, "
             f"found {len(data)} bytes"
         )
     if data[:2] != b"\x00\x00":
-        raise ValueError(
+        raise InputError(
             f"{name}: not an IDX file: expected the magic number to start with bytes "
             f"0x00 0x00, found 0x{data[0]:02X} 0x{data[1]:02X}"
         )
     code, ndim = data[2], data[3]
     if code not in IDX_DTYPES:
-        raise ValueError(
+        raise InputError(
             f"{name}: unsupported IDX element type code: expected one of {_codes()}, "
             f"found 0x{code:02X}"
         )
     if ndim == 0:
-        raise ValueError(f"{name}: bad IDX header: expected at least 1 dimension, found 0")
+        raise InputError(f"{name}: bad IDX header: expected at least 1 dimension, found 0")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(
+        raise InputError(
             f"{name}: truncated IDX header: expected {header} bytes for {ndim} dimensions, "
             f"found {len(data)} bytes"
         )
@@ -143,11 +144,11 @@ def encode_idx(array) -> bytes:
     array = np.asarray(array)
     code = _TYPE_CODES.get(array.dtype.str[1:])
     if code is None:
-        raise TypeError(f"array: expected an element type among {_codes()}, got {array.dtype}")
+        raise InputTypeError(f"array: expected an element type among {_codes()}, got {array.dtype}")
     if not 1 <= array.ndim <= 255:
-        raise ValueError(f"array: expected 1 to 255 dimensions, got shape {array.shape}")
+        raise InputError(f"array: expected 1 to 255 dimensions, got shape {array.shape}")
     if max(array.shape) >= 2**32:
-        raise ValueError(f"array: expected every size below 2**32, got shape {array.shape}")
+        raise InputError(f"array: expected every size below 2**32, got shape {array.shape}")
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
     return header + np.ascontiguousarray(array, IDX_DTYPES[code]).tobytes()
 
@@ -206,7 +207,7 @@ def _read_content(path: str | os.PathLike) -> bytearray:
             with gzip.GzipFile(fileobj=file, mode="rb") as stream:
                 return _read_declared(stream, name, None)
         except (OSError, EOFError, zlib.error) as err:
-            raise ValueError(
+            raise InputError(
                 f"{name}: broken gzip stream: expected a complete gzip file, found an error: {err}"
             ) from err
 
@@ -241,12 +242,12 @@ def read_idx(path: str | os.PathLike, *, sha256: str | None = None) -> np.ndarra
            [3, 4, 5]], dtype=int32)
     """
     if sha256 is not None and not (isinstance(sha256, str) and _SHA256.fullmatch(sha256)):
-        raise ValueError(f"sha256: expected 64 lowercase hex digits, got {sha256!r}")
+        raise InputError(f"sha256: expected 64 lowercase hex digits, got {sha256!r}")
     data = _read_content(path)
     if sha256 is not None:
         found = hashlib.sha256(data).hexdigest()
         if found != sha256:
-            raise ValueError(
+            raise InputError(
                 f"{path}: SHA-256 digest of the uncompressed content does not match: "
                 f"expected {sha256}, found {found}"
             )

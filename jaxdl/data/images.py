@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl.errors import InputError, InputTypeError
+
 NUM_CLASSES = 10
 TEXT_LABELS = (
     "t-shirt",
@@ -45,12 +47,12 @@ def text_labels(labels) -> list[str]:
     """
     labels = np.asarray(labels)
     if labels.dtype.kind not in "ui":
-        raise TypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
+        raise InputTypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
     if labels.ndim != 1:
-        raise ValueError(f"labels: expected a 1-D array [n], got shape {labels.shape}")
+        raise InputError(f"labels: expected a 1-D array [n], got shape {labels.shape}")
     bad = labels[(labels < 0) | (labels >= NUM_CLASSES)]
     if bad.size:
-        raise ValueError(
+        raise InputError(
             f"labels: expected class indices in [0, {NUM_CLASSES}), got {bad.tolist()}"
         )
     return [TEXT_LABELS[int(i)] for i in labels]
@@ -89,9 +91,9 @@ def to_device(images, device=None) -> jax.Array:
     if not isinstance(images, jax.Array):
         images = np.asarray(images)
     if images.dtype != np.uint8:
-        raise TypeError(f"images: expected uint8 pixel values, got dtype {images.dtype}")
+        raise InputTypeError(f"images: expected uint8 pixel values, got dtype {images.dtype}")
     if images.ndim not in (3, 4):
-        raise ValueError(
+        raise InputError(
             "images: expected [n, height, width] or [n, height, width, channels], got shape "
             f"{images.shape}"
         )

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxdl._checks import check_int, check_number
+from jaxdl.errors import InputError
 
 
 def synthetic_regression(
@@ -33,9 +34,9 @@ def synthetic_regression(
     """
     w = jnp.asarray(w, jnp.float32)
     if w.ndim != 1:
-        raise ValueError(f"w: expected a vector [num_features], got shape {w.shape}")
+        raise InputError(f"w: expected a vector [num_features], got shape {w.shape}")
     if jnp.ndim(b) != 0:
-        raise ValueError(f"b: expected a scalar, got shape {jnp.shape(b)}")
+        raise InputError(f"b: expected a scalar, got shape {jnp.shape(b)}")
     check_int(num_examples, "num_examples", low=1)
     check_number(noise, "noise", low=0)
     key_x, key_noise = jax.random.split(key)
@@ -62,7 +63,7 @@ def polynomial_features(x, max_degree: int) -> jax.Array:
     """
     x = jnp.asarray(x)
     if x.ndim != 1:
-        raise ValueError(f"x: expected a vector [n], got shape {x.shape}")
+        raise InputError(f"x: expected a vector [n], got shape {x.shape}")
     check_int(max_degree, "max_degree", low=1)
     powers = jnp.arange(max_degree)
     factorials = jnp.array([math.factorial(i) for i in range(max_degree)], jnp.float32)
@@ -104,7 +105,7 @@ def polynomial_data(
     check_int(max_degree, "max_degree", low=1)
     true_w = jnp.asarray(true_w, jnp.float32)
     if true_w.ndim != 1 or not 1 <= true_w.shape[0] <= max_degree:
-        raise ValueError(
+        raise InputError(
             f"true_w: expected a vector of 1 to max_degree ({max_degree}) weights, got shape "
             f"{true_w.shape}"
         )

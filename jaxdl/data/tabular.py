@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from jaxdl.errors import InputError, InputTypeError
+
 
 class TabularData(NamedTuple):
     """Features and targets of a table, ready for training.
@@ -48,13 +50,13 @@ class TabularData(NamedTuple):
 
 def _check_frame(frame, name: str) -> None:
     if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name}: expected a pandas DataFrame, got {type(frame).__name__}")
+        raise InputTypeError(f"{name}: expected a pandas DataFrame, got {type(frame).__name__}")
 
 
 def _check_no_empty_column(frame: pd.DataFrame, columns) -> None:
     for column in columns:
         if frame[column].isna().all():
-            raise ValueError(
+            raise InputError(
                 f"frame: expected every column to hold values, got column {column!r} with NA "
                 f"in all {len(frame)} rows (drop it or fill it first)"
             )
@@ -148,25 +150,25 @@ def preprocess(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Serie
     """
     _check_frame(frame, "preprocess")
     if target not in frame.columns:
-        raise ValueError(
+        raise InputError(
             f"target: expected one of the columns {[str(c) for c in frame.columns]}, got {target!r}"
         )
     if len(frame) == 0:
-        raise ValueError("frame: expected at least one row, got none")
+        raise InputError("frame: expected at least one row, got none")
     if frame.shape[1] < 2:
-        raise ValueError(
+        raise InputError(
             f"frame: expected at least one feature column besides the target {target!r}, got none"
         )
     _check_no_empty_column(frame, frame.columns)
     y = frame[target]
     if not pd.api.types.is_numeric_dtype(y):
-        raise ValueError(
+        raise InputError(
             f"target: expected column {target!r} to be numeric, got dtype {y.dtype} "
             f"(first values {y.head(3).tolist()})"
         )
     missing = np.flatnonzero(y.isna().to_numpy())
     if missing.size:
-        raise ValueError(
+        raise InputError(
             f"target: expected column {target!r} without NA, got NA in {missing.size} row(s), "
             f"at row index {missing[:5].tolist()}"
         )
@@ -176,19 +178,19 @@ def preprocess(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Serie
 
 def _check_categorical(categorical, target: str) -> tuple[str, ...]:
     if isinstance(categorical, str) or not isinstance(categorical, Iterable):
-        raise TypeError(
+        raise InputTypeError(
             f"categorical: expected a sequence of column names, got {type(categorical).__name__} "
             f"{categorical!r}"
         )
     names = tuple(categorical)
     for name in names:
         if not isinstance(name, str):
-            raise TypeError(
+            raise InputTypeError(
                 f"categorical: expected a sequence of column names, got {type(name).__name__} "
                 f"{name!r} among {list(names)!r}"
             )
     if target in names:
-        raise ValueError(
+        raise InputError(
             f"categorical: expected feature columns, got the target {target!r}, which must be "
             "numeric"
         )
@@ -201,14 +203,14 @@ def _read_text(path: Path) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(
+        raise InputError(
             f"{path}: expected UTF-8 text, got byte 0x{data[e.start]:02X} at offset {e.start}, "
             "which is not UTF-8 (a binary file, or text in another encoding such as UTF-16 or "
             "Latin-1: convert it to UTF-8)"
         ) from e
     nul = data.find(b"\x00")
     if nul >= 0:
-        raise ValueError(
+        raise InputError(
             f"{path}: expected UTF-8 text, got a NUL byte at offset {nul} (a binary file, or "
             "UTF-16 text: convert it to UTF-8)"
         )
@@ -246,8 +248,8 @@ def _check_numbers(frame: pd.DataFrame, skip: tuple[str, ...], path: Path) -> No
         more = f" (and {rows.size - 1} more in this column)" if rows.size > 1 else ""
         if parsed[i]:
             value = value if text else float(value)  # inf, not np.float64(inf)
-            raise ValueError(f"{where}: expected a finite number, got {value!r}{more}")
-        raise ValueError(
+            raise InputError(f"{where}: expected a finite number, got {value!r}{more}")
+        raise InputError(
             f"{where}: expected a number or NA, as {k} of its {n} non-missing values are "
             f"numbers, got {value!r}{more}; correct the file, or pass "
             f"categorical=[{column!r}] to one-hot encode the column"
@@ -311,13 +313,13 @@ def load_csv(
         # Declared columns as text, as written: a code 007 is not the number 7.0.
         frame = pd.read_csv(io.StringIO(text), dtype=dict.fromkeys(categorical, str))
     except pd.errors.EmptyDataError as e:
-        raise ValueError(f"{path}: expected a CSV file with a header row, got an empty file") from e
+        raise InputError(f"{path}: expected a CSV file with a header row, got an empty file") from e
     except pd.errors.ParserError as e:
-        raise ValueError(f"{path}: could not parse the CSV file: {e}") from e
+        raise InputError(f"{path}: could not parse the CSV file: {e}") from e
     columns = [str(c) for c in frame.columns]
     for name in categorical:
         if name not in columns:
-            raise ValueError(
+            raise InputError(
                 f"{path}: categorical: expected names among the columns {columns}, got {name!r}"
             )
     if target in columns:  # else preprocess says that the target is not a column
@@ -325,7 +327,7 @@ def load_csv(
     try:
         features, y = preprocess(frame, target)
     except ValueError as e:
-        raise ValueError(f"{path}: {str(e).removeprefix('frame: ')}") from e
+        raise InputError(f"{path}: {str(e).removeprefix('frame: ')}") from e
     return TabularData(
         x=jnp.asarray(features.to_numpy(dtype=np.float32)),
         y=jnp.asarray(y.to_numpy(dtype=np.float32)),

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from jaxdl._checks import check_int, check_number, is_traced
 from jaxdl.activations import get_activation
+from jaxdl.errors import InputError, InputTypeError
 from jaxdl.model import Model, from_flax, stateless
 from jaxdl.models.softmax import flatten
 
@@ -54,10 +55,10 @@ def dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
     True
     """
     if is_traced(rate):
-        raise TypeError("rate: expected a Python number, got a traced value")
+        raise InputTypeError("rate: expected a Python number, got a traced value")
     check_number(rate, "rate", low=0)
     if rate > 1:
-        raise ValueError(f"rate: expected a probability in [0, 1], got {rate}")
+        raise InputError(f"rate: expected a probability in [0, 1], got {rate}")
     if rate == 0:
         return x
     if rate == 1:
@@ -70,14 +71,14 @@ def _check(num_hiddens, dropout_rates, num_outputs, activation):
     num_hiddens = tuple(check_int(w, "num_hiddens", low=1) for w in num_hiddens)
     rates = tuple(float(r) for r in dropout_rates)
     if not num_hiddens or len(rates) != len(num_hiddens):
-        raise ValueError(
+        raise InputError(
             f"num_hiddens and dropout_rates: expected one rate per hidden layer (at least one "
             f"layer), got {len(num_hiddens)} widths and {len(rates)} rates"
         )
     for rate in rates:
         check_number(rate, "dropout_rates", low=0)
         if rate > 1:
-            raise ValueError(f"dropout_rates: expected probabilities in [0, 1], got {rate}")
+            raise InputError(f"dropout_rates: expected probabilities in [0, 1], got {rate}")
     get_activation(activation)  # raises for an unknown name
     return num_hiddens, rates, check_int(num_outputs, "num_outputs", low=1)
 

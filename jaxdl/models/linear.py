@@ -10,6 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxdl.errors import InputError
 from jaxdl.model import Model, from_flax, stateless
 
 INIT_STD = 0.01
@@ -82,7 +83,7 @@ def closed_form(X, y) -> tuple[jax.Array, jax.Array]:
     """
     X = jnp.asarray(X)
     if X.ndim != 2:
-        raise ValueError(f"X: expected a matrix [n, d], got shape {X.shape}")
+        raise InputError(f"X: expected a matrix [n, d], got shape {X.shape}")
     theta = least_squares(jnp.concatenate([X, jnp.ones((X.shape[0], 1), X.dtype)], axis=1), y)
     return theta[:-1], theta[-1]
 
@@ -105,8 +106,8 @@ def least_squares(X, y) -> jax.Array:
     """
     X, y = jnp.asarray(X), jnp.asarray(y)
     if X.ndim != 2:
-        raise ValueError(f"X: expected a matrix [n, d], got shape {X.shape}")
+        raise InputError(f"X: expected a matrix [n, d], got shape {X.shape}")
     if y.shape != (X.shape[0],):
-        raise ValueError(f"y: expected shape ({X.shape[0]},) to match X, got {y.shape}")
+        raise InputError(f"y: expected shape ({X.shape[0]},) to match X, got {y.shape}")
     w, *_ = jnp.linalg.lstsq(X, y)
     return w

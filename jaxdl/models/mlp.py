@@ -18,6 +18,7 @@ import numpy as np
 
 from jaxdl._checks import check_int, check_number, is_traced
 from jaxdl.activations import get_activation
+from jaxdl.errors import InputError
 from jaxdl.model import Model, from_flax, stateless
 from jaxdl.models.softmax import flatten
 
@@ -27,7 +28,7 @@ INIT_STD = 0.01
 def _check(num_hiddens, num_outputs, activation) -> tuple[tuple[int, ...], int]:
     num_hiddens = tuple(num_hiddens)
     if not num_hiddens:
-        raise ValueError("num_hiddens: expected at least one hidden layer width, got none")
+        raise InputError("num_hiddens: expected at least one hidden layer width, got none")
     num_hiddens = tuple(check_int(w, "num_hiddens", low=1) for w in num_hiddens)
     num_outputs = check_int(num_outputs, "num_outputs", low=1)
     get_activation(activation)  # raises for an unknown name
@@ -44,18 +45,18 @@ def _layer_stds(init_std, num_layers: int) -> tuple:
     elif np.ndim(init_std) == 0:
         return (init_std,) * num_layers
     else:
-        raise ValueError(
+        raise InputError(
             f"init_std: expected a number or one per layer [{num_layers}], got shape "
             f"{np.shape(init_std)}"
         )
     if len(stds) != num_layers:
-        raise ValueError(
+        raise InputError(
             f"init_std: expected a number or one per layer ({num_layers} layers), got "
             f"{len(stds)} values"
         )
     for std in stds:
         if np.ndim(std) != 0:
-            raise ValueError(f"init_std: expected one number per layer, got shape {np.shape(std)}")
+            raise InputError(f"init_std: expected one number per layer, got shape {np.shape(std)}")
     return stds
 
 
@@ -173,7 +174,7 @@ def concise_mlp(*args, **kwargs) -> Model:
     c = mlp(*args, **kwargs).config
     std = c["init_std"]
     if std is None:
-        raise ValueError(
+        raise InputError(
             "init_std: expected numbers for concise_mlp, got a traced value; sweep the scale "
             "with mlp, whose init_std may be traced"
         )
