@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -38,7 +40,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from jaxdl.compilation import ENV_VAR, cache_dir, default_cache_dir
-from jaxdl.results import write_json, write_text
+from jaxdl.errors import InputError
+from jaxdl.results import FolderLock, write_json, write_text
 
 import common
 from reference import BOOK
@@ -86,6 +89,14 @@ def worker(names: list[str], out: Path, quick: bool, report, scripts: Path = HER
         report.flush()
 
 
+def _die_with_parent() -> None:
+    """In the worker, before it starts (Linux): the kernel sends it SIGTERM when the job's
+    process dies, even by SIGKILL, so no worker goes on training and writing alone."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def run(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
     """Runs the experiments in worker processes (:func:`worker`) and yields each one's report
     as it ends. When a worker dies, the experiment it was running is reported failed and a new
@@ -98,15 +109,20 @@ def run(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
         cmd += ["--quick"] * quick
         env = {**os.environ, "MPLBACKEND": "Agg"}
         began = time.perf_counter()
-        proc = subprocess.Popen(cmd, pass_fds=(write_fd,), env=env)
+        proc = subprocess.Popen(cmd, pass_fds=(write_fd,), env=env, preexec_fn=_die_with_parent)
         os.close(write_fd)
-        with os.fdopen(read_fd) as reports:
-            for line in reports:
-                report = json.loads(line)
-                pending.remove(report["name"])
-                began = time.perf_counter()
-                yield report
-        proc.wait()
+        try:
+            with os.fdopen(read_fd) as reports:
+                for line in reports:
+                    report = json.loads(line)
+                    pending.remove(report["name"])
+                    began = time.perf_counter()
+                    yield report
+            proc.wait()
+        finally:  # the job stopped (an error, `kill`, Ctrl-C): so does its worker
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait()
         if pending:
             name = pending.pop(0)
             with open(out / name / "log.txt", "a") as log:
@@ -161,7 +177,8 @@ def report_row(
             ok, ours = False, f"metrics.json unreadable: {error!r}"
     else:
         ours = f"**failed**: see [log]({(folder / 'log.txt').relative_to(root)})"
-    pngs = sorted(folder.glob("*.png")) if folder.exists() else []
+    # A failed experiment leaves its folder as it was: PNGs there are an earlier run's.
+    pngs = sorted(folder.glob("*.png")) if ok and folder.exists() else []
     notebook = root / "notebooks" / f"{entry.name}.ipynb"
     pngs += [notebook] if notebook.exists() else []
     links = " ".join(
@@ -172,9 +189,12 @@ def report_row(
     return f"| {entry.name} | {ours} | {book} | {band} | {links} | {seconds:.1f} s |"
 
 
-def timing(folder: Path, seconds: float) -> dict:
+def timing(folder: Path, seconds: float, ok: bool) -> dict:
     """An experiment's seconds for run_all.json: wall (in the worker), and compile and train
-    from its metrics.json (train: its own time less compilation), with its compilations."""
+    from its metrics.json (train: its own time less compilation), with its compilations. A
+    failed experiment wrote no metrics.json: one there is an earlier run's, not read."""
+    if not ok:
+        return {"wall_s": seconds}
     try:
         t = json.loads((folder / "metrics.json").read_text())["timing"]
     except (OSError, KeyError, ValueError):
@@ -217,6 +237,24 @@ def main(argv=None) -> int:
         with os.fdopen(args.worker, "w") as report:
             worker([e.name for e in entries], args.out, args.quick, report, args.scripts)
         return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = FolderLock(args.out, "--out")
+    except InputError as error:
+        p.error(str(error))
+    signal.signal(signal.SIGTERM, _stop)  # `kill` ends the job through its finally clauses
+    try:
+        return _job(args, entries)
+    finally:
+        lock.release()
+
+
+def _stop(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _job(args, entries) -> int:
+    """The main job proper: every experiment, then run_all.json and REPORT.md."""
     cache = cache_dir(args.compilation_cache)
     os.environ[ENV_VAR] = str(cache) if cache else "off"
     print(f"compilation cache: {cache or 'off'}")
@@ -229,7 +267,7 @@ def main(argv=None) -> int:
         entry, folder = by_name[report["name"]], args.out / report["name"]
         row = report_row(entry, folder, report["ok"], report["seconds"], args.out, args.quick)
         ok = report["ok"] and "metrics.json unreadable" not in row
-        times[entry.name] = t = {"ok": ok, **timing(folder, report["seconds"])}
+        times[entry.name] = t = {"ok": ok, **timing(folder, report["seconds"], ok)}
         parts = [f"{t['wall_s']:.1f} s"]
         if "compile_s" in t:
             parts.append(f"compile {t['compile_s']:.1f} s, train {t['train_s']:.1f} s")

@@ -27,12 +27,10 @@ the last complete epoch.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import jax
@@ -41,6 +39,7 @@ import numpy as np
 from jaxdl._checks import check_int
 from jaxdl._describe import array_bytes
 from jaxdl.errors import InputError
+from jaxdl.results import LOCK, FolderLock
 from jaxdl.run import Run
 
 FORMAT = "jaxdl-checkpoint-4"  # 4: TrainState with model_state; signature by paths; meta digest
@@ -56,7 +55,6 @@ META = {  # what the metadata holds, and of which kind
 # file, entries missing): damage. Anything else (PermissionError, other OSErrors, MemoryError)
 # is not, and propagates.
 DAMAGE = (ValueError, KeyError, TypeError, FileNotFoundError)
-LOCK = ".lock"
 UNFINISHED = ".orbax-checkpoint-tmp"  # in the name of the folder of a save in progress
 DAMAGED = "damaged-"
 
@@ -92,31 +90,6 @@ def state_digest(state) -> str:
     return h.hexdigest()
 
 
-class _FolderLock:
-    """An exclusive ``flock`` on ``folder/.lock``, held until :meth:`release`; the file says
-    which process holds it. The operating system drops the lock when the process dies."""
-
-    def __init__(self, folder: Path):
-        self.path = folder / LOCK
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(self._fd, 200, 0).decode(errors="replace").strip() or "unknown"
-            os.close(self._fd)
-            raise InputError(
-                f"checkpoint_dir: {folder} is in use by another run ({holder}); wait for it to "
-                "finish or use another folder"
-            ) from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"process {os.getpid()} on {socket.gethostname()}".encode(), 0)
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the lock
-            self._fd = None
-
-
 class Checkpointer:
     """Saves and restores one run's checkpoints in ``directory`` (kept: the last ``keep``).
 
@@ -141,7 +114,9 @@ class Checkpointer:
             raise InputError(f"checkpoint_dir: expected a folder, got the file {self.directory}")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._lock = _FolderLock(self.directory) if jax.process_index() == 0 else None
+            self._lock = (
+                FolderLock(self.directory, "checkpoint_dir") if jax.process_index() == 0 else None
+            )
         except OSError as error:  # read-only, no permission, a loop of links, a full disk
             raise InputError(
                 f"checkpoint_dir: cannot make or write {self.directory} ({error.strerror or error})"

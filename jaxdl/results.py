@@ -9,10 +9,12 @@ together: a run that fails leaves its folder as it was.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -84,6 +86,43 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+LOCK = ".lock"
+
+
+class FolderLock:
+    """An exclusive ``flock`` on ``folder/.lock``, held until :meth:`release`; the file says
+    which process holds it. The operating system drops the lock when the process dies, so a
+    killed run's lock blocks nobody.
+
+    Args:
+      folder: an existing folder.
+      name: what the folder is called for the user (``"checkpoint_dir"``, ``"--out"``).
+
+    Raises:
+      InputError: when another process holds the lock, naming the folder and that process.
+    """
+
+    def __init__(self, folder: Path, name: str):
+        self.path = Path(folder) / LOCK
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self._fd)
+            raise InputError(
+                f"{name}: {folder} is in use by another run ({holder}); wait for it to "
+                "finish or use another folder"
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"process {os.getpid()} on {socket.gethostname()}".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the lock
+            self._fd = None
 
 
 def temporary_folder(parent: Path, prefix: str) -> Path:

@@ -2,9 +2,13 @@
 non-zero on a failure, recompiles nothing the second time; and the benchmark's JSON."""
 
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +155,112 @@ def test_a_folder_flag_naming_a_file_is_refused(tmp_path, capsys, flag):
         run_all.main(["--only", "calculus", flag, str(file)])
     assert exit_.value.code == 2
     assert f"argument {flag}: expected a folder, got the file {file}" in capsys.readouterr().err
+
+
+SLOW = textwrap.dedent(
+    """
+    import os, pathlib, sys, time
+
+    out = pathlib.Path(sys.argv[sys.argv.index("--out") + 1])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "started").write_text(str(os.getpid()))
+    time.sleep(60)
+    (out / "finished").write_text("still training after the job was killed")
+    """
+)
+
+JOB = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[3])
+    import run_all
+    from pathlib import Path
+    run_all.HERE = Path(sys.argv[1])
+    sys.exit(run_all.main(["--only", "calculus", "--out", sys.argv[2]]))
+    """
+)
+
+
+def _start_job(scripts: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", JOB, str(scripts), str(out), str(ROOT / "experiments")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(path: Path, seconds: float = 60) -> None:
+    end = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < end, f"{path} never came"
+        time.sleep(0.05)
+
+
+def _gone(pid: int, seconds: float = 10) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["kill", "kill-9"])
+def test_a_killed_job_takes_its_worker_with_it(tmp_path, how):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "calculus.py").write_text(SLOW)
+    job = _start_job(scripts, tmp_path / "out")
+    _wait_for(tmp_path / "out" / "calculus" / "started")
+    worker = int((tmp_path / "out" / "calculus" / "started").read_text())
+    job.send_signal(how)
+    job.communicate(timeout=30)
+    assert _gone(worker), "the worker goes on after the job was killed"
+    assert not (tmp_path / "out" / "calculus" / "finished").exists()
+
+
+def test_a_second_job_on_the_same_results_folder_is_refused(tmp_path):
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "calculus.py").write_text(SLOW)
+    first = _start_job(scripts, tmp_path / "out")
+    try:
+        _wait_for(tmp_path / "out" / "calculus" / "started")
+        second = _start_job(scripts, tmp_path / "out")
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 2
+        assert re.search(r"--out: \S+out is in use by another run \(process \d+ on ", err), err
+    finally:
+        first.terminate()
+        first.communicate(timeout=30)
+
+
+def test_a_failed_experiment_shows_nothing_of_an_earlier_run(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    (out / "calculus").mkdir(parents=True)  # an earlier, successful run's files
+    (out / "calculus" / "metrics.json").write_text(
+        json.dumps(
+            {
+                "limits": [2.3],
+                "timing": {
+                    "seconds": 9.0,
+                    "compile_seconds": 4.0,
+                    "compilations": 3,
+                    "cache_hits": 0,
+                },
+            }
+        )
+    )
+    (out / "calculus" / "calculus.png").write_bytes(b"\x89PNG old")
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "calculus.py").write_text("raise SystemExit(3)\n")
+    monkeypatch.setattr(run_all, "HERE", scripts)
+    assert run_all.main(["--only", "calculus", "--out", str(out)]) == 1
+    report = (out / "REPORT.md").read_text()
+    assert "calculus.png" not in report and "**failed**" in report
+    times = json.loads((out / "run_all.json").read_text())["experiments"]["calculus"]
+    assert set(times) == {"ok", "wall_s"} and times["ok"] is False
