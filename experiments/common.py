@@ -101,7 +101,7 @@ def folder(text: str) -> Path:
     for p in (path, *path.parents):
         try:
             os.stat(p)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # not there (under a file, maybe)
             continue
         except OSError as error:  # a parent that cannot be looked into, a loop of links
             message = f"cannot look into {error.filename}: {error.strerror}"

@@ -5,10 +5,10 @@ A plain module, not a test file: ``tests/conftest.py`` puts ``tests/`` on ``sys.
 test file imports it as ``from references import ...``.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.data.batching import batch_schedule
 from jaxdl.keys import run_keys, shuffle_key
 from jaxdl.models.linear import linear_regression
 
@@ -31,9 +31,10 @@ def initial_params(key, x):
 
 
 def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None):
-    """The book's loop in float64 NumPy, on the engine's documented schedule (epoch e shuffled
-    with ``shuffle_key(run_keys(key), e)``, ``jaxdl.keys``): the mean gradient over each
-    batch's real examples, no step for a batch without any.
+    """The book's loop in float64 NumPy, on the engine's documented schedule (epoch e visits
+    the examples in the order of ``jax.random.permutation(shuffle_key(run_keys(key), e), n)``,
+    ``jaxdl.keys``, in batches of ``batch_size``, the last one short): the mean gradient over
+    each batch's real examples, no step for a batch without any.
 
     Returns ``(w, b, trajectory, train_stats)``: the final parameters, the parameters after each
     epoch, and each epoch's ``(mean loss, mean |error|)`` over the examples it trained on, each
@@ -45,10 +46,12 @@ def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None):
     keys = run_keys(key)
     trajectory, train_stats = [], []
     for e in range(epochs):
-        s = batch_schedule(shuffle_key(keys, e), len(x), batch_size)
+        # The order from JAX's own permutation, not the engine's batch schedule under test.
+        order = np.asarray(jax.random.permutation(shuffle_key(keys, e), len(x)))
         loss_sum = abs_sum = count = 0.0
-        for idx, mask in zip(np.asarray(s.indices), np.asarray(s.mask), strict=True):
-            real = idx[mask & valid[idx]]
+        for start in range(0, len(x), batch_size):
+            idx = order[start : start + batch_size]
+            real = idx[valid[idx]]
             if real.size == 0:
                 continue
             xb, yb = x[real], y[real]

@@ -119,7 +119,9 @@ def test_experiment_flags_run_two_processes(tmp_path):
     ("args", "message"),
     [
         (("127.0.0.1:1234", None, None), "expected all three or none"),
-        (("localhost", 2, 0), "coordinator: expected 'host:port', got 'localhost'"),
+        (("localhost", 2, 0), r"coordinator: expected 'host:port' with a port in \[1, 65535\]"),
+        (("localhost:99999", 2, 0), r"port in \[1, 65535\], got 'localhost:99999'"),
+        (("localhost:0", 2, 0), r"port in \[1, 65535\], got 'localhost:0'"),
         (("localhost:1", 0, 0), "num_processes: expected an integer >= 1, got 0"),
         (("localhost:1", 2, 2), r"process_id: expected an integer in \[0, 1\], got 2"),
     ],

@@ -61,21 +61,174 @@ def shared_tmp():
     shutil.rmtree(folder)
 
 
-def test_out_that_cannot_be_written_is_refused_before_training(shared_tmp):
-    """A read-only --out folder; as root every folder is writable, so the script then runs as
-    the unprivileged user ``nobody`` (setpriv), as most users run it."""
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture(scope="module")
+def unprivileged():
+    """The command prefix that runs a command as the unprivileged user ``nobody`` (as root every
+    folder is writable); empty when not root. Skips, saying why, where ``nobody`` cannot run
+    this interpreter and import jaxdl (a virtual environment under an unreadable home)."""
+    if os.geteuid() != 0:
+        return []
+    probe = subprocess.run(
+        [*AS_NOBODY, sys.executable, "-c", "import jaxdl.fit"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip(
+            f"the user nobody cannot run {sys.executable} with jaxdl (an interpreter or a "
+            f"checkout it cannot read): {probe.stderr.strip().splitlines()[-1:]}"
+        )
+    return AS_NOBODY
+
+
+@pytest.mark.parametrize(
+    ("script", "flag", "message"),
+    [
+        ("linear_regression", "--out", "--out: cannot write to {locked} (permission denied)"),
+        (
+            "mlp",
+            "--checkpoint-dir",
+            "argument --checkpoint-dir: expected a folder this process can write, got {locked}",
+        ),
+    ],
+)
+def test_a_folder_that_cannot_be_written_is_refused_before_training(
+    shared_tmp, unprivileged, script, flag, message
+):
+    """A read-only folder, as most users meet one: refused with status 2, naming the flag."""
     tmp_path = shared_tmp
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
-    cmd = [sys.executable, str(ROOT / "experiments" / "linear_regression.py")]
-    cmd += ["--out", str(locked / "out")]
-    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl"), "MPLBACKEND": "Agg"}
-    if os.geteuid() == 0:
-        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
-        env["MPLCONFIGDIR"] = "/tmp"
+    cmd = [*unprivileged, sys.executable, str(ROOT / "experiments" / f"{script}.py"), "--quick"]
+    cmd += [flag, str(locked / "out")]
+    if flag != "--out":
+        cmd += ["--out", str(tmp_path / "results")]
+    env = {**os.environ, "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert f"--out: cannot write to {locked} (permission denied)" in proc.stderr
+    assert message.format(locked=locked) in proc.stderr
     assert "epoch" not in proc.stdout  # refused before any training
     assert not (locked / "out").exists()
+
+
+TRAINING = [
+    "linear_regression",
+    "softmax_regression",
+    "mlp",
+    "dropout",
+    "initialization",
+    "polynomial_regression",
+    "kfold",
+    "weight_decay",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "flag"),
+    [*((name, "--epochs") for name in TRAINING), ("polynomial_regression", "--overfit-epochs")],
+)
+def test_zero_epochs_are_a_flag_error(tmp_path, capsys, name, flag):
+    with pytest.raises(SystemExit) as exit_:
+        run_script(name, ["--quick", flag, "0", "--out", str(tmp_path / name)])
+    assert exit_.value.code == 2  # argparse's status for a bad argument
+    assert f"argument {flag}: expected an integer >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
+@pytest.fixture
+def link_loop(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    return tmp_path / "a"
+
+
+@pytest.mark.parametrize(
+    ("name", "argv", "message"),
+    [
+        ("calculus", ["--out", ""], "argument --out: expected a folder, got an empty path"),
+        ("mlp", ["--checkpoint-dir", "LOOP"], "argument --checkpoint-dir: cannot look into "),
+        (
+            "mlp",
+            ["--coordinator", "localhost:99999", "--num-processes", "2", "--process-id", "0"],
+            "argument --coordinator: expected 'host:port' with a port in [1, 65535], or 'auto', "
+            "got 'localhost:99999'",
+        ),
+        ("kfold", ["--folds", "1"], "argument --folds: expected an integer in [2, 100], got 1"),
+        (
+            "dropout",
+            ["--dropout", "1.5", "0.5"],
+            "argument --dropout: expected a probability in [0, 1], got 1.5",
+        ),
+    ],
+    ids=["empty-out", "looping-checkpoint-dir", "port", "folds", "dropout"],
+)
+def test_bad_flags_are_refused_naming_the_flag(tmp_path, capsys, link_loop, name, argv, message):
+    argv = [str(link_loop) if a == "LOOP" else a for a in argv]
+    with pytest.raises(SystemExit) as exit_:
+        run_script(
+            name, ["--quick", *argv] + ([] if "--out" in argv else ["--out", str(tmp_path / "o")])
+        )
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_device_check_refuses_more_devices_than_jax_sees(capsys):
+    import device_check
+
+    with pytest.raises(SystemExit) as exit_:
+        device_check.main(["--devices", "3"])
+    assert exit_.value.code == 2
+    assert "argument --devices: expected at most the 1 devices JAX sees" in capsys.readouterr().err
+
+
+def test_an_unbalanced_quote_in_the_notebook_flags_is_named(monkeypatch):
+    from jaxdl.errors import InputError
+
+    import common
+
+    monkeypatch.setattr(common, "in_notebook", lambda: True)
+    monkeypatch.setenv("JAXDL_NOTEBOOK_ARGS", "--out 'my results")
+    with pytest.raises(
+        InputError, match=r"^\$JAXDL_NOTEBOOK_ARGS: cannot split \"--out 'my results\""
+    ):
+        common.start(common.parser("calculus", None))
+
+
+def test_the_command_line_shortens_refusals_only(capsys, monkeypatch):
+    """jaxdl's refusals end with one line and status 1; a plain ValueError, a bug in the code
+    rather than a refusal of the input, keeps its traceback."""
+    from jaxdl.errors import InputError, InputTypeError
+
+    import common
+
+    monkeypatch.setattr(sys, "argv", ["mlp.py"])
+    for refusal in (
+        InputError("epochs: expected ..."),
+        InputTypeError("key: ..."),
+        FloatingPointError("x"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            common._short_errors(type(refusal), refusal, None)
+        assert exit_.value.code == 1
+        assert capsys.readouterr().err == f"mlp.py: error: {refusal}\n"
+    seen = []
+    monkeypatch.setattr(sys, "__excepthook__", lambda *info: seen.append(info))
+    bug = ValueError("operands could not be broadcast together")
+    common._short_errors(ValueError, bug, None)  # no SystemExit
+    assert seen == [(ValueError, bug, None)]
+
+
+def test_a_compilation_cache_that_is_a_file_is_refused(tmp_path, capsys):
+    file = tmp_path / "cache"
+    file.write_text("not a folder")
+    with pytest.raises(SystemExit) as exit_:
+        run_script("calculus", ["--compilation-cache", str(file), "--out", str(tmp_path / "o")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --compilation-cache: expected a folder, got the file {file}" in err

@@ -196,7 +196,7 @@ def test_setup_devices_all():
         ({"num_processes": 2, "process_id": 0}, "expected all three or none"),
         (
             {"coordinator": "localhost", "num_processes": 2, "process_id": 0},
-            "coordinator: expected 'host:port', got 'localhost'",
+            r"coordinator: expected 'host:port' with a port in \[1, 65535\], got 'localhost'",
         ),
         (
             {"coordinator": "localhost:1234", "num_processes": 2, "process_id": 2},
