@@ -27,6 +27,7 @@ the last complete epoch.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -153,13 +154,18 @@ class Checkpointer:
             "history": history,
         }
         meta["meta_digest"] = meta_digest(meta)
-        self._manager.save(
-            epochs_done,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
-            ),
-        )
-        self._manager.wait_until_finished()
+        try:
+            self._manager.save(
+                epochs_done,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+                ),
+            )
+            self._manager.wait_until_finished()
+        except ValueError as error:  # orbax's (tensorstore's) report of a failed write
+            if "os_error_code='28'" not in str(error):
+                raise
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.directory)) from None
 
     def _read(self, step: int, template, run: Run):
         """Checkpoint ``step`` as ``(meta, state)``, or the reason it is damaged (a str).

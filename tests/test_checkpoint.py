@@ -2,6 +2,7 @@
 a checkpoint of another run is refused, naming each differing setting with both values; a save
 cut short, damaged arrays and two runs on one folder are handled as the module promises."""
 
+import errno
 import hashlib
 import json
 import os
@@ -446,3 +447,30 @@ def test_a_checkpoint_folder_that_cannot_be_made_is_refused_naming_it(tmp_path):
     (tmp_path / "b").symlink_to(tmp_path / "a")
     with pytest.raises(ValueError, match=r"^checkpoint_dir: cannot make or write .*a/run \("):
         Checkpointer(tmp_path / "a" / "run")
+
+
+def test_a_full_disk_during_a_save_is_an_oserror_naming_the_folder(small, tmp_path):
+    """orbax reports a full disk as a ValueError holding tensorstore's os_error_code 28; the
+    command line shows an OSError ENOSPC as one line. Other errors pass unchanged."""
+    result = _fit(small, tmp_path / "a", epochs=1)
+    checkpointer = Checkpointer(tmp_path / "b")
+    try:
+        for raised, expected in (
+            (
+                ValueError("RESOURCE_EXHAUSTED: ... No space left on device [os_error_code='28']"),
+                OSError,
+            ),
+            (ValueError("something else"), ValueError),
+        ):
+
+            def fail(*args, raised=raised, **kwargs):
+                raise raised
+
+            checkpointer._manager.save = fail
+            with pytest.raises(expected) as error:
+                checkpointer.save(1, result.state, result.run, {})
+            if expected is OSError:
+                assert error.value.errno == errno.ENOSPC
+                assert error.value.filename == str(tmp_path / "b")
+    finally:
+        checkpointer.close()

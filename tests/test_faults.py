@@ -1,6 +1,7 @@
 """Bad flags and unwritable folders, tried as a user would: each is refused before any training,
 with a message that names the flag."""
 
+import errno
 import os
 import re
 import shutil
@@ -217,6 +218,17 @@ def test_the_command_line_shortens_refusals_only(capsys, monkeypatch):
             common._short_errors(type(refusal), refusal, None)
         assert exit_.value.code == 1
         assert capsys.readouterr().err == f"mlp.py: error: {refusal}\n"
+    full = OSError(errno.ENOSPC, "No space left on device", "/data/out/metrics.json")
+    with pytest.raises(SystemExit) as exit_:
+        common._short_errors(OSError, full, None)
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == (
+        "mlp.py: error: No space left on device: /data/out/metrics.json\n"
+    )
+    with pytest.raises(SystemExit) as exit_:  # Ctrl-C, during a save or not
+        common._short_errors(KeyboardInterrupt, KeyboardInterrupt(), None)
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.startswith("mlp.py: interrupted; nothing half-written is kept")
     seen = []
     monkeypatch.setattr(sys, "__excepthook__", lambda *info: seen.append(info))
     bug = ValueError("operands could not be broadcast together")
