@@ -90,11 +90,14 @@ def worker(names: list[str], out: Path, quick: bool, report, scripts: Path = HER
 
 
 def _die_with_parent() -> None:
-    """In the worker, before it starts (Linux): the kernel sends it SIGTERM when the job's
-    process dies, even by SIGKILL, so no worker goes on training and writing alone."""
+    """Called first in the worker (Linux): the kernel sends it SIGTERM when the job's process
+    dies, even by SIGKILL, so no worker goes on training and writing alone. (Set here, not in
+    a ``preexec_fn``, which is unsafe in a process with threads.)"""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the job died before that: adopted by init already
+            sys.exit(1)
 
 
 def run(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
@@ -109,7 +112,7 @@ def run(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
         cmd += ["--quick"] * quick
         env = {**os.environ, "MPLBACKEND": "Agg"}
         began = time.perf_counter()
-        proc = subprocess.Popen(cmd, pass_fds=(write_fd,), env=env, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(cmd, pass_fds=(write_fd,), env=env)
         os.close(write_fd)
         try:
             with os.fdopen(read_fd) as reports:
@@ -233,6 +236,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     entries = [e for e in EXPERIMENTS if not args.only or e.name in args.only]
     if args.worker is not None:
+        _die_with_parent()
         sys.path.insert(0, str(args.scripts))
         with os.fdopen(args.worker, "w") as report:
             worker([e.name for e in entries], args.out, args.quick, report, args.scripts)
