@@ -91,13 +91,12 @@ def seed(text: str) -> int:
     return value
 
 
-def folder(text: str) -> Path:
-    """argparse type: a path that is a folder or does not exist yet (not a file, not a loop of
-    symbolic links, not empty: an empty path would be the current folder)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a folder, got an empty path")
-    path = Path(text)
-    existing = None
+def _nearest_existing(path: Path) -> Path | None:
+    """``path`` or its nearest parent that exists (None when none does).
+
+    Raises:
+      argparse.ArgumentTypeError: for a parent that cannot be looked into, or a loop of links.
+    """
     for p in (path, *path.parents):
         try:
             os.stat(p)
@@ -106,8 +105,17 @@ def folder(text: str) -> Path:
         except OSError as error:  # a parent that cannot be looked into, a loop of links
             message = f"cannot look into {error.filename}: {error.strerror}"
             raise argparse.ArgumentTypeError(message) from error
-        existing = p
-        break
+        return p
+    return None
+
+
+def folder(text: str) -> Path:
+    """argparse type: a path that is a folder or does not exist yet (not a file, not a loop of
+    symbolic links, not empty: an empty path would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty path")
+    path = Path(text)
+    existing = _nearest_existing(path)
     if existing is not None and not existing.is_dir():
         raise argparse.ArgumentTypeError(f"expected a folder, got the file {existing}")
     return path
@@ -116,8 +124,8 @@ def folder(text: str) -> Path:
 def writable_folder(text: str) -> Path:
     """argparse type: a :func:`folder` that this process can make or write in."""
     path = folder(text)
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
+    existing = _nearest_existing(path)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(
             f"expected a folder this process can write, got {existing}"
         )

@@ -126,8 +126,9 @@ def make_epoch(
         eval_batch_size = max(batch_size, 1024)
     check_int(eval_batch_size, "eval_batch_size", low=1)
     slots = batch_slots(batch_size, mesh)
-    # Each set's (examples, batch size, slots); its schedule is built inside the epoch: arrays
-    # made here would be closed over as constants of the compiled epoch (see the note below).
+    # Each set's (examples, batch size, slots); its schedule is built inside the epoch: an
+    # array made here would be a constant closed over by the compiled epoch, which, read back
+    # from the persistent compilation cache on several devices, deadlocked its all-reduce.
     eval_batches = {
         name: (n, min(n, eval_batch_size), batch_slots(min(n, eval_batch_size), mesh))
         for name, n in eval_sizes.items()
