@@ -7,7 +7,8 @@ metadata. What is promised:
 
 - **Killed during a save**: orbax writes each checkpoint to a temporary folder and renames it
   when complete, so the previous checkpoint stays intact. The temporary folder left behind is
-  not data: the next run removes it, says so, and resumes (or starts) normally.
+  not data: the next run removes it, says so, and resumes (or starts) normally. A full disk
+  during a save removes it at once and raises one ``OSError`` (ENOSPC) naming the folder.
 - **Damaged checkpoint**: every restored checkpoint's metadata (epochs done, history, run,
   signature) is checked against its digest before it is used, and its state against its own. A
   damaged newest checkpoint (unreadable, incomplete, edited) is set aside (renamed
@@ -30,8 +31,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
+import sys
+import threading
 from pathlib import Path
 
 import jax
@@ -58,6 +62,50 @@ META = {  # what the metadata holds, and of which kind
 DAMAGE = (ValueError, KeyError, TypeError, FileNotFoundError)
 UNFINISHED = ".orbax-checkpoint-tmp"  # in the name of the folder of a save in progress
 DAMAGED = "damaged-"
+FULL_DISK = "os_error_code='28'"  # how tensorstore's errors name ENOSPC
+
+
+class _HeldReports(logging.Filter):
+    """Holds back what orbax's threads report on their own while a save runs.
+
+    A failed write is reported by each thread: an absl log record with a traceback per writer,
+    and an unraisable ``RuntimeError('Event loop is closed')`` per tensorstore callback that
+    lands after the writers' event loop has closed (130 lines for one full disk). The save's
+    own exception says the same once. Held back during the save, they are let through after it
+    unless the caller drops them: a full disk, reported in one line, or Ctrl-C. The threads of
+    a save cut short by Ctrl-C run on while the interrupt unwinds and report, with tracebacks,
+    that the interpreter is going down; their records stay dropped.
+    """
+
+    def __enter__(self) -> _HeldReports:
+        self.records: list[logging.LogRecord] = []
+        self.unraisable: list = []
+        self._cut_short: set[threading.Thread] = set()  # the threads of an interrupted save
+        self._before = set(threading.enumerate())
+        self._hook = sys.unraisablehook
+        sys.unraisablehook = self.unraisable.append
+        logging.getLogger("absl").addFilter(self)
+        return self
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._cut_short:
+            return threading.current_thread() not in self._cut_short
+        self.records.append(record)
+        return False
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        sys.unraisablehook = self._hook
+        if isinstance(exc, KeyboardInterrupt):
+            self._cut_short = set(threading.enumerate()) - self._before
+            if self._cut_short:
+                return  # the filter stays, for those threads only
+        logging.getLogger("absl").removeFilter(self)
+        if isinstance(exc, KeyboardInterrupt) or (exc is not None and FULL_DISK in str(exc)):
+            return
+        for record in self.records:
+            logging.getLogger(record.name).handle(record)
+        for report in self.unraisable:
+            self._hook(report)
 
 
 def _signature(state) -> list[str]:
@@ -122,13 +170,10 @@ class Checkpointer:
             raise InputError(
                 f"checkpoint_dir: cannot make or write {self.directory} ({error.strerror or error})"
             ) from error
-        self.messages: list[str] = []
-        for path in sorted(self.directory.iterdir()):
-            if UNFINISHED in path.name:
-                shutil.rmtree(path)
-                self.messages.append(
-                    f"removed {path}: the unfinished save of a run that stopped during it"
-                )
+        self.messages = [
+            f"removed {path}: the unfinished save of a run that stopped during it"
+            for path in self._remove_unfinished()
+        ]
         self._ocp = ocp
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep, create=True, enable_async_checkpointing=False
@@ -155,17 +200,26 @@ class Checkpointer:
         }
         meta["meta_digest"] = meta_digest(meta)
         try:
-            self._manager.save(
-                epochs_done,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
-                ),
-            )
-            self._manager.wait_until_finished()
+            with _HeldReports():
+                self._manager.save(
+                    epochs_done,
+                    args=ocp.args.Composite(
+                        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+                    ),
+                )
+                self._manager.wait_until_finished()
         except ValueError as error:  # orbax's (tensorstore's) report of a failed write
-            if "os_error_code='28'" not in str(error):
+            if FULL_DISK not in str(error):
                 raise
+            self._remove_unfinished()  # gives the space of the partial save back at once
             raise OSError(errno.ENOSPC, "No space left on device", str(self.directory)) from None
+
+    def _remove_unfinished(self) -> list[Path]:
+        """Removes the folders of saves that did not finish; returns their paths."""
+        unfinished = [p for p in sorted(self.directory.iterdir()) if UNFINISHED in p.name]
+        for path in unfinished:
+            shutil.rmtree(path)
+        return unfinished
 
     def _read(self, step: int, template, run: Run):
         """Checkpoint ``step`` as ``(meta, state)``, or the reason it is damaged (a str).

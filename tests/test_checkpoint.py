@@ -5,6 +5,7 @@ cut short, damaged arrays and two runs on one folder are handled as the module p
 import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import jax
@@ -449,9 +451,21 @@ def test_a_checkpoint_folder_that_cannot_be_made_is_refused_naming_it(tmp_path):
         Checkpointer(tmp_path / "a" / "run")
 
 
-def test_a_full_disk_during_a_save_is_an_oserror_naming_the_folder(small, tmp_path):
-    """orbax reports a full disk as a ValueError holding tensorstore's os_error_code 28; the
-    command line shows an OSError ENOSPC as one line. Other errors pass unchanged."""
+def test_a_full_disk_during_a_save_is_one_oserror_naming_the_folder(
+    small, tmp_path, caplog, monkeypatch
+):
+    """orbax reports a full disk as a ValueError holding tensorstore's os_error_code 28, and
+    each of its threads reports it too (an absl log record with a traceback, an unraisable
+    error of a callback on a closed event loop). The command line shows an OSError ENOSPC as
+    one line: the threads' reports are dropped and the partial save removed. Other errors pass
+    unchanged, with the threads' reports let through."""
+
+    class LateCallback:
+        def __del__(self):
+            raise RuntimeError("Event loop is closed")
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     result = _fit(small, tmp_path / "a", epochs=1)
     checkpointer = Checkpointer(tmp_path / "b")
     try:
@@ -464,13 +478,58 @@ def test_a_full_disk_during_a_save_is_an_oserror_naming_the_folder(small, tmp_pa
         ):
 
             def fail(*args, raised=raised, **kwargs):
+                (tmp_path / "b" / "1.orbax-checkpoint-tmp").mkdir()
+                logging.getLogger("absl").error("_SignalingThread.run() raised: %s", raised)
+                LateCallback()  # dropped at once: its __del__ raises, an unraisable error
                 raise raised
 
             checkpointer._manager.save = fail
+            caplog.clear()
+            unraisable.clear()
             with pytest.raises(expected) as error:
                 checkpointer.save(1, result.state, result.run, {})
             if expected is OSError:
                 assert error.value.errno == errno.ENOSPC
                 assert error.value.filename == str(tmp_path / "b")
+                assert caplog.records == [] and unraisable == []
+                assert not (tmp_path / "b" / "1.orbax-checkpoint-tmp").exists()
+            else:
+                assert [r.getMessage() for r in caplog.records] == [
+                    "_SignalingThread.run() raised: something else"
+                ]
+                assert [str(u.exc_value) for u in unraisable] == ["Event loop is closed"]
     finally:
         checkpointer.close()
+
+
+def test_ctrl_c_during_a_save_silences_that_saves_threads_only(small, tmp_path, caplog):
+    """Ctrl-C in a save leaves orbax's threads running; as the interpreter goes down they log
+    tracebacks (seen live: 45 lines after the one-line message). Their records are dropped;
+    the main thread's, and a new thread's, still show."""
+    result = _fit(small, tmp_path / "a", epochs=1)
+    checkpointer = Checkpointer(tmp_path / "b")
+    go_on = threading.Event()
+
+    def writer():
+        go_on.wait()
+        logging.getLogger("absl").error("cannot schedule new futures after interpreter shutdown")
+
+    save_thread = threading.Thread(target=writer)
+
+    def interrupted(*args, **kwargs):
+        save_thread.start()
+        raise KeyboardInterrupt
+
+    checkpointer._manager.save = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            checkpointer.save(1, result.state, result.run, {})
+        go_on.set()
+        save_thread.join()
+        logging.getLogger("absl").error("main")
+        later = threading.Thread(target=logging.getLogger("absl").error, args=("later",))
+        later.start()
+        later.join()
+    finally:
+        checkpointer.close()
+    assert [r.getMessage() for r in caplog.records] == ["main", "later"]
