@@ -30,11 +30,12 @@ def initial_params(key, x):
     return params
 
 
-def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None):
+def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None, bias=True):
     """The book's loop in float64 NumPy, on the engine's documented schedule (epoch e visits
     the examples in the order of ``jax.random.permutation(shuffle_key(run_keys(key), e), n)``,
     ``jaxdl.keys``, in batches of ``batch_size``, the last one short): the mean gradient over
-    each batch's real examples, no step for a batch without any.
+    each batch's real examples, no step for a batch without any. ``bias=False``: ``b`` stays
+    as it is (a model without bias).
 
     Returns ``(w, b, trajectory, train_stats)``: the final parameters, the parameters after each
     epoch, and each epoch's ``(mean loss, mean |error|)`` over the examples it trained on, each
@@ -62,7 +63,7 @@ def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None):
                 count + len(real),
             )
             grad_w, grad_b = xb.T @ err / len(xb) + wd * w, err.mean()
-            w, b = w - lr * grad_w, b - lr * grad_b
+            w, b = w - lr * grad_w, b - lr * grad_b * bias
         trajectory.append((w.copy(), b))
         train_stats.append((loss_sum / count, abs_sum / count))
     return w, b, trajectory, np.array(train_stats)

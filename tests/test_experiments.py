@@ -13,11 +13,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxdl.data.synthetic import polynomial_data, synthetic_regression
+from jaxdl.keys import run_keys
+
 from common import run_script
 from reference import BOOK, within
+from references import initial_params, numpy_eval, numpy_sgd
 
 ROOT = Path(__file__).resolve().parents[1]
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -75,6 +81,22 @@ def test_linear_regression_recovers_w_and_b(run_experiment):
             assert_in_band("linear_regression", "abs_error", abs(error), name, f"w[{i}]")
         assert_in_band("linear_regression", "abs_error", abs(m["b_error"]), name, "b")
         np.testing.assert_allclose(np.array([2, -3.4]) - m["w"], m["w_error"], atol=1e-9)
+    # Independent references on the run's own data (the book's synthetic_data, seed 0): NumPy
+    # least squares on [X 1] for closed_form, the book's loop in float64 NumPy for scratch.
+    key_data, key_scratch, _ = jax.random.split(jax.random.key(0), 3)
+    x, y = synthetic_regression(key_data, jnp.array([2.0, -3.4]), 4.2, 1000, 0.01)
+    x64, y64 = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    exact = np.linalg.lstsq(np.c_[x64, np.ones(1000)], y64, rcond=None)[0]
+    closed = metrics["closed_form"]
+    np.testing.assert_allclose([*closed["w"], closed["b"]], exact, rtol=1e-5)
+    w, b, trajectory, _ = numpy_sgd(initial_params(key_scratch, x), x, y, key_scratch, 3, 10, 0.03)
+    scratch = metrics["scratch"]
+    np.testing.assert_allclose([*scratch["w"], scratch["b"]], [*w, b], rtol=1e-5)
+    np.testing.assert_allclose(
+        scratch["train_loss_per_epoch"],
+        [numpy_eval(w_e, b_e, x, y)[0] for w_e, b_e in trajectory],
+        rtol=1e-3,
+    )
     losses = metrics["scratch"]["train_loss_per_epoch"]
     assert len(losses) == 3
     # The book's epoch losses: 0.033, 1.2e-4, 4.9e-5 (½ squared error).
@@ -181,7 +203,32 @@ def test_kfold_quick(run_experiment):
     metrics, _, out = run_experiment("kfold")
     assert metrics["candidates"] == [2, 4, 8] and metrics["folds"] == 5
     assert len(metrics["mean_val_loss"]) == len(metrics["std_val_loss"]) == 3
-    assert metrics["chosen"] == metrics["candidates"][int(np.argmin(metrics["mean_val_loss"]))]
+    # An independent 5-fold cross-validation in float64 NumPy: fold i validates on rows
+    # 20i..20i+19 and trains on the other 80 with key split(key_cv, 5)[i] (selection's
+    # documented schedule), from PyTorch's nn.Linear init U(-1/sqrt(k), 1/sqrt(k)), on
+    # (y_hat - y)^2, whose gradient is twice the reference's half square: rate 2 x 0.01.
+    key_data, key_cv, _ = jax.random.split(jax.random.key(0), 3)
+    (x, y), _ = polynomial_data(key_data)
+    x, y, fold_keys = (
+        np.asarray(x, np.float64),
+        np.asarray(y, np.float64),
+        jax.random.split(key_cv, 5),
+    )
+    mean_val = []
+    for k in metrics["candidates"]:
+        mask, losses = np.arange(20) < k, []
+        for i, fold_key in enumerate(fold_keys):
+            rows = np.arange(100)
+            val, train = rows[20 * i : 20 * (i + 1)], np.delete(rows, np.s_[20 * i : 20 * (i + 1)])
+            u = jax.random.uniform(run_keys(fold_key).init, (20,), minval=-1.0, maxval=1.0)
+            w0 = np.asarray(u, np.float64) / np.sqrt(k) * mask
+            w, *_ = numpy_sgd(
+                {"w": w0, "b": 0.0}, x[train] * mask, y[train], fold_key, 30, 10, 0.02, bias=False
+            )
+            losses.append(np.mean((x[val] @ (w * mask) - y[val]) ** 2))
+        mean_val.append(np.mean(losses))
+    np.testing.assert_allclose(metrics["mean_val_loss"], mean_val, rtol=1e-4)
+    assert metrics["chosen"] == metrics["candidates"][int(np.argmin(mean_val))]
     # Two features cannot fit a cubic: it is never the choice.
     assert metrics["chosen"] != 2
     assert (out / "kfold.png").exists()
