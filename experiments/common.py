@@ -26,7 +26,7 @@ import numpy as np
 from jaxdl import errors
 from jaxdl.compilation import cache_dir, compile_stats, default_cache_dir, is_off, use_cache
 from jaxdl.plotting import figure_png
-from jaxdl.results import Outputs, to_plain
+from jaxdl.results import Outputs, folder_problem, to_plain
 
 RESULTS_ROOT = Path("results")
 
@@ -91,44 +91,24 @@ def seed(text: str) -> int:
     return value
 
 
-def _nearest_existing(path: Path) -> Path | None:
-    """``path`` or its nearest parent that exists (None when none does).
-
-    Raises:
-      argparse.ArgumentTypeError: for a parent that cannot be looked into, or a loop of links.
-    """
-    for p in (path, *path.parents):
-        try:
-            os.stat(p)
-        except (FileNotFoundError, NotADirectoryError):  # not there (under a file, maybe)
-            continue
-        except OSError as error:  # a parent that cannot be looked into, a loop of links
-            message = f"cannot look into {error.filename}: {error.strerror}"
-            raise argparse.ArgumentTypeError(message) from error
-        return p
-    return None
-
-
 def folder(text: str) -> Path:
     """argparse type: a path that is a folder or does not exist yet (not a file, not a loop of
     symbolic links, not empty: an empty path would be the current folder)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a folder, got an empty path")
-    path = Path(text)
-    existing = _nearest_existing(path)
-    if existing is not None and not existing.is_dir():
-        raise argparse.ArgumentTypeError(f"expected a folder, got the file {existing}")
-    return path
+    return _folder(text, writable=False)
 
 
 def writable_folder(text: str) -> Path:
     """argparse type: a :func:`folder` that this process can make or write in."""
-    path = folder(text)
-    existing = _nearest_existing(path)
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(
-            f"expected a folder this process can write, got {existing}"
-        )
+    return _folder(text, writable=True)
+
+
+def _folder(text: str, *, writable: bool) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty path")
+    path = Path(text)
+    problem = folder_problem(path, writable=writable)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return path
 
 

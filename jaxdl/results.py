@@ -161,6 +161,27 @@ def _umask() -> int:
         return mask
 
 
+def folder_problem(folder: Path, *, writable: bool = True) -> str | None:
+    """What keeps ``folder`` from being made or written as a folder; None when nothing does.
+
+    ``folder`` must be a folder or not exist yet, its nearest existing parent a folder that can
+    be looked into (and, with ``writable``, written by this process).
+    """
+    for existing in (folder, *folder.parents):
+        try:
+            os.stat(existing)
+        except (FileNotFoundError, NotADirectoryError):  # not there (under a file, maybe)
+            continue
+        except OSError as error:  # a parent that cannot be looked into, a loop of links
+            return f"cannot look into {error.filename}: {error.strerror}"
+        if not existing.is_dir():
+            return f"expected a folder, got the file {existing}"
+        if writable and not os.access(existing, os.W_OK | os.X_OK):
+            return f"expected a folder this process can write, got {existing}"
+        return None
+    return None
+
+
 class Outputs:
     """A run's result files, held in memory and written together when the run is complete.
 
@@ -188,11 +209,9 @@ class Outputs:
         self.folder = Path(folder)
         self.name = name
         self._files: dict[str, bytes] = {}
-        existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), None)
-        if existing is not None and not existing.is_dir():
-            raise InputError(f"{name}: expected a folder, got the file {existing}")
-        if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-            raise InputError(f"{name}: cannot write to {existing} (permission denied)")
+        problem = folder_problem(self.folder)
+        if problem is not None:
+            raise InputError(f"{name}: {problem}")
 
     def add(self, name: str, data: bytes) -> None:
         """Holds the file ``name`` (relative to the folder) with ``data``."""

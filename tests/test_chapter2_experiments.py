@@ -118,6 +118,11 @@ def test_calculus(run_experiment):
         assert g[name]["max_rel_diff_numerical"] < 1e-6, name
         assert g[name]["max_rel_diff_closed_form"] < 1e-6, name
         assert len(g[name]["autodiff"]) == len(g[name]["x"])
+    # jax.grad's values themselves, against the closed forms worked by hand here.
+    np.testing.assert_allclose(g["exercise"]["autodiff"], [6.0, 5 * math.exp(2.0)], rtol=1e-6)
+    np.testing.assert_allclose(
+        g["squared_norm"]["autodiff"], 2 * np.asarray(g["squared_norm"]["x"]), rtol=1e-6
+    )
     np.testing.assert_allclose(
         g["squared_norm"]["closed_form"], 2 * np.asarray(g["squared_norm"]["x"])
     )

@@ -90,7 +90,11 @@ def unprivileged():
 @pytest.mark.parametrize(
     ("script", "flag", "message"),
     [
-        ("linear_regression", "--out", "--out: cannot write to {locked} (permission denied)"),
+        (
+            "linear_regression",
+            "--out",
+            "--out: expected a folder this process can write, got {locked}",
+        ),
         (
             "mlp",
             "--checkpoint-dir",
