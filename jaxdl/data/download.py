@@ -17,13 +17,59 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from jaxdl.errors import InputError
+from jaxdl.errors import InputError, InputTypeError
 from jaxdl.results import temporary_folder
 
 logger = logging.getLogger(__name__)
 
+DOWNLOAD_ENV_VAR = "JAXDL_DOWNLOAD"  # 0, off, no or false: never download
+DOWNLOAD_TIMEOUT = 10.0  # seconds to answer, and per 64 KiB of the transfer; never retried
+_OFF = ("0", "off", "no", "false")
+_ON = ("1", "on", "yes", "true")
+
 _CHUNK = 1 << 16  # bytes asked for (and counted by the progress bar) at a time
 MIN_BYTES = _CHUNK  # a transfer slower than this per `timeout` seconds is given up
+
+
+def cache_folder(name: str) -> Path:
+    """``$XDG_CACHE_HOME/jaxdl/NAME`` (``~/.cache/jaxdl/NAME`` when the variable is unset or
+    empty): where a data set's downloads go."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "jaxdl" / name
+
+
+def download_setting(download: bool | None) -> tuple[bool, str]:
+    """Whether to download (the argument, else ``$JAXDL_DOWNLOAD``) and, when not, why not."""
+    if download is not None:
+        if not isinstance(download, bool):
+            raise InputTypeError(f"download: expected True, False or None, got {download!r}")
+        return download, "turned off by download=False"
+    value = os.environ.get(DOWNLOAD_ENV_VAR, "")
+    if value.strip().lower() in _OFF:
+        return False, f"turned off by ${DOWNLOAD_ENV_VAR}={value}"
+    if value.strip().lower() not in ("", *_ON):
+        raise InputError(
+            f"${DOWNLOAD_ENV_VAR}: expected one of {', '.join(_OFF + _ON)} (or unset), "
+            f"got {value!r}"
+        )
+    return True, ""
+
+
+def base_url(url: str | None, env_var: str, default: str) -> str:
+    """``url``, else ``$ENV_VAR``, else ``default``: an http(s) URL ending in "/"."""
+    name = "base_url"
+    if url is None:
+        name, url = f"${env_var}", os.environ.get(env_var) or default
+    if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise InputError(f"{name}: expected an http:// or https:// URL, got {url!r}")
+    return url if url.endswith("/") else f"{url}/"
+
+
+def check_timeout(timeout) -> int | float:
+    """``timeout``, a number of seconds > 0, as given."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise InputError(f"timeout: expected a number of seconds > 0, got {timeout!r}")
+    return timeout
 
 
 class _TooSlow(Exception):

@@ -54,13 +54,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from jaxdl.data.download import _OFF, DOWNLOAD_ENV_VAR, DOWNLOAD_TIMEOUT, download_setting
 from jaxdl.data.fashion_mnist_download import (
-    _OFF,
     DEFAULT_URL,
-    DOWNLOAD_ENV_VAR,
-    DOWNLOAD_TIMEOUT,
     URL_ENV_VAR,
-    _download_setting,
     default_cache_dir,
     download_fashion_mnist,
 )
@@ -180,7 +177,7 @@ def load_fashion_mnist(
     ((3, 28, 28), array([0, 9, 4], dtype=int32))
     """
     digests = _digests(verify)
-    download, not_downloading = _download_setting(download)
+    download, not_downloading = download_setting(download)
     if data_dir is not None:
         folder = Path(data_dir)
         files, missing = _find_files(folder)

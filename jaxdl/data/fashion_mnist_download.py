@@ -16,50 +16,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from jaxdl.data.download import download_checked
+from jaxdl.data import download
+from jaxdl.data.download import DOWNLOAD_TIMEOUT, cache_folder, download_checked
 from jaxdl.data.fashion_mnist_files import _check_existing, _check_file
-from jaxdl.errors import InputError, InputTypeError
 
-DOWNLOAD_ENV_VAR = "JAXDL_DOWNLOAD"  # 0, off, no or false: never download
 URL_ENV_VAR = "JAXDL_FASHION_MNIST_URL"  # the base URL of a mirror
 DEFAULT_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-DOWNLOAD_TIMEOUT = 10.0  # seconds to answer, and per 64 KiB of the transfer; never retried
-_OFF = ("0", "off", "no", "false")
-_ON = ("1", "on", "yes", "true")
 
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/jaxdl/fashion-mnist`` (``~/.cache/jaxdl/fashion-mnist`` when the
     variable is unset or empty): where :func:`download_fashion_mnist` puts the files."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "jaxdl" / "fashion-mnist"
-
-
-def _download_setting(download: bool | None) -> tuple[bool, str]:
-    """Whether to download (the argument, else ``$JAXDL_DOWNLOAD``) and, when not, why not."""
-    if download is not None:
-        if not isinstance(download, bool):
-            raise InputTypeError(f"download: expected True, False or None, got {download!r}")
-        return download, "turned off by download=False"
-    value = os.environ.get(DOWNLOAD_ENV_VAR, "")
-    if value.strip().lower() in _OFF:
-        return False, f"turned off by ${DOWNLOAD_ENV_VAR}={value}"
-    if value.strip().lower() not in ("", *_ON):
-        raise InputError(
-            f"${DOWNLOAD_ENV_VAR}: expected one of {', '.join(_OFF + _ON)} (or unset), "
-            f"got {value!r}"
-        )
-    return True, ""
-
-
-def _base_url(base_url: str | None) -> str:
-    """The argument, else ``$JAXDL_FASHION_MNIST_URL``, else ``DEFAULT_URL``; ends in "/"."""
-    name, url = "base_url", base_url
-    if url is None:
-        name, url = f"${URL_ENV_VAR}", os.environ.get(URL_ENV_VAR) or DEFAULT_URL
-    if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
-        raise InputError(f"{name}: expected an http:// or https:// URL, got {url!r}")
-    return url if url.endswith("/") else f"{url}/"
+    return cache_folder("fashion-mnist")
 
 
 def download_fashion_mnist(
@@ -99,9 +67,8 @@ def download_fashion_mnist(
         (``$JAXDL_FASHION_MNIST_URL``) is not an http(s) URL or ``timeout`` not > 0.
       Each message names the file's URL and why.
     """
-    url = _base_url(base_url)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise InputError(f"timeout: expected a number of seconds > 0, got {timeout!r}")
+    url = download.base_url(base_url, URL_ENV_VAR, DEFAULT_URL)
+    timeout = download.check_timeout(timeout)
     folder = default_cache_dir() if folder is None else Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     missing = _check_existing(folder)
