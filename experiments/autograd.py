@@ -52,11 +52,6 @@ import common
 BATCH, FEATURES = 8, 3
 
 
-def show(label: str, value) -> None:
-    """Prints ``label`` then ``value`` on the next line, as the book's cell outputs."""
-    print(f"{label}\n{value!r}")
-
-
 # %% [markdown]
 # ## Configuration
 #
@@ -81,14 +76,14 @@ metrics = {}
 # %%
 print("== A simple function")
 x = jnp.arange(4.0)
-show("x", x)
+common.print_value("x", x)
 y = 2 * jnp.dot(x, x)
-show("y = 2 * jnp.dot(x, x)", y)
+common.print_value("y = 2 * jnp.dot(x, x)", y)
 grad = jax.grad(lambda x: 2 * jnp.dot(x, x))(x)
-show("jax.grad(lambda x: 2 * jnp.dot(x, x))(x)", grad)
-show("grad == 4 * x", grad == 4 * x)
+common.print_value("jax.grad(lambda x: 2 * jnp.dot(x, x))(x)", grad)
+common.print_value("grad == 4 * x", grad == 4 * x)
 grad_sum = jax.grad(jnp.sum)(x)
-show("jax.grad(jnp.sum)(x)", grad_sum)
+common.print_value("jax.grad(jnp.sum)(x)", grad_sum)
 metrics.update(
     x=x,
     y=y,
@@ -109,10 +104,10 @@ metrics.update(
 # %%
 print("\n== Backward for non-scalar variables")
 grad_sq = jax.grad(lambda x: jnp.sum(x * x))(x)
-show("jax.grad(lambda x: jnp.sum(x * x))(x)", grad_sq)
+common.print_value("jax.grad(lambda x: jnp.sum(x * x))(x)", grad_sq)
 y, vjp = jax.vjp(lambda x: x * x, x)
 (vjp_ones,) = vjp(jnp.ones_like(y))
-show("jax.vjp(lambda x: x * x, x)[1](jnp.ones(4))", vjp_ones)
+common.print_value("jax.vjp(lambda x: x * x, x)[1](jnp.ones(4))", vjp_ones)
 metrics.update(
     grad_of_sum_of_squares=grad_sq,
     vjp_ones=vjp_ones,
@@ -137,9 +132,9 @@ def z_sum(x):
 
 u = x * x
 grad_z = jax.grad(z_sum)(x)
-show("u = stop_gradient(x * x); jax.grad(sum(u * x)) == u", grad_z == u)
+common.print_value("u = stop_gradient(x * x); jax.grad(sum(u * x)) == u", grad_z == u)
 grad_full = jax.grad(lambda x: jnp.sum(x * x * x))(x)
-show("without stop_gradient: jax.grad(sum(x * x * x)) = 3x²", grad_full)
+common.print_value("without stop_gradient: jax.grad(sum(x * x * x)) = 3x²", grad_full)
 metrics["detach"] = {
     "u": u,
     "grad": grad_z,
@@ -172,11 +167,11 @@ print("\n== Gradients and Python control flow")
 a = jax.random.normal(key_a, ())
 f_a, doublings = control_flow(a)
 d = jax.grad(lambda a: control_flow(a)[0])(a)
-show("a", a)
-show("jax.grad(f)(a)", d)
-show("f(a) / a", f_a / a)
+common.print_value("a", a)
+common.print_value("jax.grad(f)(a)", d)
+common.print_value("f(a) / a", f_a / a)
 close = bool(jnp.allclose(d, f_a / a, rtol=1e-6))
-show("jax.grad(f)(a) == f(a) / a", close)
+common.print_value("jax.grad(f)(a) == f(a) / a", close)
 metrics["control_flow"] = {
     "a": a,
     "f_a": f_a,

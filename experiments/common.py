@@ -300,6 +300,11 @@ def run_script(name: str, argv: list[str], folder: Path = HERE) -> dict:
         sys.argv = saved
 
 
+def print_value(label: str, value) -> None:
+    """Prints ``label`` then ``value`` on the next line, as the book's cell outputs."""
+    print(f"{label}\n{value!r}")
+
+
 def show(fig) -> None:
     """Shows a figure in the notebook (on the command line, figures go to ``--out`` only)."""
     if in_notebook():

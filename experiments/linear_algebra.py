@@ -54,12 +54,6 @@ from jaxdl.linalg import _safe_sqrt_of_sum_of_squares, frobenius_norm, l1_norm, 
 
 import common
 
-
-def show(label: str, value) -> None:
-    """Prints ``label`` then ``value`` on the next line, as the book's cell outputs."""
-    print(f"{label}\n{value!r}")
-
-
 # %% [markdown]
 # ## Configuration
 #
@@ -79,7 +73,7 @@ metrics = {}
 # %%
 print("== Scalars")
 x, y = jnp.array(3.0), jnp.array(2.0)
-show("x + y, x * y, x / y, x ** y", (x + y, x * y, x / y, x**y))
+common.print_value("x + y, x * y, x / y, x ** y", (x + y, x * y, x / y, x**y))
 metrics["scalars"] = {"x": x, "y": y, "add": x + y, "mul": x * y, "div": x / y, "pow": x**y}
 
 # %% [markdown]
@@ -91,9 +85,9 @@ metrics["scalars"] = {"x": x, "y": y, "add": x + y, "mul": x * y, "div": x / y, 
 # %%
 print("\n== Vectors")
 x = jnp.arange(4)
-show("x = jnp.arange(4)", x)
-show("x[3]", x[3])
-show("len(x), x.shape", (len(x), x.shape))
+common.print_value("x = jnp.arange(4)", x)
+common.print_value("x[3]", x[3])
+common.print_value("len(x), x.shape", (len(x), x.shape))
 metrics["vector"] = {"x": x, "x[3]": x[3], "len": len(x), "shape": list(x.shape)}
 
 # %% [markdown]
@@ -104,10 +98,10 @@ metrics["vector"] = {"x": x, "x[3]": x[3], "len": len(x), "shape": list(x.shape)
 # %%
 print("\n== Matrices")
 A = jnp.arange(20).reshape(5, 4)
-show("A", A)
-show("A.T", A.T)
+common.print_value("A", A)
+common.print_value("A.T", A.T)
 B = jnp.array([[1, 2, 3], [2, 0, 4], [3, 4, 5]])
-show("B == B.T", B == B.T)
+common.print_value("B == B.T", B == B.T)
 metrics["matrix"] = {"A": A, "A.T": A.T}
 metrics["symmetric"] = B == B.T
 
@@ -119,7 +113,7 @@ metrics["symmetric"] = B == B.T
 # %%
 print("\n== Tensors")
 X = jnp.arange(24).reshape(2, 3, 4)
-show("X", X)
+common.print_value("X", X)
 metrics["tensor_shape"] = list(X.shape)
 
 # %% [markdown]
@@ -134,15 +128,15 @@ metrics["tensor_shape"] = list(X.shape)
 print("\n== Tensor arithmetic")
 A = jnp.arange(20, dtype=jnp.float32).reshape(5, 4)
 B = A.copy()  # A new buffer; with immutable arrays `B = A` would be just as safe.
-show("A, A + B", (A, A + B))
-show("A * B", A * B)
+common.print_value("A, A + B", (A, A + B))
+common.print_value("A * B", A * B)
 metrics["hadamard"] = A * B
 metrics["copy"] = {
     "equal": bool(jnp.array_equal(A, B)),
     "same_buffer": A.unsafe_buffer_pointer() == B.unsafe_buffer_pointer(),
 }
 a = 2
-show("a + X, (a * X).shape", (a + X, (a * X).shape))
+common.print_value("a + X, (a * X).shape", (a + X, (a * X).shape))
 metrics["scalar_plus_tensor_shape"] = list((a * X).shape)
 
 # %% [markdown]
@@ -154,13 +148,15 @@ metrics["scalar_plus_tensor_shape"] = list((a * X).shape)
 # %%
 print("\n== Reduction")
 x = jnp.arange(4, dtype=jnp.float32)
-show("x, x.sum()", (x, x.sum()))
-show("A.shape, A.sum()", (A.shape, A.sum()))
-show("A.sum(axis=0)", A.sum(axis=0))
-show("A.sum(axis=1)", A.sum(axis=1))
-show("A.sum(axis=(0, 1))", A.sum(axis=(0, 1)))
-show("A.mean(), A.sum() / A.size", (A.mean(), A.sum() / A.size))
-show("A.mean(axis=0), A.sum(axis=0) / A.shape[0]", (A.mean(axis=0), A.sum(axis=0) / A.shape[0]))
+common.print_value("x, x.sum()", (x, x.sum()))
+common.print_value("A.shape, A.sum()", (A.shape, A.sum()))
+common.print_value("A.sum(axis=0)", A.sum(axis=0))
+common.print_value("A.sum(axis=1)", A.sum(axis=1))
+common.print_value("A.sum(axis=(0, 1))", A.sum(axis=(0, 1)))
+common.print_value("A.mean(), A.sum() / A.size", (A.mean(), A.sum() / A.size))
+common.print_value(
+    "A.mean(axis=0), A.sum(axis=0) / A.shape[0]", (A.mean(axis=0), A.sum(axis=0) / A.shape[0])
+)
 
 # %% [markdown]
 # ## Non-reduction sum
@@ -171,9 +167,9 @@ show("A.mean(axis=0), A.sum(axis=0) / A.shape[0]", (A.mean(axis=0), A.sum(axis=0
 
 # %%
 sum_A = A.sum(axis=1, keepdims=True)
-show("sum_A = A.sum(axis=1, keepdims=True)", sum_A)
-show("A / sum_A", A / sum_A)
-show("A.cumsum(axis=0)", A.cumsum(axis=0))
+common.print_value("sum_A = A.sum(axis=1, keepdims=True)", sum_A)
+common.print_value("A / sum_A", A / sum_A)
+common.print_value("A.cumsum(axis=0)", A.cumsum(axis=0))
 metrics["sums"] = {
     "x": x.sum(),
     "A": A.sum(),
@@ -199,11 +195,11 @@ metrics["sums"] = {
 # %%
 print("\n== Products")
 y = jnp.ones(4, dtype=jnp.float32)
-show("x, y, jnp.dot(x, y)", (x, y, jnp.dot(x, y)))
-show("jnp.sum(x * y)", jnp.sum(x * y))
-show("A.shape, x.shape, jnp.matmul(A, x)", (A.shape, x.shape, jnp.matmul(A, x)))
+common.print_value("x, y, jnp.dot(x, y)", (x, y, jnp.dot(x, y)))
+common.print_value("jnp.sum(x * y)", jnp.sum(x * y))
+common.print_value("A.shape, x.shape, jnp.matmul(A, x)", (A.shape, x.shape, jnp.matmul(A, x)))
 B = jnp.ones((4, 3))
-show("jnp.matmul(A, B)", jnp.matmul(A, B))
+common.print_value("jnp.matmul(A, B)", jnp.matmul(A, B))
 metrics.update(dot=jnp.dot(x, y), dot_as_sum=jnp.sum(x * y), matvec=A @ x, matmul=A @ B)
 
 # %% [markdown]
@@ -220,9 +216,9 @@ common.show_source(l1_norm, l2_norm, frobenius_norm, _safe_sqrt_of_sum_of_square
 # %%
 print("\n== Norms")
 u = jnp.array([3.0, -4.0])
-show("l2_norm(u)", l2_norm(u))
-show("l1_norm(u)", l1_norm(u))
-show("frobenius_norm(jnp.ones((4, 9)))", frobenius_norm(jnp.ones((4, 9))))
+common.print_value("l2_norm(u)", l2_norm(u))
+common.print_value("l1_norm(u)", l1_norm(u))
+common.print_value("frobenius_norm(jnp.ones((4, 9)))", frobenius_norm(jnp.ones((4, 9))))
 references = {
     "l2_reference": jnp.linalg.norm(u),
     "l1_reference": jnp.linalg.norm(u, 1),
@@ -242,8 +238,8 @@ zero = jnp.zeros(2)
 grad_l2, grad_l1 = jax.grad(l2_norm)(zero), jax.grad(l1_norm)(zero)
 grad_fro = jax.grad(frobenius_norm)(jnp.zeros((4, 9)))
 naive = jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zero)
-show("jax.grad(l2_norm)(zeros(2))", grad_l2)
-show("jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zeros(2))  # naive", naive)
+common.print_value("jax.grad(l2_norm)(zeros(2))", grad_l2)
+common.print_value("jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zeros(2))  # naive", naive)
 metrics.update(
     l2_norm=l2_norm(u), l1_norm=l1_norm(u), frobenius_norm=frobenius_norm(jnp.ones((4, 9)))
 )

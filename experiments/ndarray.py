@@ -61,12 +61,6 @@ import numpy as np
 
 import common
 
-
-def show(label: str, value) -> None:
-    """Prints ``label`` then ``value`` on the next line, as the book's cell outputs."""
-    print(f"{label}\n{value!r}")
-
-
 # %% [markdown]
 # ## Configuration
 #
@@ -88,13 +82,13 @@ metrics = {}
 # %%
 print("== Getting started")
 x = jnp.arange(12)
-show("x = jnp.arange(12)", x)
-show("x.shape", x.shape)
-show("x.size", x.size)
+common.print_value("x = jnp.arange(12)", x)
+common.print_value("x.shape", x.shape)
+common.print_value("x.size", x.size)
 X = x.reshape(3, 4)
-show("X = x.reshape(3, 4)", X)
-show("x.reshape(-1, 4).shape", x.reshape(-1, 4).shape)
-show("X.reshape(-1).shape", X.reshape(-1).shape)
+common.print_value("X = x.reshape(3, 4)", X)
+common.print_value("x.reshape(-1, 4).shape", x.reshape(-1, 4).shape)
+common.print_value("X.reshape(-1).shape", X.reshape(-1).shape)
 metrics.update(
     arange=x,
     shape=list(x.shape),
@@ -112,10 +106,10 @@ metrics.update(
 
 # %%
 zeros, ones = jnp.zeros((2, 3, 4)), jnp.ones((2, 3, 4))
-show("jnp.zeros((2, 3, 4))", zeros)
-show("jnp.ones((2, 3, 4))", ones)
+common.print_value("jnp.zeros((2, 3, 4))", zeros)
+common.print_value("jnp.ones((2, 3, 4))", ones)
 normal = jax.random.normal(key, (3, 4))
-show(f"jax.random.normal(jax.random.key({args.seed}), (3, 4))", normal)
+common.print_value(f"jax.random.normal(jax.random.key({args.seed}), (3, 4))", normal)
 same = jax.random.normal(key, (3, 4))
 _, subkey = jax.random.split(key)
 other = jax.random.normal(subkey, (3, 4))
@@ -126,7 +120,7 @@ print(
     not bool(jnp.array_equal(normal, other)),
 )
 from_list = jnp.array([[2, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
-show("jnp.array([[2, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])", from_list)
+common.print_value("jnp.array([[2, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])", from_list)
 metrics.update(
     zeros_shape=list(zeros.shape),
     ones_shape=list(ones.shape),
@@ -149,16 +143,16 @@ metrics.update(
 print("\n== Operations")
 a, b = jnp.array([1.0, 2, 4, 8]), jnp.array([2, 2, 2, 2])
 ops = {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b, "pow": a**b}
-show("x + y, x - y, x * y, x / y, x ** y", tuple(ops.values()))
-show("jnp.exp(x)", jnp.exp(a))
+common.print_value("x + y, x - y, x * y, x / y, x ** y", tuple(ops.values()))
+common.print_value("jnp.exp(x)", jnp.exp(a))
 metrics["elementwise"] = {"x": a, "y": b, **ops, "exp": jnp.exp(a)}
 X = jnp.arange(12, dtype=jnp.float32).reshape(3, 4)
 Y = jnp.array([[2.0, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
 cat0, cat1 = jnp.concatenate((X, Y), axis=0), jnp.concatenate((X, Y), axis=1)
-show("jnp.concatenate((X, Y), axis=0)", cat0)
-show("jnp.concatenate((X, Y), axis=1)", cat1)
-show("X == Y", X == Y)
-show("X.sum()", X.sum())
+common.print_value("jnp.concatenate((X, Y), axis=0)", cat0)
+common.print_value("jnp.concatenate((X, Y), axis=1)", cat1)
+common.print_value("X == Y", X == Y)
+common.print_value("X.sum()", X.sum())
 metrics.update(concat_axis0=cat0, concat_axis1=cat1, equal=X == Y, sum=X.sum())
 
 # %% [markdown]
@@ -170,8 +164,8 @@ metrics.update(concat_axis0=cat0, concat_axis1=cat1, equal=X == Y, sum=X.sum())
 # %%
 print("\n== Broadcasting")
 c, d = jnp.arange(3).reshape(3, 1), jnp.arange(2).reshape(1, 2)
-show("a, b", (c, d))
-show("a + b", c + d)
+common.print_value("a, b", (c, d))
+common.print_value("a + b", c + d)
 metrics["broadcast"] = c + d
 
 # %% [markdown]
@@ -183,11 +177,11 @@ metrics["broadcast"] = c + d
 
 # %%
 print("\n== Indexing and slicing")
-show("X[-1], X[1:3]", (X[-1], X[1:3]))
+common.print_value("X[-1], X[1:3]", (X[-1], X[1:3]))
 X1 = X.at[1, 2].set(9)
-show("X.at[1, 2].set(9)  # X[1, 2] = 9 returns a new array", X1)
+common.print_value("X.at[1, 2].set(9)  # X[1, 2] = 9 returns a new array", X1)
 X2 = X1.at[0:2, :].set(12)
-show("X.at[0:2, :].set(12)  # X[0:2, :] = 12", X2)
+common.print_value("X.at[0:2, :].set(12)  # X[0:2, :] = 12", X2)
 unchanged = bool(jnp.array_equal(X, jnp.arange(12.0).reshape(3, 4)))
 print("X itself is unchanged (arrays are immutable):", unchanged)
 metrics.update(
@@ -251,9 +245,9 @@ metrics.update(
 print("\n== Conversion to other Python objects")
 A = np.asarray(X)
 B = jnp.asarray(A)
-show("type(A), type(B)", (type(A), type(B)))
+common.print_value("type(A), type(B)", (type(A), type(B)))
 s = jnp.array(3.5)
-show("a, a.item(), float(a), int(a)", (s, s.item(), float(s), int(s)))
+common.print_value("a, a.item(), float(a), int(a)", (s, s.item(), float(s), int(s)))
 metrics.update(
     numpy={
         "to_numpy_type": type(A).__name__,
@@ -272,10 +266,10 @@ metrics.update(
 # %%
 print("\n== Devices")
 devices = jax.devices()
-show("jax.devices()", devices)
-show("X.devices()", X.devices())
+common.print_value("jax.devices()", devices)
+common.print_value("X.devices()", X.devices())
 placed = jax.device_put(X, devices[-1])
-show(f"jax.device_put(X, {devices[-1]}).devices()", placed.devices())
+common.print_value(f"jax.device_put(X, {devices[-1]}).devices()", placed.devices())
 metrics["devices"] = {
     "available": [str(dev) for dev in devices],
     "platform": devices[0].platform,
