@@ -114,6 +114,17 @@ BOOK = {
             "xavier_variance_ratio": (0.98, 1.02),
         },
     ),
+    "kaggle_house_prices": Reference(
+        "Kaggle house prices (1460 train / 1459 test, 331 features), nn.Linear(331, 1), MSE, "
+        "Adam lr 5, weight decay 0, batch 64, 100 epochs, k = 5",
+        "5-fold mean log rmse: valid 0.170, train 0.165 (d2l-zh); final train 0.162",
+        {
+            # a linear model on standardised features: seeds move these by about 0.005; not
+            # yet checked against the book's files, which these machines cannot download
+            "mean_val_log_rmse": (0.15, 0.19),
+            "mean_train_log_rmse": (0.145, 0.185),
+        },
+    ),
     "polynomial_regression": Reference(
         "true w = [5, 1.2, −3.4, 5.6], x^i/i! features (20), 100 train + 100 test, noise 0.1, "
         "lr 0.01, batch 10, 400 epochs (1500 for all 20 features)",
@@ -146,6 +157,56 @@ BOOK = {
             # 20 examples, 200 features: memorised without decay
             "train_loss_no_decay": (0.0, 1e-3),
         },
+    ),
+    "model_construction": Reference(
+        "X = torch.rand(2, 20); MLP 20-256-10 as nn.Sequential, as the MLP class and as "
+        "MySequential; FixedHiddenMLP (constant rand(20, 20), one Linear(20, 20) used twice, "
+        "halve X while ‖X‖₁ > 1, return X.sum()); NestMLP and the chimera",
+        "net(X): 2×10 (random values); FixedHiddenMLP: tensor(0.0031), chimera: "
+        "tensor(-0.1759); parameters (by hand, not printed): 20·256 + 256 + 256·10 + 10 = 7946",
+        {
+            # the loop leaves ‖X‖₁ <= 1, so |X.sum()| <= 1 (FixedHiddenMLP and the chimera)
+            "fixed_hidden_output": (-1.0, 1.0),
+        },
+    ),
+    "parameters": Reference(
+        "nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1)) on torch.rand(2, 4); rgnet "
+        "(4 × block1 in block2, then Linear(4, 1)); init normal(0, 0.01), constant 1, Xavier + "
+        "42, my_init; weight += 1 and [0, 0] = 42; one Linear(8, 8) shared by two layers",
+        "net[2]: weight [1, 8], bias [1]; 0.weight [8, 4], 0.bias [8], 2.weight [1, 8], "
+        "2.bias [1]; constant → weight[0] = [1, 1, 1, 1], bias 0; init_42 → [[42, …, 42]] "
+        "(1×8); my_init: 'Init weight [8, 4]', '[1, 8]', entries 0 or |w| ≥ 5; weight[0] → "
+        "[42, w + 1, …]; tied: net[2].weight[0] == net[4].weight[0] all True, before and "
+        "after setting [0, 0] = 100 (their gradients are added)",
+    ),
+    "deferred_init": Reference(
+        "nn.Sequential(nn.LazyLinear(256), nn.ReLU(), nn.LazyLinear(10)), then X = "
+        "torch.rand(2, 20)",
+        "net[0].weight before data: <UninitializedParameter>; after net(X): "
+        "torch.Size([256, 20]) (PyTorch's [out, in])",
+    ),
+    "custom_layer": Reference(
+        "CenteredLayer on [1, 2, 3, 4, 5] and after nn.Linear(8, 128) on torch.rand(4, 8); "
+        "MyLinear(5, 3) (torch.randn weight and bias); MyLinear(64, 8), MyLinear(8, 1) on "
+        "torch.rand(2, 64)",
+        "tensor([-2., -1., 0., 1., 2.]); Y.mean() = 2.7940e-09; MyLinear(5, 3).weight 5×3 "
+        "(bias 3); net(torch.rand(2, 64)): 2×1, [[4.9598], [3.4021]]",
+        {
+            # the mean of X − mean(X) in float32: rounding only
+            "centered_mean": (-1e-6, 1e-6),
+        },
+    ),
+    "read_write": Reference(
+        "x = arange(4), y = zeros(4) saved and loaded (tensor, list, dict); the MLP 20-256-10's "
+        "parameters saved, loaded into a clone, and the clone's output on X [2, 20] compared",
+        "x2 = [0, 1, 2, 3]; (x2, y2) = ([0, 1, 2, 3], [0., 0., 0., 0.]); mydict2 = {'x': "
+        "[0, 1, 2, 3], 'y': [0., 0., 0., 0.]}; Y_clone == Y: all True (2×10)",
+    ),
+    "use_gpu": Reference(
+        "the book's machine with 2 GPUs: devices, tensors on cuda:0 and cuda:1, X copied to "
+        "cuda:1 before Y + Z, nn.Linear(3, 1) moved to cuda:0",
+        "2 GPUs; try_gpu() = cuda:0, try_gpu(10) = cpu, try_all_gpus() = [cuda:0, cuda:1]; "
+        "Y + Z on cuda:1; net(X) and its weight on cuda:0",
     ),
 }
 

@@ -182,6 +182,84 @@ EXPERIMENTS = [
             "train_loss_no_decay": [m[v]["0"]["train_loss"] for v in ("scratch", "concise")],
         },
     ),
+    Entry(
+        "kaggle_house_prices",
+        lambda m: (
+            f"{m['folds']}-fold log rmse: valid {m['mean_val_log_rmse']:.3f}, train "
+            f"{m['mean_train_log_rmse']:.3f}; final train {m['final_train_log_rmse']:.3f}"
+            + ("" if m["data"]["books_data"] else " (generated houses, not the book's data)")
+        ),
+        lambda m: {
+            "mean_val_log_rmse": [m["mean_val_log_rmse"]],
+            "mean_train_log_rmse": [m["mean_train_log_rmse"]],
+        },
+    ),
+    Entry(
+        "model_construction",
+        lambda m: (
+            f"MLP 20-256-10, 4 ways: output {m['mlp']['sequential']['output_shape']}, "
+            f"{'/'.join(sorted({str(v['num_params']) for v in m['mlp'].values()}))} parameters"
+            f" each; NestMLP {m['nest_mlp']['num_params']}, chimera "
+            f"{m['chimera']['num_params']} (+{m['chimera']['num_constants']} constants); "
+            f"FixedHiddenMLP {m['fixed_hidden']['output']:.4f}, chimera "
+            f"{m['chimera']['output']:.4f}"
+        ),
+        lambda m: {"fixed_hidden_output": [m["fixed_hidden"]["output"], m["chimera"]["output"]]},
+    ),
+    Entry(
+        "parameters",
+        lambda m: (
+            f"layers_2: kernel {m['layers_2']['kernel_shape']}, bias "
+            f"{m['layers_2']['bias_shape']}; {m['num_params']} parameters (rgnet "
+            f"{m['rgnet']['num_params']}); constant → {_fmt(m['init']['constant']['weight0'])}, "
+            f"42 → {_fmt(m['init']['xavier_42']['layers_2_kernel'])}; my_init 0 or |w| ≥ 5: "
+            f"{m['my_init']['zero_or_at_least_5']}; set → {_fmt(m['set']['weight0_after'])}; "
+            f"tied: {m['tied']['num_params']} parameters (untied "
+            f"{m['tied']['untied_num_params']}), gradient = sum of both uses: "
+            f"{m['tied']['grad_equals_sum_of_copies']}"
+        ),
+    ),
+    Entry(
+        "deferred_init",
+        lambda m: (
+            f"before init: no parameters (ValueError); layers_0/kernel "
+            f"{dict(m['flax']['table_20'])['layers_0/kernel']} for X [2, 20], "
+            f"{dict(m['flax']['table_30'])['layers_0/kernel']} for X [2, 30] "
+            f"({m['flax']['num_params_20']} / {m['flax']['num_params_30']} parameters); "
+            f"20-feature params on X [2, 30]: {m['flax']['wrong_width_error']['type']}"
+        ),
+    ),
+    Entry(
+        "custom_layer",
+        lambda m: (
+            f"CenteredLayer([1, 2, 3, 4, 5]) = {_fmt(m['centered']['output'])}; mean after "
+            f"Dense(128): {m['centered_net']['mean']:.1e}; MyLinear(5, 3): weight "
+            f"{m['my_linear']['weight_shape']}, bias {m['my_linear']['bias_shape']}; "
+            f"MyLinear(64, 8), MyLinear(8, 1) on [2, 64]: output "
+            f"{m['my_linear_net']['output_shape']}"
+        ),
+        lambda m: {"centered_mean": [m["centered_net"]["mean"]]},
+    ),
+    Entry(
+        "read_write",
+        lambda m: (
+            f"x2 = {m['x_loaded']}; list, dict round trips equal: {m['list_round_trip_equal']}, "
+            f"{m['dict_round_trip_equal']}; Y_clone == Y all {m['clone_output_equal']} "
+            f"({m['num_params']} parameters bit-identical: {m['params_bit_identical']}); "
+            f"TrainState after {m['train_state']['steps_before_save']} Adam steps bit-identical: "
+            f"{m['train_state_bit_identical']}, next step equal: {m['resumed_step_equal']}"
+        ),
+    ),
+    Entry(
+        "use_gpu",
+        lambda m: (
+            f"{m['platform']}: {m['device_count']} device(s) {m['device_kinds']}; try_gpu() = "
+            f"{m['try_gpu']}, try_gpu(10) = {m['try_gpu_10']}; device_put equal: "
+            f"{m['device_put_equal']}; net(X) on {m['model']['output_devices']}; batch over "
+            f"{m['sharded']['devices']} device(s) in shards {m['shard_shapes']}, equal to one "
+            f"device's: {m['sharded_equals_unsharded']}"
+        ),
+    ),
 ]
 
 

@@ -34,7 +34,7 @@ __all__ = [
             "initializers": ["xavier_normal", "xavier_std", "xavier_uniform"],
             "linalg": ["frobenius_norm", "l1_norm", "l2_norm"],
             "losses": ["cross_entropy", "huber_loss", "l1_loss", "squared_loss"],
-            "metrics": ["accuracy", "correct"],
+            "metrics": ["accuracy", "correct", "log_rmse", "squared_log_error"],
             "models.dropout": ["dropout"],
             "keys": ["run_keys", "shuffle_key", "step_key"],
             "model": [
@@ -46,7 +46,8 @@ __all__ = [
                 "predict",
                 "stateless",
             ],
-            "optim": ["l2_penalty", "sgd", "sgd_weight_decay"],
+            "optim": ["adam", "l2_penalty", "sgd", "sgd_weight_decay"],
+            "params": ["num_params", "param_table"],
             "plotting": ["loss_panels", "new_figure", "plot", "save_figure", "set_axes"],
             "run": ["Run"],
             "selection": ["cross_validate", "k_fold_splits", "masked_linear"],

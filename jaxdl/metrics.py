@@ -1,8 +1,9 @@
-"""Classification metrics: per-example correctness and accuracy.
+"""Metrics: per-example correctness and accuracy; the squared log error and its root mean.
 
-``correct`` returns one value per example, like the losses, so the training engine can average
-it with a mask over padded batches; ``accuracy`` is its mean, the book's ``accuracy(y_hat, y) /
-len(y)``.
+``correct`` and ``squared_log_error`` return one value per example, like the losses, so the
+training engine can average them with a mask over padded batches; ``accuracy`` is the mean of
+``correct``, the book's ``accuracy(y_hat, y) / len(y)``, and ``log_rmse`` the root of the mean
+of ``squared_log_error``, the book's ``log_rmse`` of 4.10.
 """
 
 from __future__ import annotations
@@ -66,3 +67,45 @@ def accuracy(logits, labels) -> jax.Array:
     if logits.shape[0] == 0:
         raise InputError("accuracy: expected at least one example, got an empty batch")
     return jnp.mean(correct(logits, labels))
+
+
+def _check_regression(predictions, targets, name: str) -> tuple[jax.Array, jax.Array]:
+    predictions, targets = jnp.asarray(predictions), jnp.asarray(targets)
+    if predictions.ndim != 1 or predictions.shape != targets.shape:
+        raise InputError(
+            f"{name}: expected predictions and targets of one shape [batch], got "
+            f"{predictions.shape} and {targets.shape}"
+        )
+    return predictions, targets
+
+
+def squared_log_error(predictions, targets) -> jax.Array:
+    """Per example ``(log(max(ŷ, 1)) − log(y))²``: the error of the logarithms, which weighs a
+    price off by 10% alike whether it is cheap or dear. Predictions below 1 count as 1, as the
+    book's ``torch.clamp(net(features), 1, float('inf'))``.
+
+    Args:
+      predictions: ``[batch]``.
+      targets: ``[batch]``, > 0.
+
+    Returns:
+      ``[batch]``, float.
+
+    Raises:
+      ValueError: when the shapes are not one [batch].
+
+    >>> squared_log_error(jnp.array([100.0, 0.5]), jnp.array([100.0, jnp.e]))
+    Array([0., 1.], dtype=float32)
+    """
+    predictions, targets = _check_regression(predictions, targets, "squared_log_error")
+    return jnp.square(jnp.log(jnp.maximum(predictions, 1.0)) - jnp.log(targets))
+
+
+def log_rmse(predictions, targets) -> jax.Array:
+    """The book's ``log_rmse``: ``sqrt(mean((log(max(ŷ, 1)) − log(y))²))``, the Kaggle house
+    price competition's score.
+
+    >>> log_rmse(jnp.array([1.0, 1.0]), jnp.array([1.0, jnp.exp(2.0)]))
+    Array(1.4142135, dtype=float32)
+    """
+    return jnp.sqrt(jnp.mean(squared_log_error(predictions, targets)))

@@ -85,6 +85,34 @@ def sgd_weight_decay(learning_rate, weight_decay, *, mask=None) -> optax.Gradien
     return optax.chain(decay, sgd(learning_rate))
 
 
+def adam(learning_rate, *, weight_decay=0.0) -> optax.GradientTransformation:
+    """PyTorch's ``torch.optim.Adam(lr, weight_decay)``: L2 weight decay added to the gradient
+    (``grad + weight_decay * params``), then ``optax.adam``.
+
+    The decay is coupled (it passes through Adam's scaling), unlike AdamW's. PyTorch's defaults
+    and optax's agree (betas 0.9 / 0.999, eps 1e-8 added after the square root). The learning
+    rate and the decay are held in the state (``optax.inject_hyperparams``), so both are part
+    of a run's identity.
+
+    Args:
+      learning_rate: step size > 0.
+      weight_decay: L2 coefficient >= 0.
+
+    Returns:
+      An optax GradientTransformation.
+
+    >>> opt = adam(0.1)
+    >>> params = {"w": jnp.array([1.0])}
+    >>> updates, _ = opt.update({"w": jnp.array([5.0])}, opt.init(params), params)
+    >>> updates["w"]  # Adam's first step is -lr * sign(grad)
+    Array([-0.1], dtype=float32)
+    """
+    check_number(learning_rate, "learning_rate", low=0, strict=True)
+    check_number(weight_decay, "weight_decay", low=0)
+    decay = optax.inject_hyperparams(optax.add_decayed_weights)(weight_decay=weight_decay)
+    return optax.chain(decay, optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate))
+
+
 def l2_penalty(params) -> jax.Array:
     """The book's ``l2_penalty``: ``½ ||w||²``, summed over every leaf of ``params``.
 

@@ -1,4 +1,5 @@
-"""Data: synthetic regression, minibatch schedules, CSV preprocessing, IDX and Fashion-MNIST.
+"""Data: synthetic regression, minibatch schedules, CSV preprocessing, IDX, Fashion-MNIST and
+the Kaggle house prices.
 
 Each public name is imported from its module on first use (PEP 562): pandas loads with the
 first tabular name, not with ``import jaxdl.data``.
@@ -13,6 +14,14 @@ __all__ = attach(
         "fashion_mnist": ["load_fashion_mnist"],
         "fashion_mnist_download": ["download_fashion_mnist"],
         "fashion_mnist_files": ["FashionMNIST", "Split"],
+        "house_prices": [
+            "HouseFeatures",
+            "HousePrices",
+            "download_house_prices",
+            "house_features",
+            "load_house_prices",
+        ],
+        "house_prices_synthetic": ["write_synthetic_house_prices"],
         "idx": ["read_idx", "write_idx"],
         "images": ["text_labels", "to_device"],
         "synthetic": [

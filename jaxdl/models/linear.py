@@ -1,7 +1,8 @@
 """Linear regression: from scratch, concise (flax.linen), and in closed form.
 
 Both trainable variants draw ``w ~ N(0, 0.01²)`` and set ``b = 0``, as the book, and output one
-prediction per example, shape [batch].
+prediction per example, shape [batch]; :func:`pytorch_linear` is initialised as PyTorch's
+``nn.Linear``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,33 @@ def linear_regression(*, init_std: float = INIT_STD) -> Model:
         return x @ params["w"] + params["b"]
 
     return stateless(init, apply, {"name": "linear_regression", "init_std": init_std})
+
+
+def pytorch_linear() -> Model:
+    """``y_hat = X w + b`` initialised as PyTorch's ``nn.Linear(d, 1)``: ``w`` and ``b`` drawn
+    from ``U(-1/√d, 1/√d)`` (the book's models built with ``nn.Linear``, e.g. the house-price
+    network of 4.10).
+
+    Returns:
+      A Model without state; params ``{"w": [d], "b": []}``, inputs [batch, d], output [batch].
+
+    >>> params, _ = pytorch_linear().init(jax.random.key(0), jnp.ones((1, 4)))
+    >>> bool(jnp.all(jnp.abs(params["w"]) <= 0.5)), params["b"].shape
+    (True, ())
+    """
+
+    def init(key, x):
+        bound = 1.0 / jnp.sqrt(x.shape[-1])
+        key_w, key_b = jax.random.split(key)
+        return {
+            "w": jax.random.uniform(key_w, (x.shape[-1],), minval=-bound, maxval=bound),
+            "b": jax.random.uniform(key_b, (), minval=-bound, maxval=bound),
+        }
+
+    def apply(params, x):
+        return x @ params["w"] + params["b"]
+
+    return stateless(init, apply, {"name": "pytorch_linear"})
 
 
 class LinearRegression(nn.Module):
