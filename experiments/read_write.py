@@ -63,6 +63,7 @@ import orbax.checkpoint as ocp
 from jaxdl.losses import cross_entropy
 from jaxdl.model import TrainState, init_state
 from jaxdl.models.mlp import mlp
+from jaxdl.params import num_params
 
 import common
 
@@ -180,10 +181,9 @@ shapes = {
     jax.tree_util.keystr(path): list(leaf.shape)
     for path, leaf in jax.tree_util.tree_leaves_with_path(clone_params)
 }
-num_params = sum(leaf.size for leaf in jax.tree.leaves(clone_params))
-print(f"{num_params} parameters restored: {shapes}")
+print(f"{num_params(clone_params)} parameters restored: {shapes}")
 metrics.update(
-    num_params=num_params,
+    num_params=num_params(clone_params),
     param_shapes=shapes,
     params_bit_identical=bit_identical(params, clone_params),
     clone_output_equal=bool(jnp.all(Y_clone == Y)),
@@ -261,7 +261,7 @@ metrics["train_state"] = {
     "steps_before_save": STEPS,
     "restored_step": int(restored.step),
     "num_leaves": len(jax.tree.leaves(restored)),
-    "num_values": sum(leaf.size for leaf in jax.tree.leaves(restored)),
+    "num_values": num_params(restored),
     "losses": losses,
     "untargeted_restore_type": type(untargeted).__name__,
 }

@@ -95,6 +95,22 @@ def check_number(value, name: str, *, low: float | None = None, strict: bool = F
         raise InputError(f"{name}: expected a finite number{bound}, got {number}")
 
 
+def check_pair(y_hat, y, name: str) -> tuple[jax.Array, jax.Array]:
+    """Arrays of one shape ``[batch, ...]`` (rank >= 1), or a ValueError naming both shapes."""
+    y_hat, y = jnp.asarray(y_hat), jnp.asarray(y)
+    if y_hat.shape != y.shape:
+        raise InputError(
+            f"{name}: expected y_hat and y of the same shape [batch, ...], got y_hat "
+            f"{y_hat.shape} and y {y.shape} (reshape one: broadcasting them would compare "
+            "every prediction with every target)"
+        )
+    if y_hat.ndim == 0:
+        raise InputError(
+            f"{name}: expected y_hat and y of rank >= 1 [batch, ...], got scalars (shape ())"
+        )
+    return y_hat, y
+
+
 def check_data(x, y, name: str = "data") -> int:
     """Validates a ``(x [n, ...], y [n, ...])`` pair and returns n.
 

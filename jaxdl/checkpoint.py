@@ -62,7 +62,11 @@ META = {  # what the metadata holds, and of which kind
 DAMAGE = (ValueError, KeyError, TypeError, FileNotFoundError)
 UNFINISHED = ".orbax-checkpoint-tmp"  # in the name of the folder of a save in progress
 DAMAGED = "damaged-"
-FULL_DISK = "os_error_code='28'"  # how tensorstore's errors name ENOSPC
+
+
+def _full_disk(error: BaseException | None) -> bool:
+    """Whether ``error`` is tensorstore's report of a full disk (it names ENOSPC by its code)."""
+    return error is not None and "os_error_code='28'" in str(error)
 
 
 class _HeldReports(logging.Filter):
@@ -100,7 +104,7 @@ class _HeldReports(logging.Filter):
             if self._cut_short:
                 return  # the filter stays, for those threads only
         logging.getLogger("absl").removeFilter(self)
-        if isinstance(exc, KeyboardInterrupt) or (exc is not None and FULL_DISK in str(exc)):
+        if isinstance(exc, KeyboardInterrupt) or _full_disk(exc):
             return
         for record in self.records:
             logging.getLogger(record.name).handle(record)
@@ -209,7 +213,7 @@ class Checkpointer:
                 )
                 self._manager.wait_until_finished()
         except ValueError as error:  # orbax's (tensorstore's) report of a failed write
-            if FULL_DISK not in str(error):
+            if not _full_disk(error):
                 raise
             self._remove_unfinished()  # gives the space of the partial save back at once
             raise OSError(errno.ENOSPC, "No space left on device", str(self.directory)) from None

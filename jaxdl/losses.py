@@ -17,25 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl._checks import check_class_scores, is_traced
+from jaxdl._checks import check_class_scores, check_pair, is_traced
 from jaxdl.activations import log_softmax
 from jaxdl.errors import InputError, InputTypeError
-
-
-def _check_pair(y_hat, y, name: str) -> tuple[jax.Array, jax.Array]:
-    """Arrays of one shape ``[batch, ...]`` (rank >= 1), or a ValueError naming both shapes."""
-    y_hat, y = jnp.asarray(y_hat), jnp.asarray(y)
-    if y_hat.shape != y.shape:
-        raise InputError(
-            f"{name}: expected y_hat and y of the same shape [batch, ...], got y_hat "
-            f"{y_hat.shape} and y {y.shape} (reshape one: broadcasting them would compare "
-            "every prediction with every target)"
-        )
-    if y_hat.ndim == 0:
-        raise InputError(
-            f"{name}: expected y_hat and y of rank >= 1 [batch, ...], got scalars (shape ())"
-        )
-    return y_hat, y
 
 
 def _per_example(values: jax.Array) -> jax.Array:
@@ -63,7 +47,7 @@ def squared_loss(y_hat, y) -> jax.Array:
     >>> squared_loss(jnp.array([1.0, 3.0]), jnp.array([0.0, 1.0]))
     Array([0.5, 2. ], dtype=float32)
     """
-    y_hat, y = _check_pair(y_hat, y, "squared_loss")
+    y_hat, y = check_pair(y_hat, y, "squared_loss")
     return _per_example(0.5 * (y_hat - y) ** 2)
 
 
@@ -87,7 +71,7 @@ def l1_loss(y_hat, y) -> jax.Array:
     >>> l1_loss(jnp.array([1.0, -3.0]), jnp.array([0.0, 1.0]))
     Array([1., 4.], dtype=float32)
     """
-    y_hat, y = _check_pair(y_hat, y, "l1_loss")
+    y_hat, y = check_pair(y_hat, y, "l1_loss")
     d = y_hat - y
     return _per_example(d * jnp.sign(d))
 
@@ -135,7 +119,7 @@ def huber_loss(y_hat, y, delta=1.0) -> jax.Array:
     Array([0.125, 1.5  ], dtype=float32)
     """
     _check_delta(delta)
-    y_hat, y = _check_pair(y_hat, y, "huber_loss")
+    y_hat, y = check_pair(y_hat, y, "huber_loss")
     x = y_hat - y
     abs_x = jnp.abs(x)
     values = jnp.where(abs_x <= delta, 0.5 * x**2, delta * (abs_x - 0.5 * delta))

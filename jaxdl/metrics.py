@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxdl._checks import check_class_scores
+from jaxdl._checks import check_class_scores, check_pair
 from jaxdl.errors import InputError
 
 
@@ -69,24 +69,14 @@ def accuracy(logits, labels) -> jax.Array:
     return jnp.mean(correct(logits, labels))
 
 
-def _check_regression(predictions, targets, name: str) -> tuple[jax.Array, jax.Array]:
-    predictions, targets = jnp.asarray(predictions), jnp.asarray(targets)
-    if predictions.ndim != 1 or predictions.shape != targets.shape:
-        raise InputError(
-            f"{name}: expected predictions and targets of one shape [batch], got "
-            f"{predictions.shape} and {targets.shape}"
-        )
-    return predictions, targets
-
-
-def squared_log_error(predictions, targets) -> jax.Array:
+def squared_log_error(y_hat, y) -> jax.Array:
     """Per example ``(log(max(ŷ, 1)) − log(y))²``: the error of the logarithms, which weighs a
     price off by 10% alike whether it is cheap or dear. Predictions below 1 count as 1, as the
     book's ``torch.clamp(net(features), 1, float('inf'))``.
 
     Args:
-      predictions: ``[batch]``.
-      targets: ``[batch]``, > 0.
+      y_hat: predictions ``[batch]``.
+      y: targets ``[batch]``, > 0.
 
     Returns:
       ``[batch]``, float.
@@ -97,15 +87,17 @@ def squared_log_error(predictions, targets) -> jax.Array:
     >>> squared_log_error(jnp.array([100.0, 0.5]), jnp.array([100.0, jnp.e]))
     Array([0., 1.], dtype=float32)
     """
-    predictions, targets = _check_regression(predictions, targets, "squared_log_error")
-    return jnp.square(jnp.log(jnp.maximum(predictions, 1.0)) - jnp.log(targets))
+    y_hat, y = check_pair(y_hat, y, "squared_log_error")
+    if y_hat.ndim != 1:
+        raise InputError(f"squared_log_error: expected [batch], got shape {y_hat.shape}")
+    return jnp.square(jnp.log(jnp.maximum(y_hat, 1.0)) - jnp.log(y))
 
 
-def log_rmse(predictions, targets) -> jax.Array:
+def log_rmse(y_hat, y) -> jax.Array:
     """The book's ``log_rmse``: ``sqrt(mean((log(max(ŷ, 1)) − log(y))²))``, the Kaggle house
     price competition's score.
 
     >>> log_rmse(jnp.array([1.0, 1.0]), jnp.array([1.0, jnp.exp(2.0)]))
     Array(1.4142135, dtype=float32)
     """
-    return jnp.sqrt(jnp.mean(squared_log_error(predictions, targets)))
+    return jnp.sqrt(jnp.mean(squared_log_error(y_hat, y)))

@@ -18,26 +18,13 @@ import jax
 from jaxdl.errors import InputTypeError
 
 
-def _key_name(key) -> str:
-    """One step of a key path as text: a dict key, a list index, an attribute name."""
-    if isinstance(key, jax.tree_util.DictKey):
-        return str(key.key)
-    if isinstance(key, jax.tree_util.SequenceKey):
-        return str(key.idx)
-    if isinstance(key, jax.tree_util.GetAttrKey):
-        return key.name
-    if isinstance(key, jax.tree_util.FlattenedIndexKey):
-        return str(key.key)
-    return str(key)
-
-
 def _leaves(tree, name: str) -> list[tuple[str, tuple[int, ...]]]:
     """``[(path, shape)]`` of the leaves of ``tree`` in ``jax.tree_util``'s order; raises on a
     leaf that is not an array (nor a ``jax.ShapeDtypeStruct``)."""
     leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
     table = []
     for path, leaf in leaves:
-        where = "/".join(_key_name(k) for k in path)
+        where = jax.tree_util.keystr(path, simple=True, separator="/")
         if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype")):
             at = f"at {where!r}" if where else "at the root"
             raise InputTypeError(

@@ -96,8 +96,10 @@ def test_log_rmse_against_numpy():
     np.testing.assert_allclose(
         squared_log_error(y_hat, y), (np.log(clipped) - np.log(y)) ** 2, rtol=1e-5, atol=2e-6
     )
-    with pytest.raises(ValueError, match=r"^squared_log_error: expected predictions and targets"):
+    with pytest.raises(ValueError, match=r"^squared_log_error: expected y_hat and y of the same"):
         squared_log_error(jnp.ones((3, 1)), jnp.ones(3))
+    with pytest.raises(ValueError, match=r"^squared_log_error: expected \[batch\], got shape"):
+        squared_log_error(jnp.ones((3, 1)), jnp.ones((3, 1)))
 
 
 def test_adam_is_pytorchs_adam_with_l2_decay():

@@ -24,6 +24,7 @@ the book's files).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -148,8 +149,6 @@ def download_house_prices(
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     """One file as a DataFrame, checked: UTF-8 text, the ``columns`` present, numbers finite
     and no stray word in a column of numbers (named by file, column, row and value)."""
-    import io
-
     frame = pd.read_csv(io.StringIO(_read_text(path)))
     missing = [c for c in columns if c not in frame.columns]
     if missing:
