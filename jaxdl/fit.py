@@ -14,6 +14,7 @@ import os
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.divergence import check_history
@@ -22,6 +23,27 @@ from jaxdl.epoch import Loss, record_names
 from jaxdl.model import Model
 from jaxdl.parallel import replicate
 from jaxdl.prepare import prepare
+
+
+def own_buffers(tree):
+    """``tree`` with no array shared by two of its leaves (the later ones copied): a donated
+    argument may not hand XLA one buffer twice, and an ``init`` may well put one ``jnp.ones``
+    in both the parameters and the state.
+
+    >>> a = jnp.ones(2)
+    >>> b = own_buffers({"p": a, "s": a})
+    >>> b["p"] is a, b["s"] is a
+    (True, False)
+    """
+    seen = set()
+
+    def own(leaf):
+        if id(leaf) in seen:
+            return jnp.copy(leaf)
+        seen.add(id(leaf))
+        return leaf
+
+    return jax.tree.map(own, tree)
 
 
 def fit(
@@ -86,7 +108,7 @@ def fit(
                 messages.append(f"resumed after epoch {start} of {s.run.epochs}")
             for message in [] if quiet else messages:
                 print(f"{desc or 'training'}: {message}")
-        data, eval_data, state = replicate((s.data, s.eval_data, state), s.mesh)
+        data, eval_data, state = replicate((s.data, s.eval_data, own_buffers(state)), s.mesh)
         epoch = jax.jit(s.epoch, donate_argnums=0)
         sets = ["train", *s.eval_data]  # the record's order
         epochs = range(start, s.run.epochs)

@@ -14,7 +14,7 @@ from jaxdl.divergence import check_finite
 from jaxdl.engine import train
 from jaxdl.fit import fit
 from jaxdl.keys import run_keys, shuffle_key
-from jaxdl.model import batch_mask, from_flax, init_state, predict
+from jaxdl.model import Model, batch_mask, from_flax, init_state, predict
 
 N, BATCH, EPOCHS, LR = 23, 5, 2, 0.1  # 5 batches an epoch, the last with 3 real examples
 
@@ -311,3 +311,27 @@ def test_batch_mask_broadcasts_over_all_but_the_batch_axis():
     assert not np.allclose(wrong["batch_stats"]["mean"], expected, equal_nan=True)
     assert batch_mask(None, x) is None
     assert batch_mask(mask, jnp.zeros((4, 2, 2, 3))).shape == (4, 1, 1, 1)
+
+
+def test_an_init_that_puts_one_array_in_the_params_and_the_state_trains(data):
+    """Donation refuses one buffer passed twice: fit hands the epoch distinct buffers, and the
+    run equals one whose init makes two arrays."""
+
+    def model(shared):
+        def init(key, x):
+            ones = jnp.ones(x.shape[1:])
+            w = jax.random.normal(key, (x[0].size, 3))
+            return {"scale": ones, "w": w}, {"count": ones if shared else jnp.ones(x.shape[1:])}
+
+        def apply(params, state, x, *, train, key=None, mask=None):
+            out = (x * params["scale"][None]).reshape(x.shape[0], -1) @ params["w"]
+            return out, {"count": state["count"] + 1} if train else state
+
+        return Model(init, apply, {"name": "shared"}, frozenset({"train", "mask"}))
+
+    runs = [
+        fit(model(s), loss_fn, optax.sgd(LR), data, quiet=True, **_options(data))
+        for s in (True, False)
+    ]
+    jax.tree.map(np.testing.assert_array_equal, runs[0].state, runs[1].state)
+    np.testing.assert_array_equal(runs[0].state.model_state["count"], 1 + EPOCHS * 5)
