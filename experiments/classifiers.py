@@ -188,9 +188,9 @@ class ClassifierConfig:
         return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
 
 
-def train_and_report(variants: dict, config: ClassifierConfig) -> tuple[dict, dict]:
-    """A Fashion-MNIST experiment: the devices, the data, every variant trained, then the
-    metrics and figures (:func:`report_classifiers`)."""
+def train_from_config(variants: dict, config: ClassifierConfig) -> tuple[ClassifierData, dict]:
+    """The devices and the data of ``config``, and every variant trained on them:
+    ``(data, {name: Result})``."""
     mesh = mesh_from_flags(
         config.devices,
         config.coordinator,
@@ -209,4 +209,11 @@ def train_and_report(variants: dict, config: ClassifierConfig) -> tuple[dict, di
         mesh=mesh,
         checkpoint_dir=config.checkpoint_dir,
     )
+    return data, results
+
+
+def train_and_report(variants: dict, config: ClassifierConfig) -> tuple[dict, dict]:
+    """A Fashion-MNIST experiment: every variant trained (:func:`train_from_config`), then the
+    metrics and figures (:func:`report_classifiers`)."""
+    data, results = train_from_config(variants, config)
     return report_classifiers(variants, results, data)
