@@ -16,6 +16,12 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   jaxdl`` (median over alternating runs), ``import_ratio`` their ratio; ``first_use_s`` and
   ``first_use_ratio``: ``import jaxdl`` and a first use of ``jaxdl.fit`` (which imports jax,
   optax and the engine).
+- ``lenet``: the book's LeNet (6.6) from scratch, batch 256, rate 0.9: ``epoch_s``,
+  ``compile_s``; ``floor_s``: its training FLOPs per epoch (``flops_per_example``, counted from
+  the layers' shapes: forward, input and weight gradients) over the matmul rate, ``ratio``;
+  where torch is installed, ``pytorch_epoch_s``: the book's ``train_ch6`` loop on the same
+  images (``nn.Sequential``, SGD, CPU, its default threads), timed over ``pytorch_steps``
+  minibatches after warm-up and scaled to an epoch's, and ``pytorch_ratio`` = epoch_s over it.
 - ``kfold_s``: ``experiments/kfold.py`` as a command, compilation cache off;
   ``kfold_compiles``: the programs it compiled (its metrics.json).
 - with ``--run-all``: ``run_all_cold_s`` and ``run_all_warm_s``, ``experiments/run_all.py``
@@ -57,6 +63,7 @@ from jaxdl.keys import run_keys
 from jaxdl.losses import cross_entropy, squared_loss
 from jaxdl.metrics import correct
 from jaxdl.model import init_state
+from jaxdl.models.lenet import lenet
 from jaxdl.models.linear import linear_regression
 from jaxdl.models.mlp import mlp
 from jaxdl.models.softmax import softmax_regression
@@ -127,6 +134,67 @@ def time_epochs(model, x, y, *, batch_size: int, lr: float, repeats: int) -> dic
         times.append(time.perf_counter() - start)
     steady = statistics.median(times[1:])
     return {"epoch_s": steady, "compile_s": max(times[0] - steady, 0.0)}
+
+
+def lenet_flops_per_example() -> int:
+    """Training FLOPs of one image through LeNet: 2 per multiply-add of each layer's forward
+    product, the same again for the weight gradient, and again for the input gradient of every
+    layer but the first (whose input is the image)."""
+    conv1 = 28 * 28 * 6 * (5 * 5 * 1)  # output positions x channels, times the kernel's MACs
+    conv2 = 10 * 10 * 16 * (5 * 5 * 6)
+    dense = 400 * 120 + 120 * 84 + 84 * 10
+    forward = 2 * (conv1 + conv2 + dense)
+    return 3 * forward - 2 * conv1
+
+
+def pytorch_lenet_epoch(x, y, *, batch_size: int, lr: float, steps: int) -> float | None:
+    """Seconds of an epoch of the book's ``train_ch6`` loop (PyTorch, CPU) on the images ``x``
+    [N, 28, 28, 1]: ``steps`` minibatches timed after 3 warm-up ones, scaled to the epoch's
+    ``ceil(N / batch_size)``; None where torch is not installed."""
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
+        nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10),
+    )  # fmt: skip
+    for m in net:
+        if isinstance(m, nn.Linear | nn.Conv2d):
+            nn.init.xavier_uniform_(m.weight)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    loss = nn.CrossEntropyLoss()
+    images = torch.from_numpy(np.asarray(x).transpose(0, 3, 1, 2).copy())
+    labels = torch.from_numpy(np.asarray(y).astype(np.int64))
+    num_batches = -(-len(labels) // batch_size)
+    steps = min(steps, num_batches - 3)
+
+    def step(i):
+        X, Y = (
+            images[i * batch_size : (i + 1) * batch_size],
+            labels[i * batch_size : (i + 1) * batch_size],
+        )
+        optimizer.zero_grad()
+        y_hat = net(X)
+        loss_value = loss(y_hat, Y)
+        loss_value.backward()
+        optimizer.step()
+        with torch.no_grad():  # the book's Accumulator: loss sum, correct count
+            float(loss_value * X.shape[0]), float((y_hat.argmax(dim=1) == Y).sum())
+
+    net.train()
+    for i in range(3):
+        step(i)
+    start = time.perf_counter()
+    for i in range(3, 3 + steps):
+        step(i)
+    return (time.perf_counter() - start) / steps * num_batches
 
 
 def vmap_against_sequential(one, args, repeats: int) -> dict:
@@ -269,6 +337,25 @@ def main(argv=None) -> dict:
         else:
             floor = x_train.nbytes / (results["bandwidth_gbs"] * 1e9)
         results[name] = {**timing, "floor_s": floor, "ratio": timing["epoch_s"] / floor}
+    timing = time_epochs(
+        lenet(), x_train, y_train, batch_size=batch_size, lr=0.9, repeats=max(repeats // 2, 2)
+    )
+    flops = lenet_flops_per_example()
+    floor = n * flops / (results["matmul_gflops"] * 1e9)
+    results["lenet"] = {
+        **timing,
+        "flops_per_example": flops,
+        "floor_s": floor,
+        "ratio": timing["epoch_s"] / floor,
+    }
+    steps = 8 if args.quick else 40
+    torch_epoch = pytorch_lenet_epoch(x_train, y_train, batch_size=batch_size, lr=0.9, steps=steps)
+    if torch_epoch is not None:
+        results["lenet"] |= {
+            "pytorch_epoch_s": torch_epoch,
+            "pytorch_steps": steps,
+            "pytorch_ratio": timing["epoch_s"] / torch_epoch,
+        }
     compute_floor = 4 * n * 784 * 10 / (results["matmul_gflops"] * 1e9)
     results["softmax"]["compute_floor_s"] = compute_floor
     results["softmax"]["compute_ratio"] = results["softmax"]["epoch_s"] / compute_floor
@@ -296,6 +383,19 @@ def main(argv=None) -> dict:
                 + f"; compile {r['compile_s']:.2f} s",
             )
         )
+    r = results["lenet"]
+    rows.append(
+        (
+            f"lenet epoch (batch {batch_size})",
+            f"{r['epoch_s']:.2f} s = {r['ratio']:.1f} x floor {r['floor_s']:.2f} s; "
+            + (
+                f"PyTorch {r['pytorch_epoch_s']:.1f} s, ratio {r['pytorch_ratio']:.2f}"
+                if "pytorch_epoch_s" in r
+                else "PyTorch: not installed"
+            )
+            + f"; compile {r['compile_s']:.2f} s",
+        )
+    )
     for name, label in (("kfold", "5-fold CV"), ("sweep", "16-value lambda sweep")):
         r = results[name]
         rows.append(

@@ -208,6 +208,80 @@ BOOK = {
         "2 GPUs; try_gpu() = cuda:0, try_gpu(10) = cpu, try_all_gpus() = [cuda:0, cuda:1]; "
         "Y + Z on cuda:1; net(X) and its weight on cuda:0",
     ),
+    "conv_layer": Reference(
+        "corr2d(arange(9).reshape(3, 3), [[0, 1], [2, 3]]); X = ones(6, 8), X[:, 2:6] = 0, "
+        "K = [[1, −1]]; nn.Conv2d(1, 1, kernel_size=(1, 2), bias=False) learned by 10 steps "
+        "of gradient descent, lr 3e-2, loss Σ(Ŷ − Y)²",
+        "[[19, 25], [37, 43]]; Y: 1 in column 1, −1 in column 5; corr2d(X.t(), K) all 0; loss "
+        "at epochs 2, 4, 6, 8, 10: 6.422, 1.225, 0.266, 0.070, 0.022; kernel ≈ [[1.0, −1.0]]",
+        {
+            # corr2d's outputs on the book's inputs against its printed values: whole numbers
+            # that float32 holds exactly (the low end below 0 admits an exact 0)
+            "book_value_error": (-1e-9, 1e-5),
+            # max |learned − [[1, −1]]| after 10 steps: the error contracts by 0.8 per step
+            # along (1, 1) and 0.64 along (1, −1) (the loss's Hessian 2·[[18, 12], [12, 18]],
+            # eigenvalues 60 and 12, lr 0.03); over every start in U(±1/√2)², PyTorch's draw,
+            # it ends below 0.0875
+            "kernel_error": (0.0, 0.1),
+            # the loss at epoch 10 over the same starts: from 3.3e-4 to 0.544 (the book's 0.022)
+            "final_loss": (0.0, 0.6),
+        },
+    ),
+    "padding_strides": Reference(
+        "X = torch.rand(8, 8); nn.Conv2d(1, 1, ...): kernel_size=3, padding=1; kernel_size="
+        "(5, 3), padding=(2, 1); kernel_size=3, padding=1, stride=2; kernel_size=(3, 5), "
+        "padding=(0, 1), stride=(3, 4)",
+        "output shapes torch.Size([8, 8]), [8, 8], [4, 4], [2, 2]",
+        {
+            # ours against jax.lax.conv_general_dilated and flax.linen.Conv with the same
+            # kernel and bias (float32, full precision): rounding only; 0 admitted
+            "max_abs_diff": (-1e-9, 1e-5),
+            # our output shapes against the book's: the number of cases that differ
+            "shape_mismatches": (-0.5, 0.5),
+        },
+    ),
+    "channels": Reference(
+        "X [2, 3, 3] = [[0..8], [1..9]], K [2, 2, 2] = [[[0, 1], [2, 3]], [[1, 2], [3, 4]]]; "
+        "K stacked (K, K + 1, K + 2) [3, 2, 2, 2]; 1×1: X ~ N(0, 1) [3, 3, 3], K ~ N(0, 1) "
+        "[2, 3, 1, 1]",
+        "[[56, 72], [104, 120]]; [[[56, 72], [104, 120]], [[76, 100], [148, 172]], [[96, 128], "
+        "[192, 224]]]; 1×1 as a matrix product: Σ|Y1 − Y2| < 1e-6",
+        {
+            # whole numbers, exact in float32; 0 admitted
+            "book_value_error": (-1e-9, 1e-5),
+            # the 1×1 matrix product against corr2d_multi_in_out, and corr2d_multi_in_out
+            # against jax.lax.conv_general_dilated: float32 rounding of sums of a few products
+            "max_abs_diff": (-1e-9, 1e-5),
+        },
+    ),
+    "pooling": Reference(
+        "pool2d(arange(9).reshape(3, 3), (2, 2)) max and avg; X = arange(16).reshape(1, 1, 4, "
+        "4): nn.MaxPool2d(3); MaxPool2d(3, padding=1, stride=2); MaxPool2d((2, 3), stride=(2, "
+        "3), padding=(0, 1)); cat(X, X + 1) with MaxPool2d(3, padding=1, stride=2)",
+        "max [[4, 5], [7, 8]], avg [[2, 3], [5, 6]]; [[10]]; [[5, 7], [13, 15]]; [[5, 7], "
+        "[13, 15]]; [[[5, 7], [13, 15]], [[6, 8], [14, 16]]]",
+        {
+            # whole numbers (and their means), exact in float32; 0 admitted
+            "book_value_error": (-1e-9, 1e-5),
+            # against jax.lax.reduce_window and flax.linen.max_pool / avg_pool: 0 admitted
+            "max_abs_diff": (-1e-9, 1e-5),
+        },
+    ),
+    "lenet": Reference(
+        "LeNet-5 (sigmoid, 2×2 average pooling), Fashion-MNIST, batch 256, lr 0.9, 10 epochs, "
+        "Xavier-uniform weights",
+        "test acc 0.779, train acc 0.823, train loss 0.469",
+        {
+            # seeds 0–2 of both variants: test acc 0.779–0.819 (means 0.804 / 0.803, standard
+            # deviations 0.016 / 0.021); at lr 0.9 the sigmoid network's test accuracy still
+            # swings by up to 0.04 between the last epochs (0.778, 0.759, 0.803), so one seed
+            # may land 0.06 from the book's 0.779 either way
+            "test_acc": (0.72, 0.84),
+            # seeds 0–2: 0.462–0.495 (the book's 0.469); the epoch at which the sigmoid
+            # network leaves its plateau varies by seed, and with it the final loss
+            "train_loss": (0.40, 0.56),
+        },
+    ),
 }
 
 

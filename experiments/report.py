@@ -260,6 +260,75 @@ EXPERIMENTS = [
             f"device's: {m['sharded_equals_unsharded']}"
         ),
     ),
+    Entry(
+        "conv_layer",
+        lambda m: (
+            f"corr2d = {m['corr2d']['vectorised']} (loop == vectorised: "
+            f"{m['corr2d']['loop_equals_vectorised']}); edges: Y column 1 "
+            f"{_fmt(np.asarray(m['edge']['Y'])[:, 1], 2)}, column 5 "
+            f"{_fmt(np.asarray(m['edge']['Y'])[:, 5], 2)}, corr2d(X.T, K) all 0 "
+            f"{m['edge']['transposed_all_zero']}; learned from "
+            f"{_fmt(m['learn']['initial_kernel'])}: loss at epochs {m['learn']['epochs']} "
+            f"{_fmt(m['learn']['epoch_losses'], 4)}, "
+            f"kernel {_fmt(m['learn']['kernel'])}"
+        ),
+        lambda m: {
+            "book_value_error": [
+                m["corr2d"]["max_abs_error_vs_book"],
+                m["edge"]["max_abs_error_vs_book"],
+            ],
+            "kernel_error": [m["learn"]["kernel_error"]],
+            "final_loss": [m["learn"]["final_loss"]],
+        },
+    ),
+    Entry(
+        "padding_strides",
+        lambda m: (
+            "; ".join(
+                f"k={tuple(c['kernel_size'])} p={tuple(c['padding'])} s={tuple(c['stride'])}"
+                f" → {tuple(c['shape'])}"
+                for c in m["cases"]
+            )
+            + f"; max |ours − lax.conv_general_dilated, flax Conv| {m['max_abs_diff']:.1e}"
+        ),
+        lambda m: {
+            "max_abs_diff": [m["max_abs_diff"]],
+            "shape_mismatches": [float(sum(c["shape"] != c["book_shape"] for c in m["cases"]))],
+        },
+    ),
+    Entry(
+        "channels",
+        lambda m: (
+            f"multi-in {m['multi_in']['Y']}; multi-in-out {m['multi_in_out']['Y']}; 1×1 as a "
+            f"matrix product vs corr2d_multi_in_out: max |diff| "
+            f"{m['one_by_one']['max_abs_diff']:.1e} (Σ|diff| {m['one_by_one']['sum_abs_diff']:.1e})"
+            f"; vs lax.conv_general_dilated {m['multi_in_out']['max_abs_diff_lax']:.1e}"
+        ),
+        lambda m: {
+            "book_value_error": [
+                m["multi_in"]["max_abs_error_vs_book"],
+                m["multi_in_out"]["max_abs_error_vs_book"],
+            ],
+            "max_abs_diff": [
+                m["one_by_one"]["max_abs_diff"],
+                m["one_by_one"]["max_abs_diff_lax"],
+                m["multi_in_out"]["max_abs_diff_lax"],
+            ],
+        },
+    ),
+    Entry(
+        "pooling",
+        lambda m: (
+            f"3×3, (2, 2): max {m['pool2d']['max']}, avg {m['pool2d']['avg']}; "
+            + "; ".join(f"{c['name']} → {np.round(c['Y'], 3).tolist()}" for c in m["cases"])
+            + f"; max |ours − reduce_window, flax| {m['max_abs_diff']:.1e}"
+        ),
+        lambda m: {
+            "book_value_error": [m["max_abs_error_vs_book"]],
+            "max_abs_diff": [m["max_abs_diff"]],
+        },
+    ),
+    Entry("lenet", _classifiers, _classifier_values),
 ]
 
 

@@ -1,6 +1,7 @@
 """The main job: runs experiments in one worker, writes REPORT.md and run_all.json, exits
 non-zero on a failure, recompiles nothing the second time; and the benchmark's JSON."""
 
+import importlib.util
 import json
 import os
 import re
@@ -104,6 +105,10 @@ def test_a_failing_experiment_fails_the_job(tmp_path, monkeypatch):
     assert "boom" in (tmp_path / "out" / "calculus" / "log.txt").read_text()
 
 
+def has_torch() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
 def test_benchmark_quick_writes_the_documented_json(tmp_path, capsys):
     benchmark.main(["--quick", "--out", str(tmp_path)])
     result = json.loads((tmp_path / "benchmark.json").read_text())
@@ -115,6 +120,10 @@ def test_benchmark_quick_writes_the_documented_json(tmp_path, capsys):
     assert result["first_use_ratio"] == result["first_use_s"] / result["import_jax_s"]
     assert isinstance(result["kfold_compiles"], int) and result["kfold_compiles"] > 0
     assert set(result["mlp"]) == {"epoch_s", "floor_s", "ratio", "compile_s"}
+    lenet = {"epoch_s", "floor_s", "ratio", "compile_s", "flops_per_example"}
+    torch = {"pytorch_epoch_s", "pytorch_steps", "pytorch_ratio"} if has_torch() else set()
+    assert set(result["lenet"]) == lenet | torch
+    assert result["lenet"]["ratio"] == result["lenet"]["epoch_s"] / result["lenet"]["floor_s"]
     assert set(result["softmax"]) == {
         "epoch_s",
         "floor_s",

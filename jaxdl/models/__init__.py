@@ -10,7 +10,9 @@ from jaxdl._lazy import attach
 __all__ = attach(
     __name__,
     {
+        "convolution": ["Conv", "conv_general_dilated"],
         "dropout": ["DropoutMLP", "concise_dropout_mlp", "dropout", "dropout_mlp"],
+        "lenet": ["LeNet", "concise_lenet", "layer_outputs", "lenet", "lenet_layers"],
         "linear": [
             "LinearRegression",
             "closed_form",
