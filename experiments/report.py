@@ -329,6 +329,7 @@ EXPERIMENTS = [
         },
     ),
     Entry("lenet", _classifiers, _classifier_values),
+    Entry("batch_norm", _classifiers, lambda m: {"test_acc": _classifier_values(m)["test_acc"]}),
 ]
 
 

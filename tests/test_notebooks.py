@@ -20,7 +20,7 @@ SECTIONS = [entry.name for entry in EXPERIMENTS]
 # Small sizes: --quick everywhere; the Fashion-MNIST sections train 2 epochs on 2000 images.
 SMALL = {
     name: ["--epochs", "2"]
-    for name in ("softmax_regression", "mlp", "dropout", "initialization", "lenet")
+    for name in ("softmax_regression", "mlp", "dropout", "initialization", "lenet", "batch_norm")
 }
 
 

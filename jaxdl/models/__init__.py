@@ -10,6 +10,13 @@ from jaxdl._lazy import attach
 __all__ = attach(
     __name__,
     {
+        "batch_norm": [
+            "BNLeNet",
+            "batch_norm",
+            "batch_norm_init",
+            "bn_lenet",
+            "concise_bn_lenet",
+        ],
         "convolution": ["Conv", "conv_general_dilated"],
         "dropout": ["DropoutMLP", "concise_dropout_mlp", "dropout", "dropout_mlp"],
         "lenet": ["LeNet", "concise_lenet", "layer_outputs", "lenet", "lenet_layers"],
