@@ -58,6 +58,16 @@ def fashion_mnist_on_device(data_dir: Path | None, *, quick: bool) -> Classifier
     return ClassifierData((x_train, y_train), (x_test, y_test), test.images)
 
 
+def subset(data: ClassifierData, train_size: int | None, test_size: int | None) -> ClassifierData:
+    """The first ``train_size`` training and ``test_size`` test examples of ``data`` (None:
+    all of them)."""
+    (x, y), (x_test, y_test) = data.train, data.test
+    train, test = slice(train_size), slice(test_size)
+    return ClassifierData(
+        (x[train], y[train]), (x_test[test], y_test[test]), data.test_images[test]
+    )
+
+
 def mesh_from_flags(devices, coordinator, num_processes, process_id, timeout=300.0):
     """The training mesh of the flags ``--devices``, ``--coordinator``, ``--num-processes``,
     ``--process-id`` and ``--distributed-timeout`` (:func:`jaxdl.parallel.setup_devices`);

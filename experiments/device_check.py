@@ -1,9 +1,12 @@
 """Checks a machine: prints JAX's backend and devices, then runs each Fashion-MNIST experiment
-for one epoch (in this process) and times it. For a GPU or TPU machine, after installing the
-matching extra.
+for one epoch (in this process) and times it: the chapter 3–4 classifiers, LeNet, BN-LeNet,
+and each of the book's modern networks in the book's configuration (``modern_cnns.py --book
+--models NAME``: 60 000 images at 224 or 96 pixels, a GPU's work). For a GPU or TPU machine,
+after installing the matching extra.
 
 Command: ``python experiments/device_check.py [--devices N|all] [--quick]``
-(``--devices`` is passed on: data-parallel over N local devices; ``--quick`` passes ``--quick``).
+(``--devices`` is passed on: data-parallel over N local devices; ``--quick`` passes ``--quick``
+and runs one modern network, ResNet-18, CPU-sized).
 Exit status 1 when an experiment fails.
 """
 
@@ -19,9 +22,17 @@ import traceback
 
 import jax
 
+from jaxdl.models.modern import NETWORKS
+
 import common
 
-EXPERIMENTS = ("softmax_regression", "mlp", "dropout")
+# (experiment, its flags besides --epochs 1), each timed on its own
+EXPERIMENTS = (
+    *((name, []) for name in ("softmax_regression", "mlp", "dropout", "lenet", "batch_norm")),
+    *(("modern_cnns", ["--book", "--models", name]) for name in NETWORKS),
+)
+# --quick: the code paths in seconds; of the modern networks one, CPU-sized (batch norm)
+QUICK = (*EXPERIMENTS[:5], ("modern_cnns", ["--models", "resnet18"]))
 
 
 def main(argv=None) -> int:
@@ -38,23 +49,26 @@ def main(argv=None) -> int:
     for device in jax.devices():
         print(f"  {device.id}: {device.device_kind} ({device.platform})")
     failed = []
-    for name in EXPERIMENTS:
+    for name, flags in QUICK if args.quick else EXPERIMENTS:
+        label = " ".join([name, *flags])
         with tempfile.TemporaryDirectory() as out:
-            argv = ["--epochs", "1", "--out", out, "--devices", str(args.devices)]
+            argv = ["--epochs", "1", "--out", out, "--devices", str(args.devices), *flags]
             start = time.perf_counter()
             try:
                 with contextlib.redirect_stdout(io.StringIO()):
                     metrics = common.run_script(name, argv + ["--quick"] * args.quick)
             except Exception:  # one experiment's failure is reported; the next still runs
-                failed.append(name)
-                print(f"{name}: FAILED after {time.perf_counter() - start:.1f} s")
+                failed.append(label)
+                print(f"{label}: FAILED after {time.perf_counter() - start:.1f} s")
                 traceback.print_exc()
                 continue
             seconds = time.perf_counter() - start
         accs = ", ".join(
-            f"{v} test acc {metrics[v]['test_acc']:.3f}" for v in ("scratch", "concise")
+            f"{v} test acc {m['test_acc']:.3f}, {m['seconds_per_epoch']:.1f} s/epoch"
+            for v, m in metrics.items()
+            if isinstance(m, dict) and "test_acc" in m
         )
-        print(f"{name}: 1 epoch in {seconds:.1f} s (data and compilation included); {accs}")
+        print(f"{label}: 1 epoch in {seconds:.1f} s (data and compilation included); {accs}")
     return 1 if failed else 0
 
 

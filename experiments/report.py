@@ -330,6 +330,16 @@ EXPERIMENTS = [
     ),
     Entry("lenet", _classifiers, _classifier_values),
     Entry("batch_norm", _classifiers, lambda m: {"test_acc": _classifier_values(m)["test_acc"]}),
+    Entry(
+        "modern_cnns",
+        lambda m: (
+            ("the book's configuration" if m["config"]["book"] else "CPU-sized")
+            + ": "
+            + "; ".join(
+                f"{name}: test acc {with_spread(m[name], 'test_acc')}" for name in m["num_params"]
+            )
+        ),
+    ),
 ]
 
 

@@ -17,11 +17,12 @@ from report import BY_NAME, EXPERIMENTS
 ROOT = Path(__file__).resolve().parents[1]
 # Every experiment of the main job (tests/test_run_all.py checks that it holds every script).
 SECTIONS = [entry.name for entry in EXPERIMENTS]
-# Small sizes: --quick everywhere; the Fashion-MNIST sections train 2 epochs on 2000 images.
+# Small sizes: --quick everywhere; the Fashion-MNIST sections train 2 epochs on 2000 images,
+# the modern networks one of them (tests/test_modern.py trains others).
 SMALL = {
     name: ["--epochs", "2"]
     for name in ("softmax_regression", "mlp", "dropout", "initialization", "lenet", "batch_norm")
-}
+} | {"modern_cnns": ["--models", "resnet18"]}
 
 
 def execute(name: str, out) -> dict:
