@@ -107,9 +107,7 @@ data, results = classifiers.train_from_config(variants, config)
 metrics, figures = classifiers.report_classifiers(variants, results, data)
 metrics["num_params"] = num_params(params)
 metrics["num_state"] = num_params(state)
-for name in ("curves.png", "predictions.png"):
-    if name in figures:
-        common.show(figures[name])
+common.show(figures["predictions.png"])  # the curves are the board above, drawn live
 
 # %% [markdown]
 # ## The learned scale and shift

@@ -24,6 +24,7 @@ from jaxdl.metrics import correct
 from jaxdl.model import predict
 from jaxdl.parallel import setup_devices
 from jaxdl.plotting import classifier_curves, predictions_figure
+from jaxdl.progress import ProgressBoard
 
 from report import with_spread
 
@@ -100,16 +101,21 @@ def train_classifiers(
 ) -> dict[str, Result]:
     """Trains each ``{name: (model, loss, optimizer)}`` on Fashion-MNIST as the book's
     ``train_ch3`` (accuracy on the training minibatches and on the test set after each epoch),
-    each variant with its own key from ``seed``; prints every epoch. With ``seeds`` N > 1,
-    the seeds ``seed .. seed + N - 1`` train at once (a batch of keys: one program), each with
-    the keys the seed alone would have; histories are [N, epochs] then."""
+    each variant with its own key from ``seed``; shows every epoch as it ends (the curves
+    redrawn in a notebook, a line in a terminal: :class:`jaxdl.progress.ProgressBoard`).
+    With ``seeds`` N > 1, the seeds ``seed .. seed + N - 1`` train at once (a batch of keys:
+    one program), each with the keys the seed alone would have; histories are [N, epochs]
+    then."""
     keys = jax.vmap(lambda s: jax.random.split(jax.random.key(s), len(variants)), out_axes=1)(
         jnp.arange(seed, seed + seeds)
     )
     keys = keys[:, 0] if seeds == 1 else keys
+    if seeds > 1:
+        print(f"each epoch's figures are the means over {seeds} seeds")
+    board = ProgressBoard(epochs, runs=list(variants), draw=classifier_curves)
     results = {}
     for key, (name, (model, loss, optimizer)) in zip(keys, variants.items(), strict=True):
-        results[name] = result = fit(
+        results[name] = fit(
             model,
             loss,
             optimizer,
@@ -122,14 +128,8 @@ def train_classifiers(
             desc=name,
             mesh=mesh,
             checkpoint_dir=checkpoint_dir and checkpoint_dir / name,
+            on_epoch=board.run(name),
         )
-        h = {k: np.reshape(result.history[k], (seeds, -1)).mean(axis=0) for k in HISTORY_KEYS}
-        for e in range(len(h["train_loss"])):
-            print(
-                f"{name} epoch {e + 1}: loss {h['train_loss'][e]:.3f}, train acc "
-                f"{h['train_acc'][e]:.3f}, test acc {h['test_acc'][e]:.3f}"
-                + (f" (means over {seeds} seeds)" if seeds > 1 else "")
-            )
     return results
 
 

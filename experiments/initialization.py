@@ -83,6 +83,7 @@ from jaxdl.metrics import correct
 from jaxdl.models.mlp import mlp
 from jaxdl.optim import sgd
 from jaxdl.plotting import new_figure, plot
+from jaxdl.progress import ProgressBoard
 from jaxdl.run import fingerprint
 
 import classifiers
@@ -291,13 +292,45 @@ def train_scale(layer_stds, train_set, test_set):
         key=key_train,
         eval_data={"test": test_set},
         metrics={"acc": correct},
+        on_epoch=board,
     )
 
 
+def label(name: str) -> str:
+    return "Xavier" if name == "xavier" else f"σ = {name}"
+
+
+def training_figure(histories: dict, epochs: int, diverged=()):
+    """The training loss (log scale) and the test accuracy of each model against epoch."""
+    fig, (ax_loss, ax_acc) = new_figure((9.0, 3.2), ncols=2)
+    ep = np.arange(1, len(next(iter(histories.values()))["train_loss"]) + 1)
+    for stat, ax, ylabel, yscale in (
+        ("train_loss", ax_loss, "train loss", "log"),
+        ("test_acc", ax_acc, "test accuracy", "linear"),
+    ):
+        plot(
+            ep,
+            [np.asarray(h[stat], np.float64) for h in histories.values()],
+            "epoch",
+            ylabel,
+            legend=[label(n) for n in histories],
+            xlim=(1, max(epochs, 2)),
+            yscale=yscale,
+            fmts=("-", "--", "-.", ":"),
+            axes=ax,
+        )
+    if diverged:
+        fig.suptitle(f"diverged, not shown: {', '.join(label(n) for n in diverged)}")
+    return fig
+
+
+# The curves after each epoch, drawn (notebook) or printed (terminal) as the sweep runs: under
+# jax.vmap, train reports each model's epoch in the models' order.
+board = ProgressBoard(epochs, models=names, draw=training_figure)
 # The data go in as arguments, shared by every model (in_axes None): closed over, they would
 # be compiled into the program as constants (188 MB of images).
 sweep = jax.jit(jax.vmap(train_scale, in_axes=(0, None, None)))
-result = sweep(stds, data.train, data.test)
+result = jax.block_until_ready(sweep(stds, data.train, data.test))
 # Traced, the data have no digest in the run's identity: take it on the host.
 run = dataclasses.replace(
     result.run, data=fingerprint(data.train), eval_data={"test": fingerprint(data.test)}
@@ -357,29 +390,12 @@ metrics["runs"] = {"sweep": run.to_dict()}
 
 shown = [n for n in names if models[n]["diverged"] is None]
 if shown:
-    fig, (ax_loss, ax_acc) = new_figure((9.0, 3.2), ncols=2)
-    label = {n: "Xavier" if n == "xavier" else f"σ = {n}" for n in names}
-    fmts = ("-", "--", "-.", ":")
-    ep = np.arange(1, epochs + 1)
-    for stat, ax, ylabel, yscale in (
-        ("train_loss", ax_loss, "train loss", "log"),
-        ("test_acc", ax_acc, "test accuracy", "linear"),
-    ):
-        plot(
-            ep,
-            [models[n]["history"][stat] for n in shown],
-            "epoch",
-            ylabel,
-            legend=[label[n] for n in shown],
-            xlim=(1, max(epochs, 2)),
-            yscale=yscale,
-            fmts=fmts,
-            axes=ax,
-        )
-    if len(shown) < len(names):
-        fig.suptitle(f"diverged, not shown: {', '.join(label[n] for n in names if n not in shown)}")
-    figures["training.png"] = fig
-    common.show(fig)
+    figures["training.png"] = training_figure(
+        {n: models[n]["history"] for n in shown},
+        epochs,
+        diverged=[n for n in names if n not in shown],
+    )
+    board.show(figures["training.png"])  # the board's last frame, without the diverged models
 
 # %% [markdown]
 # ## Against the book

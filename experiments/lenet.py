@@ -121,9 +121,7 @@ metrics, figures = classifiers.train_and_report(variants, config)
 metrics["config"] = {"activation": args.activation, "pool": args.pool}
 metrics["layer_shapes"] = [[name, list(shape)] for name, shape in shapes]
 metrics["num_params"] = num_params(params)
-for name in ("curves.png", "predictions.png"):
-    if name in figures:
-        common.show(figures[name])
+common.show(figures["predictions.png"])  # the curves are the board above, drawn live
 
 # %% [markdown]
 # ## Against the book

@@ -36,7 +36,7 @@ class Result(NamedTuple):
     run: Run
 
 
-def train(model: Model, loss: Loss, optimizer, data, **options) -> Result:
+def train(model: Model, loss: Loss, optimizer, data, *, on_epoch=None, **options) -> Result:
     """Trains for ``epochs`` epochs inside one function: ``lax.scan`` over the epoch function.
 
     Pure and traceable: wrap it in ``jax.jit``, and in ``jax.vmap`` to train many models at
@@ -64,6 +64,11 @@ def train(model: Model, loss: Loss, optimizer, data, **options) -> Result:
         scan (``x`` may stay uint8 or small; each batch is scaled or resized as it is used).
       eval_batch_size: evaluation batch size (default ``max(batch_size, 1024)``).
       mesh: train data-parallel over these devices (``jaxdl.parallel.data_mesh``).
+      on_epoch: a host function called from inside the program after each epoch,
+        ``on_epoch(epoch, record)`` (epochs counted from 1, ``record`` the epoch's ``{series:
+        value}``), through ``jax.debug.callback`` (ordered): under ``jax.vmap``, once per
+        model, in the models' order (:class:`jaxdl.progress.ProgressBoard` with ``models``).
+        It sees the values only; the results are the same without it.
 
     Returns:
       A :class:`Result`; its history holds arrays [epochs].
@@ -84,7 +89,10 @@ def train(model: Model, loss: Loss, optimizer, data, **options) -> Result:
     s = prepare(model, loss, optimizer, data, **options)
 
     def one_epoch(state, e):
-        return s.epoch(state, s.keys, e, s.data, s.eval_data)
+        state, record = s.epoch(state, s.keys, e, s.data, s.eval_data)
+        if on_epoch is not None:
+            jax.debug.callback(on_epoch, e + 1, record, ordered=True)
+        return state, record
 
     state, history = jax.lax.scan(one_epoch, s.state, jnp.arange(s.run.epochs))
     if s.models is not None:  # [models, epochs], as under jax.vmap

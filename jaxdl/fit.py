@@ -54,6 +54,7 @@ def fit(
     *,
     quiet: bool = False,
     desc: str | None = None,
+    on_epoch=None,
     checkpoint_dir: str | os.PathLike | None = None,
     keep_checkpoints: int = 3,
     **options,
@@ -71,8 +72,13 @@ def fit(
         histories [N, epochs]), ``eval_data``, ``metrics``, ``regularizer``, ``transform``,
         ``eval_batch_size`` and ``mesh`` (data and state replicated on its devices, every
         batch sharded along its batch axis).
-      quiet: hide the progress bar and the resume message.
+      quiet: hide the progress (bar or board) and the resume message.
       desc: what trains, for the progress bar and messages.
+      on_epoch: called after each epoch as ``on_epoch(epoch, record)`` (epochs counted from 1,
+        ``record`` the epoch's ``{series: value}`` with its ``seconds``), in place of the
+        progress bar: a :class:`jaxdl.progress.ProgressBoard` draws the curves in a notebook
+        and prints a line per epoch in a terminal. By default, a board in a notebook and a
+        progress bar (on standard error) in a terminal.
       checkpoint_dir: save a checkpoint after every epoch into this folder
         (:class:`jaxdl.checkpoint.Checkpointer`) and, when it holds one of this run, resume
         after its last complete epoch, with the same results as an uninterrupted run.
@@ -88,7 +94,9 @@ def fit(
       FloatingPointError: when a loss turns NaN or inf; names the set, the epoch and the
         learning rate.
     """
-    from tqdm.auto import tqdm  # imported on use: `import jaxdl.fit` stays light
+    from tqdm import tqdm  # imported on use: `import jaxdl.fit` stays light
+
+    from jaxdl.progress import ProgressBoard, in_notebook
 
     s = prepare(model, loss, optimizer, data, **options)
     what = "training" if desc is None else f"training ({desc})"
@@ -112,7 +120,12 @@ def fit(
         epoch = jax.jit(s.epoch, donate_argnums=0)
         sets = ["train", *s.eval_data]  # the record's order
         epochs = range(start, s.run.epochs)
-        bar = stack.enter_context(tqdm(epochs, desc=desc, disable=quiet, unit="epoch", leave=False))
+        if on_epoch is None and not quiet and in_notebook():
+            on_epoch = ProgressBoard(s.run.epochs, runs=[desc or "training"])
+        bar_off = quiet or on_epoch is not None
+        bar = stack.enter_context(
+            tqdm(epochs, desc=desc, disable=bar_off, unit="epoch", leave=False)
+        )
         for e in bar:
             began = time.perf_counter()
             state, record = epoch(state, s.keys, e, data, eval_data)
@@ -128,6 +141,8 @@ def fit(
             if checkpointer is not None:
                 checkpointer.save(e + 1, state, s.run, history)
             bar.set_postfix({k: f"{np.mean(v):.4g}" for k, v in record.items()}, refresh=False)
+            if on_epoch is not None and not quiet:
+                on_epoch(e + 1, record)
     history = {
         name: np.asarray(values, np.float64 if name == "seconds" else np.float32)
         for name, values in history.items()

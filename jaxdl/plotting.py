@@ -227,38 +227,44 @@ def show_images(
     return fig
 
 
-def classifier_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
+def classifier_curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]], epochs: int | None = None
+) -> Figure:
     """One panel per model: training loss, training accuracy and test accuracy against epoch,
     as the book's ``train_ch3`` animator.
 
     Args:
-      histories: ``{model name: {"train_loss", "train_acc", "test_acc": per-epoch values}}``.
+      histories: ``{model name: {"train_loss", "train_acc", "test_acc": per-epoch values}}``;
+        a model with an empty history (``{}``, not trained yet) gets an empty panel.
+      epochs: the x axis' width (default: the longest history's).
 
     Returns:
       The Figure.
 
     >>> h = {"train_loss": [0.8, 0.5], "train_acc": [0.7, 0.8], "test_acc": [0.75, 0.8]}
-    >>> fig = classifier_curves({"scratch": h, "concise": h})
-    >>> [ax.get_title() for ax in fig.axes]
-    ['scratch', 'concise']
+    >>> fig = classifier_curves({"scratch": h, "concise": {}}, epochs=10)
+    >>> [ax.get_title() for ax in fig.axes], [float(x) for x in fig.axes[1].get_xlim()]
+    (['scratch', 'concise'], [1.0, 10.0])
     """
     if not histories:
         raise InputError("histories: expected at least one model, got none")
     keys = ("train_loss", "train_acc", "test_acc")
+    if epochs is None:
+        epochs = max(len(h.get("train_loss", ())) for h in histories.values())
     fig, axes = new_figure((4.0 * len(histories), 3.0), ncols=len(histories))
     for ax, (name, h) in zip(np.atleast_1d(axes), histories.items(), strict=True):
         missing = [k for k in keys if k not in h]
-        if missing:
+        if h and missing:
             raise InputError(
                 f"histories[{name!r}]: expected the keys {list(keys)}, missing {missing}"
             )
-        epochs = np.arange(1, len(h["train_loss"]) + 1)
+        values = [np.asarray(h.get(k, ()), np.float64) for k in keys]
         plot(
-            epochs,
-            [h[k] for k in keys],
+            np.arange(1, len(values[0]) + 1),
+            values,
             "epoch",
             legend=["train loss", "train acc", "test acc"],
-            xlim=(1, max(len(epochs), 2)),
+            xlim=(1, max(epochs, 2)),
             axes=ax,
         )
         ax.set_title(name)

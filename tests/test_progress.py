@@ -1,0 +1,142 @@
+"""The per-epoch progress: ``on_epoch`` of ``train`` (from inside the compiled program, under
+``jax.vmap`` too) and of ``fit``, and the ``ProgressBoard`` that draws or prints it. The values a
+callback sees are checked against the run's own history; the results with a callback are the
+results without one, bit for bit."""
+
+import io
+
+import jax
+import numpy as np
+import pytest
+
+from jaxdl.engine import train
+from jaxdl.errors import InputError
+from jaxdl.fit import fit
+from jaxdl.models.linear import linear_regression
+from jaxdl.optim import sgd
+from jaxdl.progress import ProgressBoard
+
+from references import absolute, half_squared
+
+
+def run(data, on_epoch=None, key=None, epochs=3, driver=train):
+    return driver(
+        linear_regression(),
+        half_squared,
+        sgd(0.03),
+        data,
+        epochs=epochs,
+        batch_size=10,
+        key=jax.random.key(3) if key is None else key,
+        eval_data={"test": data},
+        metrics={"abs": absolute},
+        on_epoch=on_epoch,
+        **({"quiet": False} if driver is fit else {}),
+    )
+
+
+def test_train_reports_each_epoch_from_inside_the_program(regression_data):
+    calls = []
+    reported = jax.jit(lambda: run(regression_data, lambda e, r: calls.append((e, r))))()
+    plain = jax.jit(lambda: run(regression_data))()
+    jax.tree.map(np.testing.assert_array_equal, reported.state, plain.state)
+    jax.tree.map(np.testing.assert_array_equal, reported.history, plain.history)
+    assert [int(e) for e, _ in calls] == [1, 2, 3]
+    for e, record in calls:
+        assert set(record) == set(plain.history)
+        for name, value in record.items():
+            np.testing.assert_array_equal(value, plain.history[name][int(e) - 1], err_msg=name)
+
+
+def test_vmapped_train_reports_each_model_in_order(regression_data):
+    """Under jax.vmap the callback runs once per model and epoch, the models in their order:
+    the board files each call under its model, and its histories are each model's rows."""
+    keys = jax.random.split(jax.random.key(0), 3)
+    board = ProgressBoard(3, models=["a", "b", "c"], notebook=False, out=io.StringIO())
+    result = jax.jit(jax.vmap(lambda k: run(regression_data, board, key=k)))(keys)
+    assert not np.array_equal(result.history["train_loss"][0], result.history["train_loss"][1])
+    for i, name in enumerate("abc"):
+        for series in ("train_loss", "test_loss", "test_abs"):
+            np.testing.assert_array_equal(
+                np.float32(board.histories[name][series]), result.history[series][i]
+            )
+    lines = board.out.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        f"{m} epoch {e}/3" for e in (1, 2, 3) for m in "abc"
+    ]
+
+
+def test_fit_calls_on_epoch_in_place_of_the_bar(regression_data, capsys):
+    calls = []
+    fitted = run(regression_data, lambda e, r: calls.append((e, r)), driver=fit)
+    plain = jax.jit(lambda: run(regression_data))()
+    jax.tree.map(np.testing.assert_array_equal, fitted.state, plain.state)
+    assert [e for e, _ in calls] == [1, 2, 3]
+    for e, record in calls:
+        assert record["seconds"] > 0
+        np.testing.assert_array_equal(record["train_loss"], plain.history["train_loss"][e - 1])
+    assert capsys.readouterr().err == ""  # no progress bar beside the callback
+
+
+def test_board_prints_a_line_per_epoch_with_the_mean_of_several_seeds():
+    out = io.StringIO()
+    board = ProgressBoard(10, runs=["scratch", "concise"], notebook=False, out=out)
+    board.run("concise")(1, {"test_acc": np.array([0.5, 0.7]), "train_loss": np.float32(2)})
+    board.run("scratch")(1, {"train_loss": 1.0, "seconds": 0.5})
+    assert out.getvalue().splitlines() == [
+        "concise epoch 1/10: train_loss 2, test_acc 0.6",  # the training loss first, as the book
+        "scratch epoch 1/10: train_loss 1, 0.50 s",
+    ]
+    assert board.histories == {
+        "scratch": {"train_loss": [1.0]},
+        "concise": {"test_acc": [pytest.approx(0.6)], "train_loss": [2.0]},
+    }
+
+
+def test_board_draws_one_display_updated_in_place(monkeypatch):
+    """In a notebook the first epoch makes the display and each later one updates it."""
+    import IPython.display
+
+    shown = []
+
+    class Handle:
+        def update(self, image):
+            shown.append(("update", image))
+
+    def display(image, display_id):
+        shown.append(("display", image))
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    drawn = []
+    board = ProgressBoard(3, notebook=True, draw=lambda h, e: drawn.append(h) or new_figure())
+    for e in (1, 2, 3):
+        board(e, {"train_loss": 1.0 / e})
+    assert [kind for kind, _ in shown] == ["display", "update", "update"]
+    assert all(isinstance(image, IPython.display.Image) for _, image in shown)
+    assert drawn[-1] == {"training": {"train_loss": [1.0, 0.5, 1 / 3]}}
+
+
+def new_figure():
+    from jaxdl.plotting import new_figure
+
+    return new_figure((2.0, 2.0))[0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 2, "runs": []}, "runs: expected at least one run name"),
+        ({"epochs": 2, "runs": ["a", "b"], "models": ["x"]}, "models: expected the names"),
+        ({"epochs": 2, "models": []}, "models: expected the names"),
+    ],
+)
+def test_board_refuses_bad_input(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        ProgressBoard(**kwargs)
+
+
+def test_board_refuses_an_unknown_run():
+    with pytest.raises(InputError, match="name: expected one of the board's runs"):
+        ProgressBoard(2, runs=["scratch"]).run("mine")
