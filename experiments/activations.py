@@ -168,5 +168,5 @@ print(
 # ## Against the book
 
 # %%
-common.compare_with_book("activations", metrics, quick=args.quick)
+common.compare_with_book("activations", metrics, out)
 metrics = common.finish(out, metrics, figures)

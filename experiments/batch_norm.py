@@ -137,5 +137,5 @@ for name, result in results.items():
 # ## Against the book
 
 # %%
-common.compare_with_book("batch_norm", metrics, quick=args.quick)
+common.compare_with_book("batch_norm", metrics, out)
 metrics = common.finish(out, metrics, figures)

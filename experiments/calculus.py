@@ -188,5 +188,5 @@ metrics = {
 # ## Against the book
 
 # %%
-common.compare_with_book("calculus", metrics, quick=args.quick)
+common.compare_with_book("calculus", metrics, out)
 metrics = common.finish(out, metrics, {"calculus.png": fig})

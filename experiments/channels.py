@@ -160,5 +160,5 @@ metrics["one_by_one"] = {
 # ## Against the book
 
 # %%
-common.compare_with_book("channels", metrics, quick=args.quick)
+common.compare_with_book("channels", metrics, out)
 metrics = common.finish(out, metrics, {})

@@ -197,14 +197,33 @@ def parser(
     return p
 
 
+# Flags that say where and how a run goes (folders, devices, processes, the cache), not what
+# it computes: left out of metrics.json's "flags".
+PLACEMENT_FLAGS = frozenset(
+    {
+        "out",
+        "data_dir",
+        "checkpoint_dir",
+        "compilation_cache",
+        "devices",
+        "coordinator",
+        "num_processes",
+        "process_id",
+        "distributed_timeout",
+    }
+)
+
+
 class Results:
     """An experiment's results: its files, held until :func:`finish` writes them (so a run that
-    fails leaves ``--out`` as it was), its seed (``--seed``), and its clock and compilations
-    since the start."""
+    fails leaves ``--out`` as it was), its seed (``--seed``), the flags it ran with (those of
+    the computation: :data:`PLACEMENT_FLAGS` aside), and its clock and compilations since the
+    start."""
 
-    def __init__(self, outputs: Outputs, seed: int):
+    def __init__(self, outputs: Outputs, args: argparse.Namespace):
         self.outputs = outputs
-        self.seed = seed
+        self.seed = args.seed
+        self.flags = {k: v for k, v in vars(args).items() if k not in PLACEMENT_FLAGS}
         self.began = time.perf_counter()
         self.compiled = compile_stats()
 
@@ -224,12 +243,18 @@ def start(p: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, Re
     """Parses the flags, checks ``--out`` before any training (a folder this process can
     write), and turns on the persistent compilation cache (``--compilation-cache``).
 
+    In a notebook, ``--help`` prints the flags and the run goes on with the others, and a bad
+    flag raises :class:`jaxdl.errors.InputError` naming it (argparse would end the kernel's
+    cell with ``SystemExit``).
+
     Args:
       p: the script's parser.
       argv: the flags; by default the command line's, or in a notebook
-        ``$JAXDL_NOTEBOOK_ARGS`` (unset: the book's configuration).
+        ``$JAXDL_NOTEBOOK_ARGS`` (unset: the book's configuration). In a notebook, pass them
+        here: ``common.start(p, ["--epochs", "3"])``.
     """
-    if argv is None and in_notebook():
+    notebook = in_notebook()
+    if argv is None and notebook:
         value = os.environ.get(NOTEBOOK_ARGS, "")
         try:
             argv = shlex.split(value)
@@ -240,13 +265,22 @@ def start(p: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, Re
             ) from error
     elif argv is None:
         sys.excepthook = _short_errors
+    if notebook:
+        if any(a in ("-h", "--help") for a in argv):
+            p.print_help()
+            argv = [a for a in argv if a not in ("-h", "--help")]
+        p.error = _raise_input_error  # argparse's error() exits; a notebook's cell raises
     args = p.parse_args(argv)
     try:
         outputs = Outputs(args.out, name="--out")
     except errors.InputError as error:
         p.error(str(error))
     use_cache(cache_dir(args.compilation_cache))
-    return args, Results(outputs, args.seed)
+    return args, Results(outputs, args)
+
+
+def _raise_input_error(message: str):
+    raise errors.InputError(message)
 
 
 HERE = Path(__file__).resolve().parent
@@ -323,12 +357,13 @@ def show_source(*functions) -> None:
             display(Markdown(f"```python\n{inspect.getsource(fn)}```"))
 
 
-def compare_with_book(name: str, metrics: dict, *, quick: bool = False) -> None:
+def compare_with_book(name: str, metrics: dict, results: Results, *, quick: bool = False) -> None:
     """Our headline figures next to the book's, and whether they lie in its bands (from the
-    metrics as ``metrics.json`` will hold them: arrays as lists)."""
+    metrics as ``metrics.json`` will hold them: arrays as lists, and the run's flags, which
+    say whether this was the book's configuration; ``quick``: hold them to no band)."""
     from report import comparison
 
-    table = comparison(name, to_plain(metrics), quick=quick)
+    table = comparison(name, to_plain(metrics | {"flags": results.flags}), quick=quick)
     if in_notebook():
         from IPython.display import Markdown, display
 
@@ -344,10 +379,12 @@ def writes_results() -> bool:
 
 
 def finish(results: Results, metrics: dict, figures: dict) -> dict:
-    """Adds the run's ``"seed"`` (``--seed``, the number every key of the run comes from) and
-    ``"timing"`` to ``metrics``, writes ``figures`` (``{file name: Figure}``) and
+    """Adds the run's ``"seed"`` (``--seed``, the number every key of the run comes from), its
+    ``"flags"`` (``{flag: value}`` of the computation, which the report holds to the book's
+    configuration) and ``"timing"`` to ``metrics``, writes ``figures`` (``{file name: Figure}``) and
     ``metrics.json`` together (process 0 only), says where, and returns the metrics."""
     metrics["seed"] = results.seed
+    metrics["flags"] = results.flags
     metrics["timing"] = results.timing()
     if not writes_results():
         print(f"process {jax.process_index()}: results are written by process 0")

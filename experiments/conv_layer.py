@@ -234,5 +234,5 @@ common.show(fig)
 # ## Against the book
 
 # %%
-common.compare_with_book("conv_layer", metrics, quick=args.quick)
+common.compare_with_book("conv_layer", metrics, out)
 metrics = common.finish(out, metrics, {"conv_layer.png": fig})

@@ -179,5 +179,5 @@ metrics["pure"] = {**pure, "wrong_width_error": pure_wrong}
 # ## Against the book
 
 # %%
-common.compare_with_book("deferred_init", metrics, quick=args.quick)
+common.compare_with_book("deferred_init", metrics, out)
 metrics = common.finish(out, metrics, {})

@@ -109,5 +109,5 @@ common.show(figures["predictions.png"])  # the curves are the board above, drawn
 # ## Against the book
 
 # %%
-common.compare_with_book("dropout", metrics, quick=args.quick)
+common.compare_with_book("dropout", metrics, out)
 metrics = common.finish(out, metrics, figures)

@@ -401,5 +401,5 @@ if shown:
 # ## Against the book
 
 # %%
-common.compare_with_book("initialization", metrics, quick=args.quick)
+common.compare_with_book("initialization", metrics, out)
 metrics = common.finish(out, metrics, figures)

@@ -233,5 +233,5 @@ metrics = {
 # Only the book's files are held to the book's figures.
 
 # %%
-common.compare_with_book("kaggle_house_prices", metrics, quick=args.quick or not data.books_data)
+common.compare_with_book("kaggle_house_prices", metrics, out, quick=not data.books_data)
 metrics = common.finish(out, metrics, figures)

@@ -176,5 +176,5 @@ common.show(fig)
 # ## Against the book
 
 # %%
-common.compare_with_book("kfold", metrics, quick=args.quick)
+common.compare_with_book("kfold", metrics, out)
 metrics = common.finish(out, metrics, figures)

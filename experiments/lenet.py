@@ -127,5 +127,5 @@ common.show(figures["predictions.png"])  # the curves are the board above, drawn
 # ## Against the book
 
 # %%
-common.compare_with_book("lenet", metrics, quick=args.quick)
+common.compare_with_book("lenet", metrics, out)
 metrics = common.finish(out, metrics, figures)

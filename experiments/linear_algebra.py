@@ -255,5 +255,5 @@ metrics["norms"] = {
 # ## Against the book
 
 # %%
-common.compare_with_book("linear_algebra", metrics, quick=args.quick)
+common.compare_with_book("linear_algebra", metrics, out)
 metrics = common.finish(out, metrics, {})

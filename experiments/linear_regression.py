@@ -245,5 +245,5 @@ common.show(fig)
 # ## Against the book
 
 # %%
-common.compare_with_book("linear_regression", metrics, quick=args.quick)
+common.compare_with_book("linear_regression", metrics, out)
 metrics = common.finish(out, metrics, figures)

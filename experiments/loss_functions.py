@@ -193,5 +193,5 @@ metrics["overflow"] = [overflow_demo(logits) for logits in OVERFLOW_LOGITS]
 # ## Against the book
 
 # %%
-common.compare_with_book("loss_functions", metrics, quick=args.quick)
+common.compare_with_book("loss_functions", metrics, out)
 metrics = common.finish(out, metrics, {"loss_functions.png": fig})

@@ -98,5 +98,5 @@ common.show(figures["predictions.png"])  # the curves are the board above, drawn
 # ## Against the book
 
 # %%
-common.compare_with_book("mlp", metrics, quick=args.quick)
+common.compare_with_book("mlp", metrics, out)
 metrics = common.finish(out, metrics, figures)

@@ -376,5 +376,5 @@ metrics["chimera"].update(output=chimera_out, num_constants=num_params(chimera_v
 # ## Against the book
 
 # %%
-common.compare_with_book("model_construction", metrics, quick=args.quick)
+common.compare_with_book("model_construction", metrics, out)
 metrics = common.finish(out, metrics, {})

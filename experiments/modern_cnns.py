@@ -188,5 +188,5 @@ for name in ("curves.png", "predictions.png"):
 # ## Against the book
 
 # %%
-common.compare_with_book("modern_cnns", metrics, quick=args.quick)
+common.compare_with_book("modern_cnns", metrics, out)
 metrics = common.finish(out, metrics, figures)

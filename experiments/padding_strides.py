@@ -162,5 +162,5 @@ print("every shape as the book's:", metrics["shapes_match_book"])
 # ## Against the book
 
 # %%
-common.compare_with_book("padding_strides", metrics, quick=args.quick)
+common.compare_with_book("padding_strides", metrics, out)
 metrics = common.finish(out, metrics, {})

@@ -338,5 +338,5 @@ metrics["tied"] = {
 # ## Against the book
 
 # %%
-common.compare_with_book("parameters", metrics, quick=args.quick)
+common.compare_with_book("parameters", metrics, out)
 metrics = common.finish(out, metrics, {})

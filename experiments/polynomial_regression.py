@@ -225,5 +225,5 @@ metrics["runs"] = {"first_fits": short[2].to_dict(), "sweep": long[2].to_dict()}
 # ## Against the book
 
 # %%
-common.compare_with_book("polynomial_regression", metrics, quick=args.quick)
+common.compare_with_book("polynomial_regression", metrics, out)
 metrics = common.finish(out, metrics, figures)

@@ -203,5 +203,5 @@ metrics["max_abs_diff"] = max(
 # ## Against the book
 
 # %%
-common.compare_with_book("pooling", metrics, quick=args.quick)
+common.compare_with_book("pooling", metrics, out)
 metrics = common.finish(out, metrics, {})

@@ -127,5 +127,5 @@ metrics = {
 # ## Against the book
 
 # %%
-common.compare_with_book("preprocessing", metrics, quick=args.quick)
+common.compare_with_book("preprocessing", metrics, out)
 metrics = common.finish(out, metrics, {})

@@ -327,5 +327,5 @@ print(f"the backward pass visits: {' → '.join(grad_backward)}")
 # ## Against the book
 
 # %%
-common.compare_with_book("propagation", metrics, quick=args.quick)
+common.compare_with_book("propagation", metrics, out)
 metrics = common.finish(out, metrics, figures)

@@ -272,5 +272,5 @@ folder.cleanup()
 # ## Against the book
 
 # %%
-common.compare_with_book("read_write", metrics, quick=args.quick)
+common.compare_with_book("read_write", metrics, out)
 metrics = common.finish(out, metrics, {})

@@ -29,11 +29,15 @@ class Reference(NamedTuple):
       result: the book's result, as printed (or read from its plot).
       bands: ``{metric: (low, high)}``, the open interval our result must lie in, or None
         where the book gives no figure to hold ours to.
+      flags: the book's configuration as the script's flags, ``{flag: value}`` (``metrics.json``'s
+        ``"flags"`` spelling: ``batch_size`` for ``--batch-size``), where the bands hold for
+        that configuration only: a run with other values is not held to them.
     """
 
     configuration: str
     result: str
     bands: dict[str, tuple[float, float]] | None = None
+    flags: dict | None = None
 
 
 BOOK = {
@@ -61,6 +65,7 @@ BOOK = {
             "loss_epoch1": (1e-3, 0.2),
             "loss_epoch3": (0.0, 1e-4),
         },
+        flags={"epochs": 3, "lr": 0.03, "batch_size": 10},
     ),
     "loss_functions": Reference(
         "L2, L1 and Huber losses, their likelihoods and gradients",
@@ -70,6 +75,7 @@ BOOK = {
         "Fashion-MNIST, batch 256, lr 0.1, 10 epochs, W ~ N(0, 0.01²)",
         "test acc ≈ 0.828 (scratch) / 0.829 (concise), train loss ≈ 0.447",
         {"test_acc": (0.80, 0.86), "train_loss": (0.40, 0.50)},
+        flags={"epochs": 10, "lr": 0.1, "batch_size": 256},
     ),
     "activations": Reference(
         "ReLU, sigmoid, tanh and their derivatives",
@@ -79,11 +85,19 @@ BOOK = {
         "784-256-10 ReLU, batch 256, lr 0.1, 10 epochs",
         "test acc ≈ 0.837 / 0.828 (JAX edition: 0.853 / 0.861)",
         {"test_acc": (0.80, 0.87), "train_loss": (0.33, 0.45)},
+        flags={
+            "epochs": 10,
+            "lr": 0.1,
+            "batch_size": 256,
+            "num_hiddens": [256],
+            "activation": "relu",
+        },
     ),
     "dropout": Reference(
         "784-256-256-10 ReLU, dropout 0.2 then 0.5, batch 256, lr 0.5, 10 epochs",
         "test acc about 0.85–0.86 after 10 epochs (read from the book's training plot)",
         {"test_acc": (0.84, 0.88), "train_loss": (0.25, 0.40)},
+        flags={"epochs": 10, "lr": 0.5, "batch_size": 256, "dropout": [0.2, 0.5]},
     ),
     "propagation": Reference(
         "one hidden layer, no biases, z = W1 x, h = ReLU(z), o = W2 h, J = l(o, y) + "
@@ -124,6 +138,14 @@ BOOK = {
             "mean_val_log_rmse": (0.15, 0.19),
             "mean_train_log_rmse": (0.145, 0.185),
         },
+        flags={
+            "epochs": 100,
+            "lr": 5.0,
+            "batch_size": 64,
+            "folds": 5,
+            "weight_decay": 0.0,
+            "synthetic": False,
+        },
     ),
     "polynomial_regression": Reference(
         "true w = [5, 1.2, −3.4, 5.6], x^i/i! features (20), 100 train + 100 test, noise 0.1, "
@@ -139,6 +161,7 @@ BOOK = {
             # linear (underfit): both losses far above the noise level
             "linear_loss": (1.0, float("inf")),
         },
+        flags={"epochs": 400, "lr": 0.01, "batch_size": 10, "overfit_epochs": 1500},
     ),
     "kfold": Reference(
         "k = 5, degree 0..19 of the polynomial problem",
@@ -157,6 +180,7 @@ BOOK = {
             # 20 examples, 200 features: memorised without decay
             "train_loss_no_decay": (0.0, 1e-3),
         },
+        flags={"epochs": 100, "lr": 0.003, "batch_size": 5},
     ),
     "model_construction": Reference(
         "X = torch.rand(2, 20); MLP 20-256-10 as nn.Sequential, as the MLP class and as "
@@ -226,6 +250,7 @@ BOOK = {
             # the loss at epoch 10 over the same starts: from 3.3e-4 to 0.544 (the book's 0.022)
             "final_loss": (0.0, 0.6),
         },
+        flags={"epochs": 10, "lr": 0.03},
     ),
     "padding_strides": Reference(
         "X = torch.rand(8, 8); nn.Conv2d(1, 1, ...): kernel_size=3, padding=1; kernel_size="
@@ -281,6 +306,7 @@ BOOK = {
             # network leaves its plateau varies by seed, and with it the final loss
             "train_loss": (0.40, 0.56),
         },
+        flags={"epochs": 10, "lr": 0.9, "batch_size": 256, "activation": "sigmoid", "pool": "avg"},
     ),
     "batch_norm": Reference(
         "LeNet with batch normalization after each convolution and hidden dense layer "
@@ -295,6 +321,7 @@ BOOK = {
             # gives no training loss to hold ours to.
             "test_acc": (0.60, 0.90),
         },
+        flags={"epochs": 10, "lr": 1.0, "batch_size": 256},
     ),
     "modern_cnns": Reference(
         "AlexNet, VGG (VGG-11, a quarter of the channels), NiN on Fashion-MNIST resized to 224; "

@@ -39,16 +39,24 @@ def with_spread(m: dict, key: str) -> str:
     return f"{m[key]:.3f}" + ("" if spread is None else f" ± {spread:.3f}")
 
 
+def _variants(m: dict) -> list[str]:
+    """The trained variants of a classifier experiment's metrics: the book's two (``scratch``,
+    ``concise``) and any a learner added, in their order."""
+    return [k for k, v in m.items() if isinstance(v, dict) and "test_acc" in v]
+
+
 def _classifiers(m: dict) -> str:
     return "; ".join(
         f"{v}: test acc {with_spread(m[v], 'test_acc')}, train loss "
         f"{with_spread(m[v], 'train_loss')}"
-        for v in ("scratch", "concise")
+        for v in _variants(m)
     )
 
 
 def _classifier_values(m: dict) -> dict[str, list[float]]:
-    return {k: [m[v][k] for v in ("scratch", "concise")] for k in ("test_acc", "train_loss")}
+    """The book's variants' figures (a learner's own variant has no band in the book)."""
+    book = [v for v in ("scratch", "concise") if v in m]
+    return {k: [m[v][k] for v in book] for k in ("test_acc", "train_loss")}
 
 
 def _final_accuracy(model: dict) -> str:
@@ -346,14 +354,33 @@ EXPERIMENTS = [
 BY_NAME = {entry.name: entry for entry in EXPERIMENTS}
 
 
+def differences(name: str, flags: dict) -> list[str]:
+    """The flags of a run (``metrics.json``'s ``"flags"``) that differ from the book's
+    configuration (``BOOK[name].flags``), as ``"epochs 3 vs 10"``.
+
+    >>> differences("mlp", {"epochs": 3, "lr": 0.1, "num_hiddens": [256, 128], "seed": 4})
+    ['epochs 3 vs 10', 'num_hiddens [256, 128] vs [256]']
+    """
+    book = BOOK[name].flags or {}
+    return [f"{k} {flags[k]} vs {v}" for k, v in book.items() if k in flags and flags[k] != v]
+
+
 def band_check(entry: Entry, metrics: dict, quick: bool = False) -> str:
     """ "yes", or the bands our values miss, or "—" when the book gives none (or ``quick``:
-    small runs are not the book's configuration)."""
-    if quick or not BOOK[entry.name].bands:
+    small runs are not the book's configuration), or the flags by which the run's
+    configuration differs from the book's, whose bands hold for its configuration only."""
+    flags = metrics.get("flags", {})
+    if quick or flags.get("quick") or not BOOK[entry.name].bands:
+        return "—"
+    differ = differences(entry.name, flags)
+    if differ:
+        return f"not compared: your configuration differs: {', '.join(differ)}"
+    measured = entry.measured(metrics)
+    if not any(measured.values()):  # only a learner's own variants
         return "—"
     missed = [
         f"{band} {value:.3g} not in {BOOK[entry.name].bands[band]}"
-        for band, values in entry.measured(metrics).items()
+        for band, values in measured.items()
         for value in values
         if not within(entry.name, band, value)
     ]

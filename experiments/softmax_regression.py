@@ -103,5 +103,5 @@ common.show(figures["predictions.png"])  # the curves are the board above, drawn
 # ## Against the book
 
 # %%
-common.compare_with_book("softmax_regression", metrics, quick=args.quick)
+common.compare_with_book("softmax_regression", metrics, out)
 metrics = common.finish(out, metrics, figures)

@@ -340,5 +340,5 @@ metrics["matmul_1000_ms"] = timings
 # ## Against the book
 
 # %%
-common.compare_with_book("use_gpu", metrics, quick=args.quick)
+common.compare_with_book("use_gpu", metrics, out)
 metrics = common.finish(out, metrics, {})

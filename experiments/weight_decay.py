@@ -207,5 +207,5 @@ metrics["runs"] = {name: run.to_dict() for name, run in runs.items()}
 # ## Against the book
 
 # %%
-common.compare_with_book("weight_decay", metrics, quick=args.quick)
+common.compare_with_book("weight_decay", metrics, out)
 metrics = common.finish(out, metrics, figures)
