@@ -52,12 +52,12 @@ ACTIVATIONS = {
 # %% [markdown]
 # ## Configuration
 #
-# Nothing to train: the flags only say where the results go. In the notebook, set
-# `JAXDL_NOTEBOOK_ARGS` (e.g. `--out DIR`); on the command line, pass flags (`--help` lists
-# them).
+# Nothing to train: the flags only say where the results go. In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
+# them); on the command line, `python experiments/activations.py --help`.
 
 # %%
-p = common.parser("activations", __doc__)
+p = common.parser("activations")
 args, out = common.start(p)
 
 # %% [markdown]

@@ -55,12 +55,12 @@ BATCH, FEATURES = 8, 3
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws the point of the control-flow example and the per-example data. In the
-# notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`); on the command line, pass
-# flags (`--help` lists them).
+# The seed draws the point of the control-flow example and the per-example data. In the notebook,
+# pass flags to `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])`
+# (`["--help"]` lists them); on the command line, `python experiments/autograd.py --help`.
 
 # %%
-p = common.parser("autograd", __doc__)
+p = common.parser("autograd")
 args, out = common.start(p)
 key_a, key_w, key_x, key_y = jax.random.split(jax.random.key(args.seed), 4)
 metrics = {}

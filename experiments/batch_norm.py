@@ -58,11 +58,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The book's. In the notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`, e.g.
-# `--quick`); on the command line, pass flags (`--help` lists them).
+# The book's. In the notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p,
+# ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python
+# experiments/batch_norm.py --help`.
 
 # %%
-p = common.parser("batch_norm", __doc__, epochs=10, lr=1.0, batch_size=256, classifiers=True)
+p = common.parser("batch_norm", epochs=10, lr=1.0, batch_size=256, classifiers=True)
 args, out = common.start(p)
 
 # %% [markdown]

@@ -57,12 +57,12 @@ NUM_STEPS = 5
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws the matrix and the point of the gradient checks. In the notebook, change a
-# default here (or set `JAXDL_NOTEBOOK_ARGS`); on the command line, pass flags (`--help` lists
-# them).
+# The seed draws the matrix and the point of the gradient checks. In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
+# them); on the command line, `python experiments/calculus.py --help`.
 
 # %%
-p = common.parser("calculus", __doc__)
+p = common.parser("calculus")
 args, out = common.start(p)
 
 # %% [markdown]

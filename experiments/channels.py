@@ -46,10 +46,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The book's inputs; the seed draws the 1 × 1 example's X and K.
+# The book's inputs; the seed draws the 1 × 1 example's X and K. In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
+# them); on the command line, `python experiments/channels.py --help`.
 
 # %%
-p = common.parser("channels", __doc__)
+p = common.parser("channels")
 args, out = common.start(p)
 key_x, key_k = jax.random.split(jax.random.key(args.seed))
 metrics = {}

@@ -11,6 +11,7 @@ change, or flags from ``$JAXDL_NOTEBOOK_ARGS``). Scripts import this module as `
 from __future__ import annotations
 
 import argparse
+import ast
 import errno
 import inspect
 import os
@@ -28,7 +29,9 @@ from jaxdl.compilation import cache_dir, compile_stats, default_cache_dir, is_of
 from jaxdl.plotting import figure_png
 from jaxdl.results import Outputs, folder_problem, to_plain
 
-RESULTS_ROOT = Path("results")
+# One results folder, whoever runs: a script, run_all.py or a notebook (whose kernel runs in
+# experiments/).
+RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
 
 
 def positive_int(text: str) -> int:
@@ -119,7 +122,6 @@ def cache_setting(text: str) -> str | Path:
 
 def parser(
     name: str,
-    doc: str | None,
     *,
     epochs: int | None = None,
     lr: float | None = None,
@@ -129,12 +131,16 @@ def parser(
 ) -> argparse.ArgumentParser:
     """An ArgumentParser with the flags shared by every experiment.
 
+    Its description is the docstring of ``experiments/NAME.py`` (read from the file: a
+    notebook's working copy holds it in its last cell, not as its first statement).
     Flags whose default is None here are left out: a script without training has no --epochs.
     ``data_dir`` adds ``--data-dir`` (Fashion-MNIST); ``classifiers`` adds it and the flags of
     :func:`classifiers` (devices, processes, seeds, checkpoints).
     """
     p = argparse.ArgumentParser(
-        prog=f"{name}.py", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=f"{name}.py",
+        description=ast.get_docstring(ast.parse((HERE / f"{name}.py").read_text())),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     if epochs is not None:
         p.add_argument("--epochs", type=positive_int, default=epochs, help="training epochs")

@@ -65,11 +65,13 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The book's: 10 epochs (each one gradient step on the one image) at learning rate 3e-2.
-# The seed draws the initial kernel and the `Conv2D` layer's weight (one key each).
+# The book's: 10 epochs (each one gradient step on the one image) at learning rate 3e-2. The seed
+# draws the initial kernel and the `Conv2D` layer's weight (one key each). In the notebook, pass
+# flags to `common.start` in the cell below, e.g. `common.start(p, ["--epochs", "3"])` (`["--help"]`
+# lists them); on the command line, `python experiments/conv_layer.py --help`.
 
 # %%
-p = common.parser("conv_layer", __doc__, epochs=10, lr=3e-2)
+p = common.parser("conv_layer", epochs=10, lr=3e-2)
 args, out = common.start(p)
 key_kernel, key_layer = jax.random.split(jax.random.key(args.seed))
 metrics = {}

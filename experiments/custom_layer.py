@@ -53,12 +53,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws the inputs and the parameters (one key per use). In the notebook, change a
-# default here (or set `JAXDL_NOTEBOOK_ARGS`); on the command line, pass flags (`--help`
-# lists them).
+# The seed draws the inputs and the parameters (one key per use). In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
+# them); on the command line, `python experiments/custom_layer.py --help`.
 
 # %%
-p = common.parser("custom_layer", __doc__)
+p = common.parser("custom_layer")
 args, out = common.start(p)
 keys = jax.random.split(jax.random.key(args.seed), 8)
 key_x8, key_layer, key_dense, key_x5, key_linear, key_x64, key_net, key_pure = keys

@@ -54,12 +54,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws the two inputs and the parameters (one key per use). In the notebook, change
-# a default here (or set `JAXDL_NOTEBOOK_ARGS`); on the command line, pass flags (`--help`
-# lists them).
+# The seed draws the two inputs and the parameters (one key per use). In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
+# them); on the command line, `python experiments/deferred_init.py --help`.
 
 # %%
-p = common.parser("deferred_init", __doc__)
+p = common.parser("deferred_init")
 args, out = common.start(p)
 key_x20, key_x30, key_flax, key_pure = jax.random.split(jax.random.key(args.seed), 4)
 X20 = jax.random.uniform(key_x20, (2, 20))

@@ -52,11 +52,12 @@ NUM_HIDDENS = (256, 256)
 # %% [markdown]
 # ## Configuration
 #
-# The book's. In the notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`, e.g.
-# `--quick`); on the command line, pass flags (`--help` lists them).
+# The book's. In the notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p,
+# ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python experiments/dropout.py
+# --help`.
 
 # %%
-p = common.parser("dropout", __doc__, epochs=10, lr=0.5, batch_size=256, classifiers=True)
+p = common.parser("dropout", epochs=10, lr=0.5, batch_size=256, classifiers=True)
 p.add_argument(
     "--dropout",
     type=common.probability,

@@ -98,12 +98,12 @@ HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
 # %% [markdown]
 # ## Configuration
 #
-# The book's MLP settings. In the notebook, change a default here (or set
-# `JAXDL_NOTEBOOK_ARGS`, e.g. `--quick`); on the command line, pass flags (`--help` lists
-# them).
+# The book's MLP settings. In the notebook, pass flags to `common.start` in the cell below, e.g.
+# `common.start(p, ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python
+# experiments/initialization.py --help`.
 
 # %%
-p = common.parser("initialization", __doc__, epochs=10, lr=0.1, batch_size=256, data_dir=True)
+p = common.parser("initialization", epochs=10, lr=0.1, batch_size=256, data_dir=True)
 p.add_argument(
     "--init-stds",
     type=common.positive_float,

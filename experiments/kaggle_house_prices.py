@@ -69,11 +69,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The book's settings. In the notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`,
-# e.g. `--quick`); on the command line, pass flags (`--help` lists them).
+# The book's settings. In the notebook, pass flags to `common.start` in the cell below, e.g.
+# `common.start(p, ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python
+# experiments/kaggle_house_prices.py --help`.
 
 # %%
-p = common.parser("kaggle_house_prices", __doc__, epochs=100, lr=5.0, batch_size=64)
+p = common.parser("kaggle_house_prices", epochs=100, lr=5.0, batch_size=64)
 p.add_argument("--data-dir", type=common.folder, default=None, help="folder of the two CSV files")
 p.add_argument("--synthetic", action="store_true", help="generated houses, not the book's data")
 p.add_argument("--folds", type=int, default=5, help="number of folds k")

@@ -54,12 +54,12 @@ MAX_DEGREE = 20  # features x^0/0! .. x^19/19!, polynomial_data's default
 # %% [markdown]
 # ## Configuration
 #
-# The book's k = 5 and the polynomial experiment's training settings. In the notebook, change
-# a default here (or set `JAXDL_NOTEBOOK_ARGS`, e.g. `--quick`); on the command line, pass
-# flags (`--help` lists them).
+# The book's k = 5 and the polynomial experiment's training settings. In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--epochs", "3"])` (`["--help"]` lists
+# them); on the command line, `python experiments/kfold.py --help`.
 
 # %%
-p = common.parser("kfold", __doc__, epochs=400, lr=0.01, batch_size=10)
+p = common.parser("kfold", epochs=400, lr=0.01, batch_size=10)
 p.add_argument("--folds", type=int, default=5, help="number of folds k")
 args, out = common.start(p)
 candidates = list(range(1, MAX_DEGREE + 1))

@@ -57,11 +57,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The book's. In the notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`, e.g.
-# `--quick`); on the command line, pass flags (`--help` lists them).
+# The book's. In the notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p,
+# ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python experiments/lenet.py
+# --help`.
 
 # %%
-p = common.parser("lenet", __doc__, epochs=10, lr=0.9, batch_size=256, classifiers=True)
+p = common.parser("lenet", epochs=10, lr=0.9, batch_size=256, classifiers=True)
 p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="sigmoid")
 p.add_argument("--pool", choices=POOLS, default="avg", help="2×2 pooling: average or maximum")
 args, out = common.start(p)

@@ -57,11 +57,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# Only the output folder. In the notebook, change a default here (or set
-# `JAXDL_NOTEBOOK_ARGS`); on the command line, pass flags (`--help` lists them).
+# Only the output folder. In the notebook, pass flags to `common.start` in the cell below, e.g.
+# `common.start(p, ["--seed", "1"])` (`["--help"]` lists them); on the command line, `python
+# experiments/linear_algebra.py --help`.
 
 # %%
-p = common.parser("linear_algebra", __doc__)
+p = common.parser("linear_algebra")
 args, out = common.start(p)
 metrics = {}
 

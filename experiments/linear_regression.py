@@ -61,11 +61,12 @@ NOISE = 0.01
 # %% [markdown]
 # ## Configuration
 #
-# The book's. In the notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`, e.g.
-# `--quick`); on the command line, pass flags (`--help` lists them).
+# The book's. In the notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p,
+# ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python
+# experiments/linear_regression.py --help`.
 
 # %%
-p = common.parser("linear_regression", __doc__, epochs=3, lr=0.03, batch_size=10)
+p = common.parser("linear_regression", epochs=3, lr=0.03, batch_size=10)
 args, out = common.start(p)
 
 # %% [markdown]

@@ -63,12 +63,12 @@ LABELS = {"l2": "L2: ½x²", "l1": "L1: |x|", "huber": f"Huber, δ = {HUBER_DELT
 # %% [markdown]
 # ## Configuration
 #
-# Nothing to train: the flags only say where the results go. In the notebook, set
-# `JAXDL_NOTEBOOK_ARGS` (e.g. `--out DIR`); on the command line, pass flags (`--help` lists
-# them).
+# Nothing to train: the flags only say where the results go. In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
+# them); on the command line, `python experiments/loss_functions.py --help`.
 
 # %%
-p = common.parser("loss_functions", __doc__)
+p = common.parser("loss_functions")
 args, out = common.start(p)
 
 # %% [markdown]

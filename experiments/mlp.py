@@ -47,11 +47,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The book's. In the notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`, e.g.
-# `--quick`); on the command line, pass flags (`--help` lists them).
+# The book's. In the notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p,
+# ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python experiments/mlp.py
+# --help`.
 
 # %%
-p = common.parser("mlp", __doc__, epochs=10, lr=0.1, batch_size=256, classifiers=True)
+p = common.parser("mlp", epochs=10, lr=0.1, batch_size=256, classifiers=True)
 p.add_argument(
     "--num-hiddens", type=common.positive_int, nargs="+", default=[256], help="hidden widths"
 )

@@ -73,12 +73,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws X and every model's parameters (one key per use). In the notebook, change a
-# default here (or set `JAXDL_NOTEBOOK_ARGS`); on the command line, pass flags (`--help`
-# lists them).
+# The seed draws X and every model's parameters (one key per use). In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
+# them); on the command line, `python experiments/model_construction.py --help`.
 
 # %%
-p = common.parser("model_construction", __doc__)
+p = common.parser("model_construction")
 args, out = common.start(p)
 keys = jax.random.split(jax.random.key(args.seed), 7)
 key_x, key_pure, key_seq, key_class, key_mine, key_fixed, key_chimera = keys

@@ -94,11 +94,12 @@ def model_list(text: str) -> list[str]:
 # %% [markdown]
 # ## Configuration
 #
-# The CPU-sized one by default; `--book` for the book's. In the notebook, change a default
-# here (or set `JAXDL_NOTEBOOK_ARGS`, e.g. `--quick`); on the command line, pass flags.
+# The CPU-sized one by default; `--book` for the book's. In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--epochs", "3"])` (`["--help"]` lists
+# them); on the command line, `python experiments/modern_cnns.py --help`.
 
 # %%
-p = common.parser("modern_cnns", __doc__, classifiers=True)
+p = common.parser("modern_cnns", classifiers=True)
 p.add_argument("--models", type=model_list, default=list(NETWORKS), help="networks to train")
 p.add_argument("--book", action="store_true", help="the book's configuration (for a GPU)")
 p.add_argument("--epochs", type=common.positive_int, default=None, help="training epochs")

@@ -64,11 +64,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# Only the seed of the random numbers and the output folder. In the notebook, change a default
-# here (or set `JAXDL_NOTEBOOK_ARGS`); on the command line, pass flags (`--help` lists them).
+# Only the seed of the random numbers and the output folder. In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
+# them); on the command line, `python experiments/ndarray.py --help`.
 
 # %%
-p = common.parser("ndarray", __doc__)
+p = common.parser("ndarray")
 args, out = common.start(p)
 key = jax.random.key(args.seed)
 metrics = {}

@@ -47,10 +47,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The book's four layers; the seed draws X and each layer's kernel and bias.
+# The book's four layers; the seed draws X and each layer's kernel and bias. In the notebook, pass
+# flags to `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]`
+# lists them); on the command line, `python experiments/padding_strides.py --help`.
 
 # %%
-p = common.parser("padding_strides", __doc__)
+p = common.parser("padding_strides")
 args, out = common.start(p)
 key_x, *case_keys = jax.random.split(jax.random.key(args.seed), 5)
 # (kernel_size, padding, stride, the shape the book prints)

@@ -64,12 +64,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws X and every model's parameters (one key per use). In the notebook, change a
-# default here (or set `JAXDL_NOTEBOOK_ARGS`); on the command line, pass flags (`--help`
-# lists them).
+# The seed draws X and every model's parameters (one key per use). In the notebook, pass flags to
+# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
+# them); on the command line, `python experiments/parameters.py --help`.
 
 # %%
-p = common.parser("parameters", __doc__)
+p = common.parser("parameters")
 args, out = common.start(p)
 keys = jax.random.split(jax.random.key(args.seed), 8)
 key_x, key_net, key_rg, key_normal, key_constant, key_mixed, key_my, key_tied = keys

@@ -64,11 +64,12 @@ FITS = {"degree3": 4, "linear": 2, "all20": MAX_DEGREE}
 # %% [markdown]
 # ## Configuration
 #
-# The book's. In the notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`, e.g.
-# `--quick`); on the command line, pass flags (`--help` lists them).
+# The book's. In the notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p,
+# ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python
+# experiments/polynomial_regression.py --help`.
 
 # %%
-p = common.parser("polynomial_regression", __doc__, epochs=400, lr=0.01, batch_size=10)
+p = common.parser("polynomial_regression", epochs=400, lr=0.01, batch_size=10)
 p.add_argument(
     "--overfit-epochs",
     type=common.positive_int,

@@ -52,10 +52,12 @@ import common
 # %% [markdown]
 # ## Configuration
 #
-# Nothing to choose: the book's inputs and layers (the seed is recorded, and draws nothing).
+# Nothing to choose: the book's inputs and layers (the seed is recorded, and draws nothing). In the
+# notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])`
+# (`["--help"]` lists them); on the command line, `python experiments/pooling.py --help`.
 
 # %%
-p = common.parser("pooling", __doc__)
+p = common.parser("pooling")
 args, out = common.start(p)
 metrics = {}
 

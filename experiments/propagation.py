@@ -94,12 +94,13 @@ def non_negative_float(text: str) -> float:
 # %% [markdown]
 # ## Configuration
 #
-# The book gives no λ for this section; 0.01 makes the penalty s about 0.1 next to a loss of
-# about log 10 ≈ 2.3. In the notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`);
-# on the command line, pass flags (`--help` lists them).
+# The book gives no λ for this section; 0.01 makes the penalty s about 0.1 next to a loss of about
+# log 10 ≈ 2.3. In the notebook, pass flags to `common.start` in the cell below, e.g.
+# `common.start(p, ["--seed", "1"])` (`["--help"]` lists them); on the command line, `python
+# experiments/propagation.py --help`.
 
 # %%
-p = common.parser("propagation", __doc__, batch_size=256)
+p = common.parser("propagation", batch_size=256)
 p.add_argument("--lambd", type=non_negative_float, default=0.01, help="weight decay λ >= 0")
 p.add_argument("--num-hiddens", type=common.positive_int, default=256, help="hidden units")
 args, out = common.start(p)

@@ -88,11 +88,11 @@ def bit_identical(a, b) -> bool:
 # ## Configuration
 #
 # The seed draws the MLP's parameters, its inputs and the labels of the training steps. In the
-# notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`); on the command line, pass
-# flags (`--help` lists them).
+# notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])`
+# (`["--help"]` lists them); on the command line, `python experiments/read_write.py --help`.
 
 # %%
-p = common.parser("read_write", __doc__)
+p = common.parser("read_write")
 args, out = common.start(p)
 key_init, key_x, key_y = jax.random.split(jax.random.key(args.seed), 3)
 folder = tempfile.TemporaryDirectory(prefix="jaxdl-read-write-")

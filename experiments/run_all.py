@@ -26,14 +26,18 @@ experiment: a seconds-long smoke run).
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterator
@@ -44,6 +48,7 @@ from jaxdl.errors import InputError
 from jaxdl.results import FolderLock, write_json, write_text
 
 import common
+from notebooks import as_notebook
 from reference import BOOK
 from report import EXPERIMENTS, Entry, band_check
 
@@ -133,11 +138,34 @@ def run(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
             yield {"name": name, "ok": False, "seconds": time.perf_counter() - began}
 
 
+@functools.cache
+def _socket_folder() -> str:
+    """A temporary folder for the kernels' sockets, removed when this process ends."""
+    folder = tempfile.mkdtemp(prefix="jaxdl-kernels-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def notebook_client(notebook, folder: Path):
+    """An nbclient client that executes ``notebook`` in a kernel of its own, run in ``folder``,
+    talking to it over local sockets (IPC): over TCP, every kernel warns that its traffic is
+    not encrypted."""
+    import nbclient
+    from jupyter_client.manager import KernelManager
+
+    # The sockets' paths are absolute: the kernel runs in ``folder``, its client here.
+    sockets = Path(_socket_folder()) / "ipc"
+    manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets))
+    return nbclient.NotebookClient(
+        notebook, km=manager, resources={"metadata": {"path": str(folder)}}
+    )
+
+
 def run_notebooks(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
-    """Runs each experiment as its notebook, in a kernel of its own (jupytext reads the script,
-    nbclient executes it), saves the executed notebook, outputs included, to
-    ``out/notebooks/NAME.ipynb``, and yields each one's report as it ends. A notebook that
-    fails is saved too, up to its failing cell."""
+    """Runs each experiment as its notebook (as a learner's working copy has it,
+    ``notebooks.as_notebook``) in a kernel of its own (nbclient), saves the executed notebook,
+    outputs included, to ``out/notebooks/NAME.ipynb``, and yields each one's report as it
+    ends. A notebook that fails is saved too, up to its failing cell."""
     try:
         import jupytext
         import nbclient
@@ -150,10 +178,8 @@ def run_notebooks(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         os.environ[common.NOTEBOOK_ARGS] = shlex.join(["--out", str(folder), *["--quick"] * quick])
-        notebook = jupytext.read(HERE / f"{name}.py")
-        client = nbclient.NotebookClient(
-            notebook, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}
-        )
+        notebook = as_notebook(name, HERE)
+        client = notebook_client(notebook, HERE)
         start, ok = time.perf_counter(), True
         with open(folder / "log.txt", "w") as log:
             try:
@@ -214,7 +240,7 @@ def timing(folder: Path, seconds: float, ok: bool) -> dict:
 def main(argv=None) -> int:
     names = [e.name for e in EXPERIMENTS]
     p = argparse.ArgumentParser(prog="run_all.py", description=__doc__)
-    p.add_argument("--out", type=common.folder, default=Path("results"), help="results folder")
+    p.add_argument("--out", type=common.folder, default=common.RESULTS_ROOT, help="results folder")
     p.add_argument("--only", nargs="+", choices=names, help="run only these experiments")
     p.add_argument("--quick", action="store_true", help="pass --quick to every experiment")
     p.add_argument(

@@ -121,13 +121,13 @@ def names(devices) -> list[str]:
 # %% [markdown]
 # ## Configuration
 #
-# `--devices` is the number of devices to shard the batch over in the last part, or `all`
-# (the default here: every device this machine has). The seed draws the arrays. In the
-# notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`); on the command line, pass
-# flags (`--help` lists them).
+# `--devices` is the number of devices to shard the batch over in the last part, or `all` (the
+# default here: every device this machine has). The seed draws the arrays. In the notebook, pass
+# flags to `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]`
+# lists them); on the command line, `python experiments/use_gpu.py --help`.
 
 # %%
-p = common.parser("use_gpu", __doc__)
+p = common.parser("use_gpu")
 p.add_argument(
     "--devices",
     type=common.device_count,

@@ -64,11 +64,12 @@ SWEEP = np.logspace(-3, 2, 16)
 # %% [markdown]
 # ## Configuration
 #
-# The book's. In the notebook, change a default here (or set `JAXDL_NOTEBOOK_ARGS`, e.g.
-# `--quick`); on the command line, pass flags (`--help` lists them).
+# The book's. In the notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p,
+# ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python
+# experiments/weight_decay.py --help`.
 
 # %%
-p = common.parser("weight_decay", __doc__, epochs=100, lr=0.003, batch_size=5)
+p = common.parser("weight_decay", epochs=100, lr=0.003, batch_size=5)
 args, out = common.start(p)
 epochs = min(args.epochs, 20) if args.quick else args.epochs
 options = dict(epochs=epochs, lr=args.lr, batch_size=args.batch_size)

@@ -202,7 +202,7 @@ def test_an_unbalanced_quote_in_the_notebook_flags_is_named(monkeypatch):
     with pytest.raises(
         InputError, match=r"^\$JAXDL_NOTEBOOK_ARGS: cannot split \"--out 'my results\""
     ):
-        common.start(common.parser("calculus", None))
+        common.start(common.parser("calculus"))
 
 
 def test_the_command_line_shortens_refusals_only(capsys, monkeypatch):

@@ -5,14 +5,15 @@ figure the section draws, and our headline figures next to the book's."""
 import json
 import os
 import shlex
+import shutil
 from pathlib import Path
 
-import jupytext
-import nbclient
 import pytest
 
 from common import NOTEBOOK_ARGS
+from notebooks import as_notebook, write_copies
 from report import BY_NAME, EXPERIMENTS
+from run_all import notebook_client
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every experiment of the main job (tests/test_run_all.py checks that it holds every script).
@@ -25,32 +26,63 @@ SMALL = {
 } | {"modern_cnns": ["--models", "resnet18"]}
 
 
-def execute(name: str, out) -> dict:
-    """Executes ``experiments/NAME.py`` as a notebook with ``--quick --out OUT``."""
-    notebook = jupytext.read(ROOT / "experiments" / f"{name}.py")
+# The live training board: how often each section's board is drawn in its one display while
+# it trains, at the small sizes above (2 epochs): after every epoch of each variant (the
+# classifiers) or of the vmapped sweep (initialization, which then draws its final frame, the
+# diverged models left out, in the same display from a later cell).
+EPOCH_DRAWS = {
+    name: 2 * 2 for name in ("softmax_regression", "mlp", "dropout", "lenet", "batch_norm")
+} | {"initialization": 2}
+FINAL_DRAWS = {"initialization": 1}
+
+
+def execute(name: str, out) -> tuple[dict, list[dict]]:
+    """Executes section NAME's notebook, as a learner's working copy has it, with ``--quick
+    --out OUT``; returns it with the display messages the kernel sent as they came
+    (``{"cell", "type", "id", "png"}``: a figure shown, or a shown one updated in place)."""
+    notebook = as_notebook(name)
     flags = ["--quick", "--out", str(out), *SMALL.get(name, [])]
     os.environ[NOTEBOOK_ARGS] = shlex.join(flags)
+    client = notebook_client(notebook, ROOT / "experiments")
+    displays, process = [], client.process_message
+
+    def record(msg, cell, cell_index):
+        if msg["msg_type"] in ("display_data", "update_display_data"):
+            content = msg["content"]
+            displays.append(
+                {
+                    "cell": cell_index,
+                    "type": msg["msg_type"],
+                    "id": content.get("transient", {}).get("display_id"),
+                    "png": content["data"].get("image/png"),
+                }
+            )
+        return process(msg, cell, cell_index)
+
+    client.process_message = record
     try:
-        client = nbclient.NotebookClient(
-            notebook,
-            kernel_name="python3",
-            timeout=600,
-            resources={"metadata": {"path": str(ROOT / "experiments")}},
-        )
         client.execute()
     finally:
         del os.environ[NOTEBOOK_ARGS]
-    return notebook
+    return notebook, displays
 
 
 @pytest.mark.parametrize("name", SECTIONS)
 def test_section_runs_as_a_notebook(tmp_path, name):
-    notebook = execute(name, tmp_path)  # raises CellExecutionError on an error cell
+    notebook, displays = execute(name, tmp_path)  # raises CellExecutionError on an error cell
     cells = notebook.cells
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
     assert sum(c.cell_type == "markdown" for c in cells) >= 3  # the section reads as prose
     outputs = [o for c in cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
+    # No warning in a red box: nothing written to standard error (a progress bar, a library's
+    # warning).
+    assert not [o.text for o in outputs if o.get("name") == "stderr"]
+    # The working copy: a named kernel, no command-line documentation in its first code cell.
+    assert notebook.metadata.kernelspec.name == "python3"
+    first = next(c for c in cells if c.cell_type == "code")
+    assert not first.source.startswith('"""')
+    assert cells[-1].source.startswith("## On the command line")
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     figures = sorted(tmp_path.glob("*.png"))
     assert len(images) >= len(figures), (len(images), [f.name for f in figures])
@@ -60,3 +92,53 @@ def test_section_runs_as_a_notebook(tmp_path, name):
         o.get("text", "") + o.get("data", {}).get("text/markdown", "") for o in outputs
     )
     assert BY_NAME[name].headline(metrics) in shown.replace("\\|", "|")  # Markdown's \| is |
+    # The training curves are one display, drawn as each epoch ends and redrawn in place, from
+    # the training cell.
+    if name in EPOCH_DRAWS:
+        ids = [d["id"] for d in displays if d["id"] is not None]
+        board = [d for d in displays if d["id"] == ids[0]]
+        draws = EPOCH_DRAWS[name] + FINAL_DRAWS.get(name, 0)
+        assert [d["type"] for d in board] == ["display_data"] + ["update_display_data"] * (
+            draws - 1
+        )
+        training = board[: EPOCH_DRAWS[name]]
+        assert len({d["cell"] for d in training}) == 1
+        source = cells[training[0]["cell"]].source
+        assert ("sweep(stds" if name == "initialization" else "classifiers.train") in source
+        assert len({d["png"] for d in training}) == len(training)  # each draw shows more
+
+
+def test_jupyterlab_opens_the_scripts_as_text_and_the_working_copies_as_notebooks(tmp_path):
+    """experiments/jupytext.toml: JupyterLab's contents manager (jupytext's, as JupyterLab with
+    jupytext serves files) gives the scripts as plain files, so a notebook's autosave cannot
+    write them; the working copies are the notebooks. A learner's copy is kept unless
+    ``--force``."""
+    import asyncio
+
+    from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+    from jupytext.async_contentsmanager import build_async_jupytext_contents_manager_class
+    from tornado.web import HTTPError
+
+    experiments = tmp_path / "experiments"  # jupyter lab at the top of a copy of the tree
+    experiments.mkdir()
+    for name in ("mlp.py", "jupytext.toml"):
+        shutil.copy(ROOT / "experiments" / name, experiments / name)
+    copy = experiments / "10-mlp.ipynb"
+    assert write_copies(["mlp"], experiments) == [f"wrote {copy}"]
+    manager = build_async_jupytext_contents_manager_class(AsyncLargeFileManager)(
+        root_dir=str(tmp_path)
+    )
+
+    async def get(path, **kwargs):
+        return await manager.get(f"experiments/{path}", **kwargs)
+
+    assert asyncio.run(get("mlp.py"))["type"] == "file"
+    with pytest.raises(HTTPError, match="Unreadable Notebook"):
+        asyncio.run(get("mlp.py", type="notebook"))
+    assert asyncio.run(get("10-mlp.ipynb"))["type"] == "notebook"
+
+    copy.write_text(copy.read_text().replace("784-", "my-784-"))  # a learner's edit
+    assert write_copies(["mlp"], experiments) == [f"kept {copy} (yours; --force writes it anew)"]
+    assert "my-784-" in copy.read_text()
+    write_copies(["mlp"], experiments, force=True)
+    assert "my-784-" not in copy.read_text()

@@ -65,7 +65,7 @@ def test_the_books_configuration_is_the_scripts_defaults(name, monkeypatch):
 def notebook(monkeypatch, tmp_path):
     monkeypatch.setattr(common, "in_notebook", lambda: True)
     monkeypatch.delenv(common.NOTEBOOK_ARGS, raising=False)
-    p = common.parser("mlp", "The doc.", epochs=10, lr=0.1)
+    p = common.parser("mlp", epochs=10, lr=0.1)
     return p, ["--out", str(tmp_path / "out"), "--compilation-cache", "off"]
 
 
@@ -86,7 +86,7 @@ def test_a_bad_flag_in_a_notebook_raises_an_input_error_naming_it(notebook):
 
 
 def test_a_bad_flag_on_the_command_line_still_exits_with_status_2(tmp_path, capsys):
-    p = common.parser("mlp", "The doc.", epochs=10)
+    p = common.parser("mlp", epochs=10)
     with pytest.raises(SystemExit) as exited:
         common.start(p, ["--epochs", "0", "--out", str(tmp_path)])
     assert exited.value.code == 2 and "--epochs" in capsys.readouterr().err

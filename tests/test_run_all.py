@@ -30,6 +30,7 @@ def test_every_experiment_script_is_in_the_main_job():
         "run_all",
         "benchmark",
         "device_check",
+        "notebooks",
     }
     assert {e.name for e in run_all.EXPERIMENTS} == scripts - helpers
 

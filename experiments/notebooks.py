@@ -1,0 +1,101 @@
+"""Working copies of the book's sections as notebooks, for a learner to run, edit and keep.
+
+Each section's script, ``experiments/NAME.py``, is the source that ``run_all.py`` runs in the
+book's configuration: edited in place, it would change the book's run. So JupyterLab does not
+open the scripts as notebooks here (``experiments/jupytext.toml``); this command writes each
+section as a notebook beside them instead, ``experiments/NN-NAME.ipynb`` (NN its place in the
+book's order, so that JupyterLab lists the sections in order, ahead of the scripts), which git
+ignores: edit and save those freely. A copy that exists is kept (``--force`` writes it anew).
+
+A working copy is the script as jupytext reads it, with a kernel named (no "Select Kernel"
+prompt) and the script's command-line documentation moved from its first code cell to a last
+cell of its own. ``run_all.py --notebooks`` executes the same notebooks.
+
+Command: ``python experiments/notebooks.py [--only NAME ...] [--force]``, then ``jupyter lab``
+(at the top of the repository: ``experiments/`` for the notebooks, ``results/`` for what they
+write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def working_copy(name: str, folder: Path = HERE) -> Path:
+    """The path of section ``name``'s working copy: ``folder/NN-NAME.ipynb``."""
+    from report import EXPERIMENTS
+
+    order = [entry.name for entry in EXPERIMENTS].index(name) + 1
+    return folder / f"{order:02d}-{name}.ipynb"
+
+
+def as_notebook(name: str, folder: Path = HERE):
+    """Section ``name`` (``folder/NAME.py``) as a notebook (``nbformat.NotebookNode``): the
+    kernel named, the module docstring moved out of the first code cell into a last markdown
+    cell, a line under the title saying whose copy this is."""
+    import jupytext
+    import nbformat
+
+    notebook = jupytext.read(folder / f"{name}.py")
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
+    first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    module = ast.parse(first.source)
+    doc = ast.get_docstring(module)
+    if doc is not None:
+        lines = first.source.splitlines()
+        first.source = "\n".join(lines[module.body[0].end_lineno :]).strip("\n")
+        notebook.cells.append(
+            nbformat.v4.new_markdown_cell(
+                f"## On the command line\n\n`python experiments/{name}.py --help` shows this "
+                f"too.\n\n```text\n{doc}\n```"
+            )
+        )
+    notebook.cells[0].source += (
+        f"\n\n*A working copy of `experiments/{name}.py`, which git ignores: edit and save it "
+        f"freely. `python experiments/notebooks.py --only {name} --force` writes it anew.*"
+    )
+    return notebook
+
+
+def write_copies(names: list[str], folder: Path = HERE, force: bool = False) -> list[str]:
+    """Writes the working copy of each section in ``names`` (keeps one that exists, unless
+    ``force``) and returns a line per section saying what it did."""
+    import jupytext
+
+    from jaxdl.results import write_text
+
+    said = []
+    for name in names:
+        path = working_copy(name, folder)
+        if path.exists() and not force:
+            said.append(f"kept {path} (yours; --force writes it anew)")
+            continue
+        write_text(path, jupytext.writes(as_notebook(name, folder), "ipynb"))
+        said.append(f"wrote {path}")
+    return said
+
+
+def main(argv=None) -> None:
+    from report import EXPERIMENTS
+
+    names = [entry.name for entry in EXPERIMENTS]
+    p = argparse.ArgumentParser(
+        prog="notebooks.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--only", nargs="+", choices=names, help="only these sections")
+    p.add_argument("--force", action="store_true", help="write over existing working copies")
+    args = p.parse_args(argv)
+    for line in write_copies(args.only or names, force=args.force):
+        print(line)
+    print("open them with: jupyter lab (at the top of the repository), then experiments/")
+
+
+if __name__ == "__main__":
+    main()
