@@ -38,12 +38,15 @@ Figures: ``curves.png`` (train loss, train acc and test acc against epoch) and
 ``--quick`` trains on the first 2000 training images and tests on 500.
 """
 
+import jax
+import jax.numpy as jnp
 import optax
 
-from jaxdl.activations import log_softmax, softmax
-from jaxdl.losses import cross_entropy
+from jaxdl import losses, optim
+from jaxdl.data.batching import data_iter
+from jaxdl.fit import fit
+from jaxdl.keys import run_keys, shuffle_key
 from jaxdl.models.softmax import concise_softmax_regression, softmax_regression
-from jaxdl.optim import sgd
 
 import classifiers
 import common
@@ -60,23 +63,93 @@ p = common.parser("softmax_regression", epochs=10, lr=0.1, batch_size=256, class
 args, out = common.start(p)
 
 # %% [markdown]
-# ## The model from scratch
+# ## The book's code, in JAX
 #
-# `softmax_regression` returns a `Model`: `init` draws `W` [784, 10] from N(0, 0.01²) with
-# `b = 0`, and `apply` flattens each image and returns the logits `X W + b`. Unlike the book's
-# `net`, it does not apply the softmax: the loss does, where it can be computed stably. The
-# book's `softmax` is `exp(X) / sum(exp(X))`; `softmax` here subtracts each row's largest logit
-# first, and `cross_entropy` is `−log_softmax(logits)[label]`, the log-sum-exp form, instead of
-# the book's `−log(y_hat[range(len(y_hat)), y])`: the same values, without overflow for large
-# logits or `log(0)` for tiny probabilities (see loss_functions.py). SGD is
-# `params ← params − lr · grad`.
+# The model from scratch and its training step, as short as the book writes them: `W` [784, 10]
+# drawn from N(0, 0.01²) and `b = 0`; `net` flattens each image, computes the logits `X W + b` and
+# their softmax `exp(X) / Σ exp(X)`, row by row; the cross-entropy picks the probability of each
+# true label, `−log ŷ_y`. Where PyTorch calls `l.backward()` and then its updater, JAX asks for the
+# gradient as a function, `jax.value_and_grad(loss)`, and SGD returns new parameters instead of
+# changing them in place. Edit these cells and run them again.
+
 
 # %%
-common.show_source(softmax_regression, softmax, log_softmax, cross_entropy, sgd)
+def softmax(X):
+    X_exp = jnp.exp(X)
+    return X_exp / X_exp.sum(axis=1, keepdims=True)
+
+
+def net(params, X):
+    W, b = params
+    return softmax(X.reshape(len(X), -1) @ W + b)
+
+
+def cross_entropy(y_hat, y):
+    return -jnp.log(y_hat[jnp.arange(len(y_hat)), y])
+
+
+def loss(params, X, y):
+    return cross_entropy(net(params, X), y).mean()
+
+
+@jax.jit
+def train_step(params, X, y, lr):
+    batch_loss, grads = jax.value_and_grad(loss)(params, X, y)  # the book's l.backward()
+    params = jax.tree.map(lambda p, g: p - lr * g, params, grads)  # its updater: SGD
+    return params, batch_loss
+
+
+# %% [markdown]
+# One epoch of the book's loop, `for X, y in train_iter` (`data_iter` shuffles the images and
+# yields minibatches, the last one shorter), with the key the library gives the scratch
+# variant below: its initial weights and its minibatches are the ones drawn here.
+
+# %%
+data = classifiers.fashion_mnist_on_device(args.data_dir, quick=args.quick)
+key = jax.random.split(jax.random.key(args.seed), 2)[0]  # the scratch variant's key
+keys = run_keys(key)  # one key for the weights, one for the shuffles (jaxdl.keys)
+params = (0.01 * jax.random.normal(keys.init, (784, 10)), jnp.zeros(10))
+total = 0.0
+for X, y in data_iter(args.batch_size, *data.train, key=shuffle_key(keys, 0)):
+    params, batch_loss = train_step(params, X, y, args.lr)
+    total += float(batch_loss) * len(y)
+X_test, y_test = data.test
+test_acc = float(jnp.mean(jnp.argmax(net(params, X_test), axis=1) == y_test))
+print(f"one epoch: train loss {total / len(data.train[1]):.4f}, test acc {test_acc:.4f}")
+
+# %% [markdown]
+# The library's engine trains the same epoch as one compiled program (a `lax.scan` over the
+# minibatches, the last one padded and masked) from the same key. Its model returns the logits
+# and its loss takes them (`jaxdl.losses.cross_entropy`, `−log_softmax(logits)_y` by log-sum-exp):
+# the book's `exp` overflows for logits above about 88 and its `log` meets 0 for tiny
+# probabilities (see loss_functions.py), the log-sum-exp form does neither. Here, with small
+# logits, both give the same weights, up to float32 rounding.
+
+# %%
+engine = fit(
+    softmax_regression(),
+    losses.cross_entropy,
+    optim.sgd(args.lr),
+    data.train,
+    epochs=1,
+    batch_size=args.batch_size,
+    key=key,
+    quiet=True,
+)
+difference = float(jnp.max(jnp.abs(params[0] - engine.state.params["W"])))
+print(f"largest difference of a weight, the book's loop against the engine: {difference:.1e}")
+
+# %% [markdown]
+# ## The variants the book trains
+#
+# From scratch with the library's versions of the pieces above
+# (`jaxdl.models.softmax.softmax_regression`, `jaxdl.losses.cross_entropy`, `jaxdl.optim.sgd`:
+# input checks, and the stable loss), and concisely with a `flax.linen.Dense` layer, optax's
+# loss and optax's SGD.
 
 # %%
 variants = {
-    "scratch": (softmax_regression(), cross_entropy, sgd(args.lr)),
+    "scratch": (softmax_regression(), losses.cross_entropy, optim.sgd(args.lr)),
     "concise": (
         concise_softmax_regression(),
         optax.softmax_cross_entropy_with_integer_labels,
