@@ -95,7 +95,11 @@ def test_vmapped_values_and_gradients_are_each_examples(mapped):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     nested = jax.vmap(value_and_grads(_ours), in_axes=(None, 0))(x_in, jnp.stack([w_in, -w_in]))
     np.testing.assert_allclose(nested[1][1][0], ours[1][1], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(nested[0][1], value_and_grads(_lax)(x_in, -w_in)[0], rtol=1e-5)
+    # The value is a sum of sines that cancel (about 0.25 from terms up to 1): float32 rounding
+    # of the terms is an absolute error, as in the comparisons above.
+    np.testing.assert_allclose(
+        nested[0][1], value_and_grads(_lax)(x_in, -w_in)[0], rtol=1e-5, atol=1e-5
+    )
     hlo = jax.jit(value_and_grads(_ours)).lower(x_in, w_in).as_text()
     groups = re.findall(r"(?:feature|batch)_group_count = (\d+)", hlo)
     assert len(groups) == 6 and set(groups) == {"1"} and "stablehlo.while" in hlo, groups
