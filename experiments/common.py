@@ -18,6 +18,7 @@ import os
 import runpy
 import shlex
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -355,12 +356,29 @@ def show(fig) -> None:
 
 def show_source(*functions) -> None:
     """Shows the library's source of ``functions`` in the notebook, where the section uses
-    them (nothing on the command line)."""
+    them, as the book shows code (:func:`book_source`: no docstring beyond its first line);
+    nothing on the command line."""
     if in_notebook():
         from IPython.display import Markdown, display
 
         for fn in functions:
-            display(Markdown(f"```python\n{inspect.getsource(fn)}```"))
+            display(Markdown(f"```python\n{book_source(fn)}```"))
+
+
+def book_source(fn) -> str:
+    """The source of ``fn`` with its docstring cut to its first sentence: the code, as the book
+    shows it, without the documentation and doctests that the library's pages carry."""
+    lines = inspect.getsource(fn).splitlines(keepends=True)
+    node = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    doc = ast.get_docstring(node)
+    if doc is None:
+        return "".join(lines)
+    first = lines[node.body[0].lineno - 1]
+    indent = first[: len(first) - len(first.lstrip())]
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    sentence = paragraph.split(". ")[0].rstrip(".") + "."
+    start, end = node.body[0].lineno - 1, node.body[0].end_lineno
+    return "".join([*lines[:start], f'{indent}"""{sentence}"""\n', *lines[end:]])
 
 
 def compare_with_book(name: str, metrics: dict, results: Results, *, quick: bool = False) -> None:

@@ -91,3 +91,26 @@ def test_a_bad_flag_on_the_command_line_still_exits_with_status_2(tmp_path, caps
         common.start(p, ["--epochs", "0", "--out", str(tmp_path)])
     assert exited.value.code == 2 and "--epochs" in capsys.readouterr().err
     assert isinstance(p, argparse.ArgumentParser)
+
+
+def test_the_notebooks_show_the_librarys_code_without_its_documentation():
+    from jaxdl.initializers import xavier_std
+
+    assert common.book_source(common.positive_int) == (
+        "def positive_int(text: str) -> int:\n"
+        '    """argparse type: an integer >= 1."""\n'
+        "    value = int(text)\n"
+        "    if value < 1:\n"
+        '        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")\n'
+        "    return value\n"
+    )
+    # A docstring of several paragraphs and doctests: its first sentence, on one line.
+    shown = common.book_source(xavier_std).splitlines()
+    assert shown[1] == (
+        '    """The standard deviation of Xavier initialization, '
+        '``σ = √(2 / (fan_in + fan_out))``."""'
+    )
+    assert shown[2:] == [
+        "    fan_in, fan_out = _fans(shape)",
+        "    return math.sqrt(2.0 / (fan_in + fan_out))",
+    ]
