@@ -38,6 +38,8 @@ over the seeds, with ``"std"`` and ``"per_seed"``), plus ``"config": {"num_hidde
 Figures: ``curves.png`` and ``predictions.png``.
 """
 
+import jax
+import jax.numpy as jnp
 import optax
 
 from jaxdl.losses import cross_entropy
@@ -73,13 +75,13 @@ print(f"MLP 784-256-256-10, ReLU, dropout {rates[0]:g} then {rates[1]:g}")
 # %% [markdown]
 # ## Dropout from scratch
 #
-# `dropout(key, x, rate)` is the book's `dropout_layer`: a uniform draw per unit, kept where it
-# exceeds the rate, scaled by 1/(1 − rate); rate 0 keeps everything and rate 1 zeroes it all.
+# `jaxdl.models.dropout.dropout(key, x, rate)` is the book's `dropout_layer` (written out
+# below): a uniform draw per unit, kept where it exceeds the rate, scaled by 1/(1 − rate).
 # The network applies it after each hidden layer when `train` is True, each layer with its own
-# key.
+# key:
 
 # %%
-common.show_source(dropout, dropout_mlp)
+common.show_source(dropout_mlp)
 
 # %%
 variants = {
@@ -105,6 +107,33 @@ config = classifiers.ClassifierConfig.from_flags(args)
 metrics, figures = classifiers.train_and_report(variants, config)
 metrics["config"] = {"num_hiddens": list(NUM_HIDDENS), "dropout_rates": list(rates)}
 common.show(figures["predictions.png"])  # the curves are the board above, drawn live
+
+# %% [markdown]
+# ## The book's `dropout_layer`, in JAX
+#
+# The layer the scratch variant used above, as the book writes it: a uniform draw per unit, kept
+# where it exceeds the rate, scaled by 1/(1 − rate); rate 0 keeps everything and rate 1 zeroes it
+# all. Where PyTorch draws from a global generator, JAX draws from the key it is given: the same
+# key, the same mask. Edit and run it; here on the book's example, `X = arange(16).reshape(2, 8)`.
+
+
+# %%
+def dropout_layer(X, rate, key):
+    assert 0 <= rate <= 1
+    if rate == 1:
+        return jnp.zeros_like(X)
+    if rate == 0:
+        return X
+    mask = jax.random.uniform(key, X.shape) > rate
+    return mask.astype(X.dtype) * X / (1.0 - rate)
+
+
+X = jnp.arange(16, dtype=jnp.float32).reshape(2, 8)
+key = jax.random.key(args.seed)
+for rate in (0.0, 0.5, 1.0):
+    print(f"rate {rate}:\n{dropout_layer(X, rate, key)}")
+same = all(bool(jnp.all(dropout_layer(X, r, key) == dropout(key, X, r))) for r in (0, 0.5, 1))
+print(f"the same as the library's jaxdl.models.dropout.dropout: {same}")
 
 # %% [markdown]
 # ## Against the book

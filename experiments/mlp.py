@@ -67,9 +67,40 @@ hidden = tuple(args.num_hiddens)
 print(f"MLP 784-{'-'.join(map(str, hidden))}-10, {args.activation}")
 
 # %% [markdown]
+# ## The variants the book trains
+#
+# From scratch with the library's versions of the pieces written out below (`jaxdl.models.mlp.mlp`,
+# `jaxdl.losses.cross_entropy`, `jaxdl.optim.sgd`: the same computation, with input checks),
+# and concisely with a `flax.linen` module, optax's loss and optax's SGD.
+
+# %%
+variants = {
+    "scratch": (mlp(hidden, activation=args.activation), cross_entropy, sgd(args.lr)),
+    "concise": (
+        concise_mlp(hidden, activation=args.activation),
+        optax.softmax_cross_entropy_with_integer_labels,
+        optax.inject_hyperparams(optax.sgd)(learning_rate=args.lr),
+    ),
+}
+
+# %% [markdown]
+# ## Training
+#
+# Each variant trains with `jaxdl.fit`: one jitted call per epoch, a scan over the shuffled
+# minibatches with the data on the device, then the test set evaluated. The curves show, per
+# epoch, the training loss and accuracy (averaged over the epoch's minibatches, as the book)
+# and the test accuracy.
+
+# %%
+config = classifiers.ClassifierConfig.from_flags(args)
+metrics, figures = classifiers.train_and_report(variants, config)
+metrics["config"] = {"num_hiddens": list(hidden), "activation": args.activation}
+common.show(figures["predictions.png"])  # the curves are the board above, drawn live
+
+# %% [markdown]
 # ## The book's code, in JAX
 #
-# The model from scratch and its training step, as short as the book writes them. The
+# The scratch variant's model and training step, as short as the book writes them. The
 # parameters are a list of `(W, b)` pairs, drawn N(0, 0.01²) with zero biases; the forward
 # pass is `H = relu(X W₁ + b₁)`, `O = H W₂ + b₂`; the softmax lives in the loss, where
 # log-sum-exp keeps it stable. Where PyTorch calls `l.backward()` and then its updater, JAX
@@ -94,9 +125,9 @@ def init_params(key, widths):
 def net(params, X):
     H = X.reshape(len(X), -1)  # [batch, 784]
     for W, b in params[:-1]:
-        H = relu(H @ W + b)
+        H = relu(H @ W + b[None, :])
     W, b = params[-1]
-    return H @ W + b  # logits [batch, 10]
+    return H @ W + b[None, :]  # logits [batch, 10]
 
 
 def loss(params, X, y):
@@ -114,8 +145,8 @@ def train_step(params, X, y, lr):
 
 # %% [markdown]
 # One epoch of the book's loop, `for X, y in train_iter` (`data_iter` shuffles the images and
-# yields minibatches, the last one shorter), with the key the library gives the scratch
-# variant below: its initial weights and its minibatches are the ones drawn here.
+# yields minibatches, the last one shorter), with the key the library gave the scratch
+# variant above: its initial weights and its minibatches are the ones drawn here.
 
 # %%
 data = classifiers.fashion_mnist_on_device(args.data_dir, quick=args.quick)
@@ -151,37 +182,6 @@ difference = max(
     for (W, _), layer in zip(params, engine.state.params["layers"], strict=True)
 )
 print(f"largest difference of a weight, the book's loop against the engine: {difference:.1e}")
-
-# %% [markdown]
-# ## The variants the book trains
-#
-# From scratch with the library's versions of the pieces above (`jaxdl.models.mlp.mlp`,
-# `jaxdl.losses.cross_entropy`, `jaxdl.optim.sgd`: the same computation, with input checks),
-# and concisely with a `flax.linen` module, optax's loss and optax's SGD.
-
-# %%
-variants = {
-    "scratch": (mlp(hidden, activation=args.activation), cross_entropy, sgd(args.lr)),
-    "concise": (
-        concise_mlp(hidden, activation=args.activation),
-        optax.softmax_cross_entropy_with_integer_labels,
-        optax.inject_hyperparams(optax.sgd)(learning_rate=args.lr),
-    ),
-}
-
-# %% [markdown]
-# ## Training
-#
-# Each variant trains with `jaxdl.fit`: one jitted call per epoch, a scan over the shuffled
-# minibatches with the data on the device, then the test set evaluated. The curves show, per
-# epoch, the training loss and accuracy (averaged over the epoch's minibatches, as the book)
-# and the test accuracy.
-
-# %%
-config = classifiers.ClassifierConfig.from_flags(args)
-metrics, figures = classifiers.train_and_report(variants, config)
-metrics["config"] = {"num_hiddens": list(hidden), "activation": args.activation}
-common.show(figures["predictions.png"])  # the curves are the board above, drawn live
 
 # %% [markdown]
 # ## Against the book

@@ -63,6 +63,38 @@ p = common.parser("softmax_regression", epochs=10, lr=0.1, batch_size=256, class
 args, out = common.start(p)
 
 # %% [markdown]
+# ## The variants the book trains
+#
+# From scratch with the library's versions of the pieces written out below
+# (`jaxdl.models.softmax.softmax_regression`, `jaxdl.losses.cross_entropy`, `jaxdl.optim.sgd`:
+# input checks, and the stable loss), and concisely with a `flax.linen.Dense` layer, optax's
+# loss and optax's SGD.
+
+# %%
+variants = {
+    "scratch": (softmax_regression(), losses.cross_entropy, optim.sgd(args.lr)),
+    "concise": (
+        concise_softmax_regression(),
+        optax.softmax_cross_entropy_with_integer_labels,
+        optax.inject_hyperparams(optax.sgd)(learning_rate=args.lr),
+    ),
+}
+
+# %% [markdown]
+# ## Training
+#
+# Each variant trains with `jaxdl.fit` (the book's `train_ch3`): one jitted call per epoch, a
+# scan over the shuffled minibatches with the data on the device, then the test set evaluated.
+# The curves show, per epoch, the training loss and accuracy (averaged over the epoch's
+# minibatches, as the book) and the test accuracy; the second figure shows test images with
+# their true label and each variant's prediction (the book's `predict_ch3`).
+
+# %%
+config = classifiers.ClassifierConfig.from_flags(args)
+metrics, figures = classifiers.train_and_report(variants, config)
+common.show(figures["predictions.png"])  # the curves are the board above, drawn live
+
+# %% [markdown]
 # ## The book's code, in JAX
 #
 # The model from scratch and its training step, as short as the book writes them: `W` [784, 10]
@@ -81,7 +113,7 @@ def softmax(X):
 
 def net(params, X):
     W, b = params
-    return softmax(X.reshape(len(X), -1) @ W + b)
+    return softmax(X.reshape(len(X), -1) @ W + b[None, :])
 
 
 def cross_entropy(y_hat, y):
@@ -101,8 +133,8 @@ def train_step(params, X, y, lr):
 
 # %% [markdown]
 # One epoch of the book's loop, `for X, y in train_iter` (`data_iter` shuffles the images and
-# yields minibatches, the last one shorter), with the key the library gives the scratch
-# variant below: its initial weights and its minibatches are the ones drawn here.
+# yields minibatches, the last one shorter), with the key the library gave the scratch
+# variant above: its initial weights and its minibatches are the ones drawn here.
 
 # %%
 data = classifiers.fashion_mnist_on_device(args.data_dir, quick=args.quick)
@@ -138,38 +170,6 @@ engine = fit(
 )
 difference = float(jnp.max(jnp.abs(params[0] - engine.state.params["W"])))
 print(f"largest difference of a weight, the book's loop against the engine: {difference:.1e}")
-
-# %% [markdown]
-# ## The variants the book trains
-#
-# From scratch with the library's versions of the pieces above
-# (`jaxdl.models.softmax.softmax_regression`, `jaxdl.losses.cross_entropy`, `jaxdl.optim.sgd`:
-# input checks, and the stable loss), and concisely with a `flax.linen.Dense` layer, optax's
-# loss and optax's SGD.
-
-# %%
-variants = {
-    "scratch": (softmax_regression(), losses.cross_entropy, optim.sgd(args.lr)),
-    "concise": (
-        concise_softmax_regression(),
-        optax.softmax_cross_entropy_with_integer_labels,
-        optax.inject_hyperparams(optax.sgd)(learning_rate=args.lr),
-    ),
-}
-
-# %% [markdown]
-# ## Training
-#
-# Each variant trains with `jaxdl.fit` (the book's `train_ch3`): one jitted call per epoch, a
-# scan over the shuffled minibatches with the data on the device, then the test set evaluated.
-# The curves show, per epoch, the training loss and accuracy (averaged over the epoch's
-# minibatches, as the book) and the test accuracy; the second figure shows test images with
-# their true label and each variant's prediction (the book's `predict_ch3`).
-
-# %%
-config = classifiers.ClassifierConfig.from_flags(args)
-metrics, figures = classifiers.train_and_report(variants, config)
-common.show(figures["predictions.png"])  # the curves are the board above, drawn live
 
 # %% [markdown]
 # ## Against the book

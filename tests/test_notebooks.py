@@ -9,6 +9,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from common import NOTEBOOK_ARGS
@@ -27,13 +28,18 @@ SMALL = {
 } | {"modern_cnns": ["--models", "resnet18"]}
 
 
+# A learner's own variant, trained and reported beside the book's (the headline lists it).
+LEARNERS_CELLS = {
+    "mlp": 'variants["mine"] = (mlp((64,), activation="tanh"), cross_entropy, sgd(args.lr))'
+}
 # The live training board: how often each section's board is drawn in its one display while
 # it trains, at the small sizes above (2 epochs): after every epoch of each variant (the
 # classifiers) or of the vmapped sweep (initialization, which then draws its final frame, the
 # diverged models left out, in the same display from a later cell).
-EPOCH_DRAWS = {
-    name: 2 * 2 for name in ("softmax_regression", "mlp", "dropout", "lenet", "batch_norm")
-} | {"initialization": 2}
+EPOCH_DRAWS = {name: 2 * 2 for name in ("softmax_regression", "dropout", "lenet", "batch_norm")} | {
+    "mlp": 2 * 3,
+    "initialization": 2,
+}
 FINAL_DRAWS = {"initialization": 1}
 # The sections whose notebooks train the book's from-scratch loop beside the engine.
 BOOK_LOOPS = ("softmax_regression", "mlp")
@@ -44,6 +50,9 @@ def execute(name: str, out) -> tuple[dict, list[dict]]:
     --out OUT``; returns it with the display messages the kernel sent as they came
     (``{"cell", "type", "id", "png"}``: a figure shown, or a shown one updated in place)."""
     notebook = as_notebook(name)
+    if name in LEARNERS_CELLS:  # a learner adds a cell of their own after the variants
+        at = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("variants = "))
+        notebook.cells.insert(at + 1, nbformat.v4.new_code_cell(LEARNERS_CELLS[name]))
     flags = ["--quick", "--out", str(out), *SMALL.get(name, [])]
     os.environ[NOTEBOOK_ARGS] = shlex.join(flags)
     client = notebook_client(notebook, ROOT / "experiments")
@@ -95,6 +104,10 @@ def test_section_runs_as_a_notebook(tmp_path, name):
         o.get("text", "") + o.get("data", {}).get("text/markdown", "") for o in outputs
     )
     assert BY_NAME[name].headline(metrics) in shown.replace("\\|", "|")  # Markdown's \| is |
+    if name == "dropout":  # the book-sized dropout_layer draws the library's masks
+        assert "the same as the library's jaxdl.models.dropout.dropout: True" in shown
+    if name in LEARNERS_CELLS:
+        assert "mine: test acc" in shown and "| in the book's band | — |" in shown  # --quick
     # The book-sized code (net, loss, a value_and_grad step, the loop over data_iter) trains one
     # epoch to the weights of the engine's first epoch: the notebook prints the largest
     # difference, held here to float32 rounding.
@@ -111,10 +124,10 @@ def test_section_runs_as_a_notebook(tmp_path, name):
             draws - 1
         )
         training = board[: EPOCH_DRAWS[name]]
+        assert len({d["png"] for d in training}) == len(training)  # each draw shows more
         assert len({d["cell"] for d in training}) == 1
         source = cells[training[0]["cell"]].source
         assert ("sweep(stds" if name == "initialization" else "classifiers.train") in source
-        assert len({d["png"] for d in training}) == len(training)  # each draw shows more
 
 
 def test_jupyterlab_opens_the_scripts_as_text_and_the_working_copies_as_notebooks(tmp_path):
