@@ -2,6 +2,8 @@
 them, each block's output shape against the shapes the book prints, the flax models training
 and evaluating with their state and dropout, and bad input refused."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -333,10 +335,12 @@ def test_dropout_networks_draw_from_the_key_in_training_only(module):
 
 
 def test_googlenet_and_densenet_run_at_the_smallest_size_they_take():
+    # Compiled: run op by op, these networks take a minute.
     for module, size in ((GoogLeNet(), 8), (DenseNet(), 29)):
         x = jnp.ones((2, size, size, 1))
-        params, state = concise_network(module).init(jax.random.key(0), x)
-        y, _ = concise_network(module).apply(params, state, x, train=True)
+        model = concise_network(module)
+        params, state = jax.jit(model.init)(jax.random.key(0), x)
+        y, _ = jax.jit(functools.partial(model.apply, train=True))(params, state, x)
         assert y.shape == (2, 10) and jnp.isfinite(y).all()
 
 
