@@ -131,9 +131,9 @@ def net(params, X):
 
 
 def loss(params, X, y):
-    """The minibatch's mean cross-entropy: log Σ exp(ŷ) − ŷ_y, per image."""
-    y_hat = net(params, X)
-    return jnp.mean(jax.nn.logsumexp(y_hat, axis=1) - y_hat[jnp.arange(len(y)), y])
+    """The minibatch's mean cross-entropy, −log softmax(ŷ)_y (log_softmax: log-sum-exp)."""
+    log_p = jax.nn.log_softmax(net(params, X))
+    return -log_p[jnp.arange(len(y)), y].mean()
 
 
 @jax.jit
