@@ -28,6 +28,7 @@ import numpy as np
 from jaxdl import errors
 from jaxdl.compilation import cache_dir, compile_stats, default_cache_dir, is_off, use_cache
 from jaxdl.plotting import figure_png
+from jaxdl.progress import in_notebook
 from jaxdl.results import Outputs, folder_problem, to_plain
 
 # One results folder, whoever runs: a script, run_all.py or a notebook (whose kernel runs in
@@ -296,12 +297,6 @@ NOTEBOOK_ARGS = "JAXDL_NOTEBOOK_ARGS"
 # found) or a run that diverges: on the command line these end with their message alone and
 # exit status 1. Anything else, a genuine bug too, keeps its traceback.
 REFUSALS = (*errors.REFUSALS, FloatingPointError, FileNotFoundError)
-
-
-def in_notebook() -> bool:
-    """True when this runs in a Jupyter kernel: the script opened as a notebook."""
-    ipython = sys.modules.get("IPython")
-    return ipython is not None and type(ipython.get_ipython()).__name__ == "ZMQInteractiveShell"
 
 
 # Errors of the machine, not of the code: a full disk or quota, a read-only disk, a refused
