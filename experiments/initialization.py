@@ -93,7 +93,6 @@ START, STOP, STEP = -8.0, 8.0, 0.1
 SIZE, MULTIPLICATIONS = 4, 100
 HIDDEN = (256,)
 XAVIER_SHAPE = (784, 256)
-HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
 # %% [markdown]
 # ## Configuration
@@ -364,7 +363,10 @@ for i, name in enumerate(names):
     if (i,) in found:
         error = divergence_error(f"the model from init {name}", [found[(i,)]], learning_rate=rates)
         diverged = str(error)
-    h = {k: [float(v) if np.isfinite(v) else None for v in history[k][i]] for k in HISTORY_KEYS}
+    h = {
+        k: [float(v) if np.isfinite(v) else None for v in history[k][i]]
+        for k in classifiers.HISTORY_KEYS
+    }
     done = diverged is None
     models[name] = {
         "init_std": [float(str(s)) for s in stds[i]],
