@@ -61,6 +61,38 @@ def test_values_and_gradients_equal_lax(size, kernel, strides, padding):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.parametrize("kernel", [(1, 1), (3, 2), (5, 5)])
+@pytest.mark.parametrize("padding", ["VALID", "SAME", ((2, 2), (2, 2)), ((1, 0), (0, 3))])
+def test_one_input_channel_at_stride_one_equals_lax(kernel, padding):
+    """One input channel at stride 1 (a LeNet's first layer) is computed as shifted products,
+    not a convolution: the same values up to float32 rounding (another order of the same
+    sum), the same gradients, also under vmap."""
+    key = jax.random.key(7)
+    x = jax.random.normal(key, (3, 2, 7, 9, 1))
+    w = jax.random.normal(jax.random.fold_in(key, 1), (3, *kernel, 1, 4))
+    for mapped in ((None, None), (0, 0), (0, None)):
+        x_in, w_in = (v if m == 0 else v[0] for v, m in zip((x, w), mapped, strict=True))
+
+        def value_and_grads(conv, mapped=mapped):
+            def loss(x, w):
+                weights = jnp.arange(1.0, 5.0).reshape(1, 1, 1, 4)
+                return jnp.sum(jnp.sin(conv(x, w, (1, 1), padding)) * weights)
+
+            f = jax.value_and_grad(loss, (0, 1))
+            return jax.jit(f if mapped == (None, None) else jax.vmap(f, in_axes=mapped))
+
+        ours, theirs = value_and_grads(_ours)(x_in, w_in), value_and_grads(_lax)(x_in, w_in)
+        for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
+            # sums of terms up to max |b| that cancel: rounding is relative to that scale
+            scale = float(jnp.max(jnp.abs(b)))
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * scale, err_msg=str(mapped))
+    forward = jax.jit(_ours, static_argnums=(2, 3)).lower(x[0], w[0], (1, 1), padding).as_text()
+    assert "convolution" not in forward
+    np.testing.assert_allclose(
+        _ours(x[0], w[0], (1, 1), padding), _lax(x[0], w[0], (1, 1), padding), atol=2e-6
+    )
+
+
 def test_gradient_against_finite_differences():
     x, w = _operands(0, (6, 7), (3, 3))
     check_grads(
