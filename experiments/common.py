@@ -27,6 +27,7 @@ import numpy as np
 
 from jaxdl import errors
 from jaxdl.compilation import cache_dir, compile_stats, default_cache_dir, is_off, use_cache
+from jaxdl.parallel import join_processes
 from jaxdl.plotting import figure_png
 from jaxdl.progress import in_notebook
 from jaxdl.results import Outputs, folder_problem, to_plain
@@ -249,7 +250,8 @@ class Results:
 
 def start(p: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, Results]:
     """Parses the flags, checks ``--out`` before any training (a folder this process can
-    write), and turns on the persistent compilation cache (``--compilation-cache``).
+    write), turns on the persistent compilation cache (``--compilation-cache``), and joins the
+    processes of a multi-process run (``--coordinator``), before the script uses JAX.
 
     In a notebook, ``--help`` prints the flags and the run goes on with the others, and a bad
     flag raises :class:`jaxdl.errors.InputError` naming it (argparse would end the kernel's
@@ -284,6 +286,10 @@ def start(p: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, Re
     except errors.InputError as error:
         p.error(str(error))
     use_cache(cache_dir(args.compilation_cache))
+    if hasattr(args, "coordinator"):  # before the script's first use of JAX
+        join_processes(
+            args.coordinator, args.num_processes, args.process_id, timeout=args.distributed_timeout
+        )
     return args, Results(outputs, args)
 
 

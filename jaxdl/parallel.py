@@ -195,6 +195,25 @@ def data_mesh(devices: int | str | None = None) -> Mesh:
     return Mesh(np.array(available[:count]), (AXIS,))
 
 
+def join_processes(
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> None:
+    """Joins the processes of a multi-process run (:func:`initialize_distributed`) when asked
+    and not joined yet; arguments as :func:`setup_devices`'. A script calls it before its
+    first use of JAX: ``jax.distributed.initialize`` must come before anything else."""
+    timeout = _check_timeout(timeout)
+    if jax.distributed.is_initialized():
+        return
+    if coordinator == "auto":
+        initialize_distributed(timeout=timeout)
+    elif coordinator is not None or num_processes is not None or process_id is not None:
+        initialize_distributed(coordinator, num_processes, process_id, timeout=timeout)
+
+
 def setup_devices(
     devices: int | str = 1,
     *,
@@ -203,7 +222,8 @@ def setup_devices(
     process_id: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Mesh | None:
-    """Joins the processes of a multi-process run when asked, and returns the training mesh.
+    """Joins the processes of a multi-process run when asked (:func:`join_processes`), and
+    returns the training mesh.
 
     Args:
       devices: a count >= 1 or ``"all"``; once several processes have joined, 1 means all
@@ -225,11 +245,7 @@ def setup_devices(
     >>> setup_devices(1) is None
     True
     """
-    timeout = _check_timeout(timeout)
-    if coordinator == "auto":
-        initialize_distributed(timeout=timeout)
-    elif coordinator is not None or num_processes is not None or process_id is not None:
-        initialize_distributed(coordinator, num_processes, process_id, timeout=timeout)
+    join_processes(coordinator, num_processes, process_id, timeout=timeout)
     if jax.process_count() > 1 and devices == 1:
         devices = "all"
     return None if devices == 1 else data_mesh(devices)
