@@ -20,9 +20,14 @@ from jaxdl.data.synthetic import synthetic_regression
 
 # The test session, the experiments it runs and the processes it starts share one persistent
 # compilation cache of their own (tests compile the same small programs many times over), and
-# leave the user's alone.
-SESSION_CACHE = tempfile.mkdtemp(prefix="jaxdl-test-compilation-")
-atexit.register(shutil.rmtree, SESSION_CACHE, ignore_errors=True)
+# leave the user's alone. pytest-xdist's workers start after the main process has read this
+# file, so they find its folder in the environment and share it too: a program one worker
+# compiled, another reads back (an experiment's test and its notebook's often run on two).
+SESSION_CACHE = os.environ.get("JAXDL_TEST_SESSION_CACHE")
+if SESSION_CACHE is None:
+    SESSION_CACHE = tempfile.mkdtemp(prefix="jaxdl-test-compilation-")
+    atexit.register(shutil.rmtree, SESSION_CACHE, ignore_errors=True)
+    os.environ["JAXDL_TEST_SESSION_CACHE"] = SESSION_CACHE
 use_cache(SESSION_CACHE)
 os.environ["JAXDL_COMPILATION_CACHE"] = SESSION_CACHE
 os.environ["JAX_COMPILATION_CACHE_DIR"] = SESSION_CACHE
