@@ -72,7 +72,8 @@ def fit(
         histories [N, epochs]), ``eval_data``, ``metrics``, ``regularizer``, ``transform``,
         ``eval_batch_size`` and ``mesh`` (data and state replicated on its devices, every
         batch sharded along its batch axis).
-      quiet: hide the progress (bar or board) and the resume message.
+      quiet: hide the progress (the default bar or board) and the resume message; an
+        ``on_epoch`` given is still called.
       desc: what trains, for the progress bar and messages.
       on_epoch: called after each epoch as ``on_epoch(epoch, record)`` (epochs counted from 1,
         ``record`` the epoch's ``{series: value}`` with its ``seconds``), in place of the
@@ -141,7 +142,7 @@ def fit(
             if checkpointer is not None:
                 checkpointer.save(e + 1, state, s.run, history)
             bar.set_postfix({k: f"{np.mean(v):.4g}" for k, v in record.items()}, refresh=False)
-            if on_epoch is not None and not quiet:
+            if on_epoch is not None:
                 on_epoch(e + 1, record)
     history = {
         name: np.asarray(values, np.float64 if name == "seconds" else np.float32)

@@ -48,6 +48,23 @@ def test_train_reports_each_epoch_from_inside_the_program(regression_data):
             np.testing.assert_array_equal(value, plain.history[name][int(e) - 1], err_msg=name)
 
 
+def test_quiet_fit_still_calls_the_callers_on_epoch(regression_data, capsys):
+    calls = []
+    fit(
+        linear_regression(),
+        half_squared,
+        sgd(0.03),
+        regression_data,
+        epochs=2,
+        batch_size=10,
+        key=jax.random.key(3),
+        on_epoch=lambda e, r: calls.append((e, r["train_loss"])),
+        quiet=True,
+    )
+    assert [e for e, _ in calls] == [1, 2] and calls[1][1] < calls[0][1]
+    assert capsys.readouterr() == ("", "")
+
+
 def test_vmapped_train_reports_each_model_in_order(regression_data):
     """Under jax.vmap the callback runs once per model and epoch, the models in their order:
     the board files each call under its model, and its histories are each model's rows."""
