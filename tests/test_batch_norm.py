@@ -210,7 +210,7 @@ def test_forward_pass_equals_pytorchs_in_training_and_evaluation(scratch):
     with torch.no_grad():
         for i, (w, b) in weights.items():
             net[i].weight.copy_(torch.from_numpy(np.ascontiguousarray(w)))
-            net[i].bias.copy_(torch.from_numpy(b))
+            net[i].bias.copy_(torch.from_numpy(np.array(b)))
     x = np.asarray(jax.random.uniform(jax.random.key(4), (16, 28, 28, 1)))
     net.train()
     expected = net(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).detach().numpy()
