@@ -317,7 +317,7 @@ BOOK = {
             # the book's two runs differ by 0.1; at lr 1.0 the test accuracy (evaluated with the
             # moving averages, which lag the fast-moving weights) jumps between epochs while the
             # training accuracy does not: seeds 0–2 end at test acc 0.652, 0.833, 0.857 (scratch)
-            # and 0.832, 0.858, 0.851 (concise), train acc 0.898–0.904 in all six. The book
+            # and 0.831, 0.858, 0.851 (concise), train acc 0.898–0.904 in all six. The book
             # gives no training loss to hold ours to.
             "test_acc": (0.60, 0.90),
         },
