@@ -225,5 +225,5 @@ def test_device_check_runs_the_experiments_data_parallel():
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "backend cpu" in proc.stdout and "  1: cpu (cpu)" in proc.stdout
-    for name in ("dropout", "batch_norm", "modern_cnns --models resnet18"):
+    for name in ("dropout", "batch_norm", "modern_cnns --models alexnet"):
         assert f"{name}: 1 epoch in" in proc.stdout
