@@ -46,6 +46,13 @@ for _folder in (TESTS, ROOT / "experiments"):
         sys.path.insert(0, str(_folder))
 
 
+def pytest_collection_modifyitems(items):
+    """The tests marked ``slow`` (half a minute or more on a 2-core machine; ``-m "not slow"``
+    leaves them out) go first: started last, one would keep a worker busy after the others
+    have run out of tests."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _strict_rank_promotion():
     """Implicit rank promotion hides shape bugs; every test runs with it raising."""

@@ -256,6 +256,7 @@ def test_bad_input_is_refused_with_its_name(call, message):
 # The experiment
 
 
+@pytest.mark.slow
 def test_experiment_quick_trains_both_variants_and_records_the_first_layer(run_experiment):
     metrics, stdout, out = run_experiment("batch_norm", "--epochs", "2")
     assert metrics["num_params"] == HAND_PARAMS and metrics["num_state"] == HAND_STATE

@@ -75,6 +75,7 @@ def _load(out):
     return params, history
 
 
+@pytest.mark.slow
 def test_killed_during_epoch_3_resumes_bit_identical(tmp_path):
     _finish(_run(tmp_path / "straight", tmp_path / "straight_out"))
 

@@ -98,6 +98,7 @@ def test_two_processes_end_with_the_parameters_of_one(tmp_path):
     assert rs["run"]["eval_data"]["test"]["shapes"] == [[300, 784], [300]]
 
 
+@pytest.mark.slow
 def test_experiment_flags_run_two_processes(tmp_path):
     port = str(free_port())
     out = tmp_path / "mlp"

@@ -267,7 +267,11 @@ def test_fashion_mnist_classifiers_quick(run_experiment, name):
 
 @pytest.mark.parametrize(
     ("name", "argv"),
-    [("softmax_regression", []), ("mlp", []), ("dropout", ["--seeds", "5"])],
+    [
+        ("softmax_regression", []),
+        pytest.param("mlp", [], marks=pytest.mark.slow),
+        pytest.param("dropout", ["--seeds", "5"], marks=pytest.mark.slow),
+    ],
     ids=["softmax_regression", "mlp", "dropout-5-seeds"],
 )
 def test_fashion_mnist_classifiers_land_in_the_books_bands(run_experiment, name, argv):

@@ -298,6 +298,7 @@ def test_block_shapes_are_the_books(name):
     assert {s[0] for _, s in shapes} == {1}
 
 
+@pytest.mark.slow
 def test_a_residual_network_trains_its_batch_statistics_over_the_real_examples_only():
     model = concise_network(ResNet18())
     x = jax.random.uniform(jax.random.key(0), (6, 32, 32, 1))
@@ -334,6 +335,7 @@ def test_dropout_networks_draw_from_the_key_in_training_only(module):
     np.testing.assert_array_equal(e1, e2)
 
 
+@pytest.mark.slow
 def test_googlenet_and_densenet_run_at_the_smallest_size_they_take():
     # One compiled program each, initialisation and a training pass: run op by op, these
     # networks take a minute.
@@ -383,6 +385,7 @@ def test_an_unknown_network_is_refused():
 # The experiment
 
 
+@pytest.mark.slow
 def test_experiment_quick_trains_each_network_on_resized_minibatches(run_experiment):
     # ResNet-18 quick is the notebook's run too (tests/test_notebooks.py): one compilation,
     # shared through the session's cache

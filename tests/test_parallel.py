@@ -99,6 +99,7 @@ WARM_CACHE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_devices_train_from_a_warm_compilation_cache(tmp_path):
     """The epoch compiled once and read from the persistent cache by later processes, on two
     devices: each later run ends, with the first run's losses. (A cached epoch that closed over
@@ -218,6 +219,7 @@ def test_all_devices():
     assert data_mesh("all").size == len(jax.devices())
 
 
+@pytest.mark.slow
 def test_device_check_runs_the_experiments_data_parallel():
     script = Path(__file__).resolve().parents[1] / "experiments" / "device_check.py"
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}

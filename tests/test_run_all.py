@@ -110,6 +110,7 @@ def has_torch() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
+@pytest.mark.slow
 def test_benchmark_quick_writes_the_documented_json(tmp_path, capsys):
     benchmark.main(["--quick", "--out", str(tmp_path)])
     result = json.loads((tmp_path / "benchmark.json").read_text())
