@@ -100,14 +100,18 @@ def test_two_processes_end_with_the_parameters_of_one(tmp_path):
 
 @pytest.mark.slow
 def test_experiment_flags_run_two_processes(tmp_path):
+    """LeNet's script runs JAX (its layer shapes) before it trains: the processes join at
+    its start, as jax.distributed requires. ReLU and max pooling learn within the one epoch."""
     port = str(free_port())
-    out = tmp_path / "mlp"
-    cmd = [sys.executable, str(ROOT / "experiments" / "mlp.py"), "--quick", "--epochs", "1"]
+    out = tmp_path / "lenet"
+    cmd = [sys.executable, str(ROOT / "experiments" / "lenet.py"), "--quick", "--epochs", "1"]
+    cmd += ["--activation", "relu", "--pool", "max", "--lr", "0.1"]
     cmd += ["--out", str(out), "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2"]
     env = {**os.environ, "MPLBACKEND": "Agg"}
     stdout = wait([launch([*cmd, "--process-id", str(i)], env) for i in range(2)])
     assert "process 0 of 2: data parallel over 2 devices" in stdout[0]
     assert "process 1: results are written by process 0" in stdout[1]
+    assert "Conv2d output shape: (1, 28, 28, 6)" in stdout[1]
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.1 < metrics["scratch"]["test_acc"] <= 1.0
     run = metrics["scratch"]["run"]
