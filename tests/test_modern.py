@@ -327,11 +327,11 @@ def test_dropout_networks_draw_from_the_key_in_training_only(module):
     x = jax.random.uniform(jax.random.key(0), (2, 67, 67, 1))
     params, state = jax.jit(model.init)(jax.random.key(1), x)
     assert state == {}
-    train = jax.jit(lambda key: model.apply(params, state, x, train=True, key=key)[0])
-    a, b = (train(jax.random.key(k)) for k in (2, 3))
+    train = jax.jit(lambda params, key: model.apply(params, state, x, train=True, key=key)[0])
+    a, b = (train(params, jax.random.key(k)) for k in (2, 3))
     assert not jnp.allclose(a, b)
-    evaluate = jax.jit(lambda: model.apply(params, state, x, train=False)[0])
-    e1, e2 = evaluate(), evaluate()
+    evaluate = jax.jit(lambda params: model.apply(params, state, x, train=False)[0])
+    e1, e2 = evaluate(params), evaluate(params)
     np.testing.assert_array_equal(e1, e2)
 
 
