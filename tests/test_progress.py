@@ -19,7 +19,7 @@ from jaxdl.progress import ProgressBoard
 from references import absolute, half_squared
 
 
-def run(data, on_epoch=None, key=None, epochs=3, driver=train):
+def run(data, on_epoch=None, key=None, epochs=3, driver=train, quiet=False):
     return driver(
         linear_regression(),
         half_squared,
@@ -31,7 +31,7 @@ def run(data, on_epoch=None, key=None, epochs=3, driver=train):
         eval_data={"test": data},
         metrics={"abs": absolute},
         on_epoch=on_epoch,
-        **({"quiet": False} if driver is fit else {}),
+        **({"quiet": quiet} if driver is fit else {}),
     )
 
 
@@ -50,17 +50,8 @@ def test_train_reports_each_epoch_from_inside_the_program(regression_data):
 
 def test_quiet_fit_still_calls_the_callers_on_epoch(regression_data, capsys):
     calls = []
-    fit(
-        linear_regression(),
-        half_squared,
-        sgd(0.03),
-        regression_data,
-        epochs=2,
-        batch_size=10,
-        key=jax.random.key(3),
-        on_epoch=lambda e, r: calls.append((e, r["train_loss"])),
-        quiet=True,
-    )
+    run(regression_data, lambda *call: calls.append(call), epochs=2, driver=fit, quiet=True)
+    calls = [(e, record["train_loss"]) for e, record in calls]
     assert [e for e, _ in calls] == [1, 2] and calls[1][1] < calls[0][1]
     assert capsys.readouterr() == ("", "")
 
