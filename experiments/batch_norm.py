@@ -26,9 +26,9 @@ Configuration (the book's): LeNet with batch normalization after each convolutio
 dense layer (sigmoid, average pooling, no padding in the first convolution), momentum 0.9,
 ε 1e-5, batch 256, learning rate 1.0, 10 epochs, Xavier-uniform weights (``train_ch6``).
 
-- scratch: ``jaxdl.models.batch_norm.bn_lenet`` (the book's ``batch_norm`` as
-  ``jaxdl.models.batch_norm.batch_norm``) + ``jaxdl.losses.cross_entropy`` + ``jaxdl.optim.sgd``.
-- concise: ``jaxdl.models.batch_norm.BNLeNet`` (``flax.linen.BatchNorm``) +
+- scratch: ``jaxdl.models.normalization.bn_lenet`` (the book's ``batch_norm`` as
+  ``jaxdl.models.normalization.batch_norm``) + ``jaxdl.losses.cross_entropy`` + ``jaxdl.optim.sgd``.
+- concise: ``jaxdl.models.normalization.BNLeNet`` (``flax.linen.BatchNorm``) +
   ``optax.softmax_cross_entropy_with_integer_labels`` + ``optax.inject_hyperparams(optax.sgd)``.
 
 Command: ``python experiments/batch_norm.py [--data-dir DIR --epochs 10 --lr 1.0
@@ -48,7 +48,7 @@ import numpy as np
 import optax
 
 from jaxdl.losses import cross_entropy
-from jaxdl.models.batch_norm import batch_norm, bn_lenet, concise_bn_lenet
+from jaxdl.models.normalization import batch_norm, bn_lenet, concise_bn_lenet
 from jaxdl.optim import sgd
 from jaxdl.params import num_params
 

@@ -6,7 +6,7 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   of several runs); ``bandwidth_gbs``: device memory bandwidth (a large array copy, bytes read
   plus written per second).
 - ``data_load_s``: Fashion-MNIST loaded, checked and moved to the device.
-- ``softmax`` | ``mlp``: ``epoch_s``: steady-state seconds per training epoch (median of the
+- ``softmax`` | ``scratch_mlp``: ``epoch_s``: steady-state seconds per training epoch (median of the
   epochs after a warm-up, results blocked on; batch 256, the experiments' models and losses);
   ``floor_s``: the floor it implies (MLP: 6·N·#weights FLOPs over the matmul rate; softmax: the
   training images' bytes over the bandwidth); ``ratio`` = epoch / floor; ``compile_s``: first
@@ -16,7 +16,7 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   jaxdl`` (median over alternating runs), ``import_ratio`` their ratio; ``first_use_s`` and
   ``first_use_ratio``: ``import jaxdl`` and a first use of ``jaxdl.fit`` (which imports jax,
   optax and the engine).
-- ``lenet``: the book's LeNet (6.6) from scratch, batch 256, rate 0.9: ``epoch_s``,
+- ``scratch_lenet``: the book's LeNet (6.6) from scratch, batch 256, rate 0.9: ``epoch_s``,
   ``compile_s``; ``floor_s``: its training FLOPs per epoch (``flops_per_example``, counted from
   the layers' shapes: forward, input and weight gradients) over the matmul rate, ``ratio``;
   where torch is installed, ``pytorch_epoch_s``: the book's ``train_ch6`` loop on the same
@@ -58,14 +58,14 @@ import optax
 
 from jaxdl.data.synthetic import high_dimensional_data, polynomial_data
 from jaxdl.engine import train
-from jaxdl.epoch import make_epoch
-from jaxdl.keys import run_keys
+from jaxdl.engine.epoch import make_epoch
+from jaxdl.engine.keys import run_keys
 from jaxdl.losses import cross_entropy, squared_loss
 from jaxdl.metrics import correct
 from jaxdl.model import init_state
-from jaxdl.models.lenet import lenet
+from jaxdl.models.lenet import scratch_lenet
 from jaxdl.models.linear import linear_regression
-from jaxdl.models.mlp import mlp
+from jaxdl.models.mlp import scratch_mlp
 from jaxdl.models.softmax import softmax_regression
 from jaxdl.optim import l2_penalty, sgd
 from jaxdl.results import write_json
@@ -326,7 +326,7 @@ def main(argv=None) -> dict:
     results["data_load_s"] = time.perf_counter() - start
 
     n, batch_size = len(x_train), 256
-    models = {"softmax": softmax_regression(), "mlp": mlp((256,))}
+    models = {"softmax": softmax_regression(), "mlp": scratch_mlp((256,))}
     for name, model in models.items():
         timing = time_epochs(
             model, x_train, y_train, batch_size=batch_size, lr=0.1, repeats=repeats + 3
@@ -338,7 +338,12 @@ def main(argv=None) -> dict:
             floor = x_train.nbytes / (results["bandwidth_gbs"] * 1e9)
         results[name] = {**timing, "floor_s": floor, "ratio": timing["epoch_s"] / floor}
     timing = time_epochs(
-        lenet(), x_train, y_train, batch_size=batch_size, lr=0.9, repeats=max(repeats // 2, 2)
+        scratch_lenet(),
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        lr=0.9,
+        repeats=max(repeats // 2, 2),
     )
     flops = lenet_flops_per_example()
     floor = n * flops / (results["matmul_gflops"] * 1e9)

@@ -18,13 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.data.fashion_mnist import load_fashion_mnist, text_labels, to_device
-from jaxdl.engine import Result
-from jaxdl.fit import fit
+from jaxdl.engine import Result, fit
+from jaxdl.engine.progress import ProgressBoard
 from jaxdl.metrics import correct
 from jaxdl.model import predict
 from jaxdl.parallel import setup_devices
 from jaxdl.plotting import classifier_curves, predictions_figure
-from jaxdl.progress import ProgressBoard
 
 from report import with_spread
 
@@ -102,7 +101,7 @@ def train_classifiers(
     """Trains each ``{name: (model, loss, optimizer)}`` on Fashion-MNIST as the book's
     ``train_ch3`` (accuracy on the training minibatches and on the test set after each epoch),
     each variant with its own key from ``seed``; shows every epoch as it ends (the curves
-    redrawn in a notebook, a line in a terminal: :class:`jaxdl.progress.ProgressBoard`).
+    redrawn in a notebook, a line in a terminal: :class:`jaxdl.engine.progress.ProgressBoard`).
     With ``seeds`` N > 1, the seeds ``seed .. seed + N - 1`` train at once (a batch of keys:
     one program), each with the keys the seed alone would have; histories are [N, epochs]
     then."""

@@ -27,9 +27,9 @@ import numpy as np
 
 from jaxdl import errors
 from jaxdl.compilation import cache_dir, compile_stats, default_cache_dir, is_off, use_cache
+from jaxdl.engine.progress import in_notebook
 from jaxdl.parallel import join_processes
 from jaxdl.plotting import figure_png
-from jaxdl.progress import in_notebook
 from jaxdl.results import Outputs, folder_problem, to_plain
 
 # One results folder, whoever runs: a script, run_all.py or a notebook (whose kernel runs in

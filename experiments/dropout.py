@@ -22,7 +22,7 @@ layer and 0.5 after the second, batch 256, learning rate 0.5, 10 epochs. Initial
 book's code: scratch ``nn.Linear`` defaults (U(±1/√n_in) weights and biases), concise weights
 N(0, 0.01²).
 
-- scratch: ``jaxdl.models.dropout.dropout_mlp`` (``jaxdl.models.dropout.dropout``, the book's
+- scratch: ``jaxdl.models.dropout.dropout_mlp`` (``jaxdl.models.dropout.dropout_layer``, the book's
   ``dropout_layer``) + ``jaxdl.losses.cross_entropy`` + ``jaxdl.optim.sgd``.
 - concise: ``jaxdl.models.dropout.DropoutMLP`` (``flax.linen.Dense`` and ``flax.linen.Dropout``)
   + ``optax.softmax_cross_entropy_with_integer_labels`` +
@@ -43,7 +43,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxdl.losses import cross_entropy
-from jaxdl.models.dropout import concise_dropout_mlp, dropout, dropout_mlp
+from jaxdl.models import dropout as library
+from jaxdl.models.dropout import concise_dropout_mlp, dropout_mlp
 from jaxdl.optim import sgd
 
 import classifiers
@@ -75,7 +76,7 @@ print(f"MLP 784-256-256-10, ReLU, dropout {rates[0]:g} then {rates[1]:g}")
 # %% [markdown]
 # ## Dropout from scratch
 #
-# `jaxdl.models.dropout.dropout(key, x, rate)` is the book's `dropout_layer` (written out
+# `jaxdl.models.dropout.dropout_layer(key, x, rate)` is the book's `dropout_layer` (written out
 # below): a uniform draw per unit, kept where it exceeds the rate, scaled by 1/(1 − rate).
 # The network applies it after each hidden layer when `train` is True, each layer with its own
 # key:
@@ -96,11 +97,11 @@ variants = {
 # %% [markdown]
 # ## Training
 #
-# The engine gives training step s the key `fold_in(steps key, s)` (the run's key schedule,
-# `jaxdl.keys`: the steps' root is split from the run's key apart from the keys that initialise
-# and shuffle): every step draws fresh noise, and the same seed gives the same run, bit for
-# bit. The training accuracy is measured with dropout on (on the minibatches, as the book), the
-# test accuracy without.
+# The engine gives training step s the key `fold_in(steps key, s)` (the run's key
+# schedule, `jaxdl.engine.keys`: the steps' root is split from the run's key apart from the
+# keys that initialise and shuffle): every step draws fresh noise, and the same seed gives the
+# same run, bit for bit. The training accuracy is measured with dropout on (on the
+# minibatches, as the book), the test accuracy without.
 
 # %%
 config = classifiers.ClassifierConfig.from_flags(args)
@@ -132,8 +133,10 @@ X = jnp.arange(16, dtype=jnp.float32).reshape(2, 8)
 key = jax.random.key(args.seed)
 for rate in (0.0, 0.5, 1.0):
     print(f"rate {rate}:\n{dropout_layer(X, rate, key)}")
-same = all(bool(jnp.all(dropout_layer(X, r, key) == dropout(key, X, r))) for r in (0, 0.5, 1))
-print(f"the same as the library's jaxdl.models.dropout.dropout: {same}")
+same = all(
+    bool(jnp.all(dropout_layer(X, r, key) == library.dropout_layer(key, X, r))) for r in (0, 0.5, 1)
+)
+print(f"the same as the library's jaxdl.models.dropout.dropout_layer: {same}")
 
 # %% [markdown]
 # ## Against the book

@@ -35,7 +35,7 @@
   once: ``jax.jit(jax.vmap(...))`` over ``jaxdl.engine.train`` with the per-layer scales as
   data, every model from the same key (same unit-normal draws, same minibatch order). A model
   whose loss becomes NaN or inf is recorded as diverged (with the message of
-  ``jaxdl.divergence.divergence_error``); the others are plotted and reported. Default 10
+  ``jaxdl.engine.divergence.divergence_error``); the others are plotted and reported. Default 10
   epochs (the book's MLP); ``--quick`` trains 3 epochs on 2000 images, tested on 500.
 
 Command: ``python experiments/initialization.py [--init-stds 0.001 0.01 0.1 1 --epochs 10
@@ -55,10 +55,10 @@ metrics.json:
   "uniform_max_abs_diff": max |xavier_uniform - glorot_uniform| drawn with the same key}``;
   ``"training"``: ``{"epochs", "lr", "batch_size", "models": {"0.001"|...|"xavier": {"init_std":
   [σ of layer 1, σ of layer 2], "diverged": None or the message of
-  ``jaxdl.divergence.divergence_error``, "train_loss",
+  ``jaxdl.engine.divergence.divergence_error``, "train_loss",
   "test_acc": after the last epoch (None when diverged), "history": {"train_loss",
   "train_acc", "test_loss", "test_acc": per epoch, None where not finite}}}}``;
-  ``"runs": {"sweep": the identity (``jaxdl.run.Run``) of the vmapped run}`` (the model's
+  ``"runs": {"sweep": the identity (``jaxdl.engine.record.Run``) of the vmapped run}`` (the model's
   ``init_std`` is recorded as None there: it is traced; the scales are under ``"training"``).
 Figures: ``sigmoid.png`` (sigmoid and its derivative), ``matrix_product.png`` (‖M‖_F against
 the number of multiplications, log scale), ``xavier.png`` (histograms of the four draws, in
@@ -74,17 +74,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.activations import sigmoid
-from jaxdl.divergence import divergence_error, divergences, learning_rates
 from jaxdl.engine import train
+from jaxdl.engine.divergence import divergence_error, divergences, learning_rates
+from jaxdl.engine.progress import ProgressBoard
+from jaxdl.engine.record import fingerprint
 from jaxdl.initializers import xavier_normal, xavier_std, xavier_uniform
 from jaxdl.linalg import frobenius_norm
 from jaxdl.losses import cross_entropy
 from jaxdl.metrics import correct
-from jaxdl.models.mlp import mlp
+from jaxdl.models.mlp import scratch_mlp
 from jaxdl.optim import sgd
 from jaxdl.plotting import new_figure, plot
-from jaxdl.progress import ProgressBoard
-from jaxdl.run import fingerprint
 
 import classifiers
 import common
@@ -272,7 +272,7 @@ common.show(fig)
 # scaled, and the same minibatch order, so the scale is the only difference.
 
 # %%
-common.show_source(mlp)
+common.show_source(scratch_mlp)
 data = classifiers.fashion_mnist_on_device(args.data_dir, quick=args.quick)
 names = [f"{s:g}" for s in args.init_stds] + ["xavier"]
 xavier_stds = [xavier_std(shape) for shape in ((784, *HIDDEN), (*HIDDEN, 10))]
@@ -282,7 +282,7 @@ stds = np.array([[s, s] for s in args.init_stds] + [xavier_stds], np.float32)
 def train_scale(layer_stds, train_set, test_set):
     """The MLP trained from one row of per-layer standard deviations (traced)."""
     return train(
-        mlp(HIDDEN, init_std=layer_stds),
+        scratch_mlp(HIDDEN, init_std=layer_stds),
         cross_entropy,
         sgd(args.lr),
         train_set,

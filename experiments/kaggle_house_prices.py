@@ -56,7 +56,7 @@ import pandas as pd
 
 from jaxdl.data.house_prices import house_features, load_house_prices
 from jaxdl.data.house_prices_synthetic import write_synthetic_house_prices
-from jaxdl.fit import fit
+from jaxdl.engine import fit
 from jaxdl.metrics import squared_log_error
 from jaxdl.model import predict
 from jaxdl.models.linear import pytorch_linear

@@ -31,7 +31,7 @@ metrics.json: ``{"candidates": [number of features per candidate], "degree": [..
 "mean_val_loss": [...], "std_val_loss": [...] (over folds), "mean_train_loss": [...],
 "chosen": number of features of the chosen candidate, "chosen_degree",
 "chosen_test_loss": its loss on the test set, "folds", "runs": {"chosen": the final run's
-identity (``jaxdl.run.Run``)}}``.
+identity (``jaxdl.engine.record.Run``)}}``.
 Figure: ``kfold.png`` (mean validation and training loss ± one standard deviation over folds
 against degree, log scale).
 """
@@ -42,7 +42,7 @@ import numpy as np
 import optax
 
 from jaxdl.data.synthetic import polynomial_data
-from jaxdl.fit import fit
+from jaxdl.engine import fit
 from jaxdl.optim import sgd
 from jaxdl.plotting import new_figure, set_axes
 from jaxdl.selection import cross_validate, k_fold_splits, masked_linear

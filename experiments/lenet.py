@@ -47,7 +47,7 @@ import optax
 
 from jaxdl.activations import ACTIVATIONS
 from jaxdl.losses import cross_entropy
-from jaxdl.models.lenet import POOLS, concise_lenet, layer_outputs, lenet, lenet_layers
+from jaxdl.models.lenet import POOLS, concise_lenet, layer_outputs, lenet_layers, scratch_lenet
 from jaxdl.optim import sgd
 from jaxdl.params import num_params
 
@@ -77,7 +77,7 @@ print(f"LeNet-5, {args.activation}, {args.pool} pooling")
 # One image through each layer in turn gives the shapes the book prints.
 
 # %%
-model = lenet(activation=args.activation, pool=args.pool)
+model = scratch_lenet(activation=args.activation, pool=args.pool)
 X = jnp.zeros((1, 28, 28, 1))
 params, _ = model.init(jax.random.key(0), X)
 layers = lenet_layers(params, activation=args.activation, pool=args.pool)
@@ -92,7 +92,7 @@ print(f"{num_params(params)} parameters")
 #
 # The from-scratch LeNet draws each weight Xavier-uniform and each bias as PyTorch's layers
 # would; the concise one declares the same layers with flax. Both compute their convolutions
-# with `jaxdl.models.convolution.conv_general_dilated`: the values and gradient of
+# with `jaxdl.ops.convolution.conv_general_dilated`: the values and gradient of
 # `jax.lax.conv_general_dilated`, in forms that XLA:CPU runs fast inside the epoch's scan (the
 # gradient as plain convolutions of transposed operands; the first layer, with its one input
 # channel, as 25 shifted multiply-adds, equal up to float32 rounding).

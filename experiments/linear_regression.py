@@ -32,7 +32,7 @@ Command: ``python experiments/linear_regression.py [--epochs 3 --lr 0.03 --batch
 metrics.json: ``{"scratch"|"concise"|"closed_form": {"w": [2 floats], "b": float,
 "w_error": true w - estimate, "b_error": true b - estimate, "train_loss_per_epoch": the
 variant's loss on the whole training set after each epoch (for closed_form, one value)},
-"runs": {"scratch"|"concise": the run's identity (``jaxdl.run.Run``)}}``.
+"runs": {"scratch"|"concise": the run's identity (``jaxdl.engine.record.Run``)}}``.
 Figures: ``loss.png`` (training loss against epoch, log scale) and ``fit.png`` (the data
 against the second feature, with each variant's fitted line).
 """
@@ -44,8 +44,8 @@ import optax
 
 from jaxdl.data.batching import data_iter
 from jaxdl.data.synthetic import synthetic_regression
-from jaxdl.fit import fit
-from jaxdl.keys import run_keys, shuffle_key
+from jaxdl.engine import fit
+from jaxdl.engine.keys import run_keys, shuffle_key
 from jaxdl.losses import squared_loss
 from jaxdl.models.linear import closed_form, concise_linear_regression, linear_regression
 from jaxdl.optim import sgd
@@ -91,7 +91,7 @@ print(f"features {X.shape}, labels {y.shape}; the first example: {X[0]}, label {
 # training engine does the same inside one compiled epoch (`batch_schedule`: indices into the
 # data on the device, not a Python loop), with the same order for the same key. Below,
 # `data_iter` with the key that shuffles the scratch run's first epoch (the run's key schedule,
-# `jaxdl.keys`: the run's key splits into an initialisation key, a data key and a key for the
+# `jaxdl.engine.keys`: the run's key splits into an initialisation key, a data key and a key for the
 # steps, and each epoch folds its number into the data key) gives the first minibatch that run
 # trains on.
 

@@ -40,10 +40,10 @@ import optax
 
 from jaxdl.activations import ACTIVATIONS
 from jaxdl.data.batching import data_iter
-from jaxdl.fit import fit
-from jaxdl.keys import run_keys, shuffle_key
+from jaxdl.engine import fit
+from jaxdl.engine.keys import run_keys, shuffle_key
 from jaxdl.losses import cross_entropy
-from jaxdl.models.mlp import concise_mlp, mlp
+from jaxdl.models.mlp import concise_mlp, scratch_mlp
 from jaxdl.optim import sgd
 
 import classifiers
@@ -75,7 +75,7 @@ print(f"MLP 784-{'-'.join(map(str, hidden))}-10, {args.activation}")
 
 # %%
 variants = {
-    "scratch": (mlp(hidden, activation=args.activation), cross_entropy, sgd(args.lr)),
+    "scratch": (scratch_mlp(hidden, activation=args.activation), cross_entropy, sgd(args.lr)),
     "concise": (
         concise_mlp(hidden, activation=args.activation),
         optax.softmax_cross_entropy_with_integer_labels,
@@ -151,7 +151,7 @@ def train_step(params, X, y, lr):
 # %%
 data = classifiers.fashion_mnist_on_device(args.data_dir, quick=args.quick)
 key = jax.random.split(jax.random.key(args.seed), 2)[0]  # the scratch variant's key
-keys = run_keys(key)  # one key for the weights, one for the shuffles (jaxdl.keys)
+keys = run_keys(key)  # one key for the weights, one for the shuffles (jaxdl.engine.keys)
 params = init_params(keys.init, (784, *hidden, 10))
 total = 0.0
 for X, y in data_iter(args.batch_size, *data.train, key=shuffle_key(keys, 0)):
@@ -168,7 +168,7 @@ print(f"one epoch: train loss {total / len(data.train[1]):.4f}, test acc {test_a
 
 # %%
 engine = fit(
-    mlp(hidden),
+    scratch_mlp(hidden),
     cross_entropy,
     sgd(args.lr),
     data.train,

@@ -37,7 +37,8 @@ metrics.json: ``{"degree3"|"linear"|"all20": {"w": learned weights of the featur
 "exact": {"w", "train_loss", "test_loss"}: the least-squares solution on the same features,
 where SGD converges to (``jaxdl.models.linear.least_squares``)},
 "sweep": {"num_features": [1..20], "degree": [0..19], "train_loss": [...],
-"test_loss": [...]}, "runs": {"first_fits"|"sweep": the identity (``jaxdl.run.Run``) of the
+"test_loss": [...]}, "runs": {"first_fits"|"sweep": the identity (``jaxdl.engine.record.Run``) of
+the
 vmapped run of degree3 and linear, and of the sweep (whose all-20 row is all20)}}``.
 Figures: ``fits.png`` (train and test loss against epoch, log scale, one panel per fit) and
 ``complexity.png`` (final train and test loss against degree).
@@ -49,8 +50,8 @@ import numpy as np
 import optax
 
 from jaxdl.data.synthetic import polynomial_data, polynomial_features
-from jaxdl.divergence import check_finite
 from jaxdl.engine import train
+from jaxdl.engine.divergence import check_finite
 from jaxdl.models.linear import least_squares
 from jaxdl.optim import sgd
 from jaxdl.plotting import loss_panels, plot

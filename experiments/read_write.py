@@ -62,7 +62,7 @@ import orbax.checkpoint as ocp
 
 from jaxdl.losses import cross_entropy
 from jaxdl.model import TrainState, init_state
-from jaxdl.models.mlp import mlp
+from jaxdl.models.mlp import scratch_mlp
 from jaxdl.params import num_params
 
 import common
@@ -163,7 +163,7 @@ metrics["npz_bfloat16_dtype"] = npz_dtype
 
 # %%
 print("\n== Loading and saving model parameters")
-model = mlp((256,), 10)
+model = scratch_mlp((256,), 10)
 X = jax.random.uniform(key_x, (2, 20))
 params, _ = model.init(key_init, X)
 Y, _ = model.apply(params, {}, X, train=False)

@@ -31,7 +31,8 @@ metrics.json: ``{"scratch"|"concise": {"test_acc", "train_acc", "train_loss" (fi
 train values averaged over the epoch's minibatches, as the book), "history": {"train_loss",
 "train_acc", "test_loss", "test_acc"} (one value per epoch), "seconds_per_epoch" (median wall
 time of the epochs after the first, evaluation included), "run": the run's identity
-(``jaxdl.run.Run``: model, loss, optimizer and their settings, batch size, epochs, key, data
+(``jaxdl.engine.record.Run``:
+model, loss, optimizer and their settings, batch size, epochs, key, data
 fingerprints)}}``.
 Figures: ``curves.png`` (train loss, train acc and test acc against epoch) and
 ``predictions.png`` (test images with true and predicted labels).
@@ -44,8 +45,8 @@ import optax
 
 from jaxdl import losses, optim
 from jaxdl.data.batching import data_iter
-from jaxdl.fit import fit
-from jaxdl.keys import run_keys, shuffle_key
+from jaxdl.engine import fit
+from jaxdl.engine.keys import run_keys, shuffle_key
 from jaxdl.models.softmax import concise_softmax_regression, softmax_regression
 
 import classifiers
@@ -139,7 +140,7 @@ def train_step(params, X, y, lr):
 # %%
 data = classifiers.fashion_mnist_on_device(args.data_dir, quick=args.quick)
 key = jax.random.split(jax.random.key(args.seed), 2)[0]  # the scratch variant's key
-keys = run_keys(key)  # one key for the weights, one for the shuffles (jaxdl.keys)
+keys = run_keys(key)  # one key for the weights, one for the shuffles (jaxdl.engine.keys)
 params = (0.01 * jax.random.normal(keys.init, (784, 10)), jnp.zeros(10))
 total = 0.0
 for X, y in data_iter(args.batch_size, *data.train, key=shuffle_key(keys, 0)):

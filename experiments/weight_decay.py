@@ -37,7 +37,8 @@ Command: ``python experiments/weight_decay.py [--epochs 100 --lr 0.003 --batch-s
 metrics.json: ``{"scratch"|"concise": {"0"|"3": {"w_norm": the true L2 norm ||w||₂ (not
 ½||w||²), "train_loss", "test_loss": final losses over the whole sets (each variant's own
 loss)}}, "sweep": {"lambda": [16 values], "w_norm": [...], "test_loss": [...]},
-"runs": {"scratch"|"concise"|"sweep": the identity (``jaxdl.run.Run``) of each vmapped run}}``.
+"runs": {"scratch"|"concise"|"sweep": the identity (``jaxdl.engine.record.Run``) of each
+vmapped run}}``.
 Figures: ``curves.png`` (train and test loss against epoch, log scale, per variant and λ) and
 ``sweep.png`` (final test loss and ||w||₂ against λ).
 """
@@ -48,8 +49,8 @@ import numpy as np
 import optax
 
 from jaxdl.data.synthetic import high_dimensional_data
-from jaxdl.divergence import check_finite
 from jaxdl.engine import train
+from jaxdl.engine.divergence import check_finite
 from jaxdl.linalg import l2_norm
 from jaxdl.losses import squared_loss
 from jaxdl.models.linear import concise_linear_regression, linear_regression

@@ -1,10 +1,10 @@
 """JSON-ready descriptions of what defines a run: numbers, arrays, functions with the arguments
 bound to them, and dataclasses (flax modules) by their fields.
 
-A run's identity (:class:`jaxdl.run.Run`) and a flax model's config are made of these, so two
-runs that differ in any value they can see differ in their descriptions: a huber ``delta``
-bound by ``functools.partial``, a ``λ`` closed over by a regularizer, a partial field of a flax
-module (``functools.partial(nn.BatchNorm, momentum=0.9)``).
+A run's identity (:class:`jaxdl.engine.record.Run`) and a flax model's config are made of
+these, so two runs that differ in any value they can see differ in their descriptions: a huber
+``delta`` bound by ``functools.partial``, a ``λ`` closed over by a regularizer, a partial field
+of a flax module (``functools.partial(nn.BatchNorm, momentum=0.9)``).
 """
 
 from __future__ import annotations

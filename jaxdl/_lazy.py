@@ -3,9 +3,8 @@
 ``attach(__name__, {"module": ["name", ...]})`` in a package's ``__init__`` makes each name an
 attribute of the package that is imported from ``package.module`` when first used. The
 package's submodules are attributes too (``jaxdl.engine``), as when everything is imported
-eagerly, and a name that is also a submodule's (``jaxdl.fit``, the function, in ``jaxdl/fit.py``)
-stays the name when the submodule is imported (the import system would otherwise bind the
-module on its package).
+eagerly. No module holds a public name of its own name, so ``import jaxdl.models.mlp as m``
+gives the module, as Python's import system has it.
 """
 
 from __future__ import annotations
@@ -13,17 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-import types
 from collections.abc import Mapping, Sequence
-
-
-class _Package(types.ModuleType):
-    """A package whose lazy names keep their values when a submodule of the same name loads."""
-
-    def __setattr__(self, name, value):
-        if name in self.__dict__.get("_lazy", {}) and isinstance(value, types.ModuleType):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
 
 
 def attach(package_name: str, modules: Mapping[str, Sequence[str]]) -> list[str]:
@@ -46,8 +35,6 @@ def attach(package_name: str, modules: Mapping[str, Sequence[str]]) -> list[str]
     def __dir__():
         return sorted({*vars(package), *lazy})
 
-    package._lazy = lazy
     package.__getattr__ = __getattr__
     package.__dir__ = __dir__
-    package.__class__ = _Package
     return sorted(lazy)

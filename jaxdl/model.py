@@ -17,7 +17,7 @@ training step's own (dropout); ``"mask"``, the batch's mask of real examples (st
 must leave padding out, as batch norm's); ``"train"``, that it behaves otherwise in training.
 
 Model modules import this module only; the training engine and its host driver live in
-:mod:`jaxdl.engine` and :mod:`jaxdl.fit`.
+:mod:`jaxdl.engine` and :func:`jaxdl.engine.fit`.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ class Model(NamedTuple):
         (output [batch, ...], state)``; with ``train=False`` the state comes back unchanged.
       config: the model's name and hyperparameters, JSON-ready
         (``{"name": "mlp", "num_hiddens": [256], ...}``); recorded in the run's identity
-        (:class:`jaxdl.run.Run`), so a checkpoint is never resumed by another model. None for
-        a model that does not say.
+        (:class:`jaxdl.engine.record.Run`), so a checkpoint is never resumed by another model.
+        None for a model that does not say.
       needs: what ``apply`` takes from the engine, a subset of ``NEEDS``: ``"key"`` (each
         training step gets a key of its own; others get None), ``"mask"`` (bool [batch], True
         for the real examples; others get None), ``"train"`` (it behaves otherwise in

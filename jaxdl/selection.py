@@ -17,9 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl._checks import check_data, check_int, is_traced
-from jaxdl.divergence import check_finite
 from jaxdl.engine import train
-from jaxdl.epoch import Metric
+from jaxdl.engine.divergence import check_finite
+from jaxdl.engine.epoch import Metric
 from jaxdl.errors import InputError
 from jaxdl.model import Model, stateless
 

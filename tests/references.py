@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl.keys import run_keys, shuffle_key
+from jaxdl.engine.keys import run_keys, shuffle_key
 from jaxdl.models.linear import linear_regression
 
 
@@ -25,7 +25,7 @@ def absolute(y_hat, y):
 
 def initial_params(key, x):
     """The parameters ``train`` and ``fit`` start ``linear_regression()`` from with ``key``:
-    the model's init under the run's init key (``jaxdl.keys``)."""
+    the model's init under the run's init key (``jaxdl.engine.keys``)."""
     params, _ = linear_regression().init(run_keys(key).init, x[:1])
     return params
 
@@ -33,7 +33,7 @@ def initial_params(key, x):
 def numpy_sgd(params, x, y, key, epochs, batch_size, lr, *, wd=0.0, valid=None, bias=True):
     """The book's loop in float64 NumPy, on the engine's documented schedule (epoch e visits
     the examples in the order of ``jax.random.permutation(shuffle_key(run_keys(key), e), n)``,
-    ``jaxdl.keys``, in batches of ``batch_size``, the last one short): the mean gradient over
+    ``jaxdl.engine.keys``, in batches of ``batch_size``, the last one short): the mean gradient over
     each batch's real examples, no step for a batch without any. ``bias=False``: ``b`` stays
     as it is (a model without bias).
 

@@ -12,7 +12,7 @@ from jax.test_util import check_grads
 
 from jaxdl.errors import InputError
 from jaxdl.model import batch_mask
-from jaxdl.models.batch_norm import (
+from jaxdl.models.normalization import (
     BNLeNet,
     batch_norm,
     batch_norm_init,

@@ -21,28 +21,28 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl.checkpoint import Checkpointer, state_digest
-from jaxdl.fit import fit
+from jaxdl.engine import fit
+from jaxdl.engine.checkpoint import Checkpointer, state_digest
 from jaxdl.losses import cross_entropy
 from jaxdl.metrics import correct
 from jaxdl.model import Model
-from jaxdl.models.mlp import mlp
+from jaxdl.models.mlp import scratch_mlp
 from jaxdl.optim import sgd
 
 TRAIN = textwrap.dedent(
     """
     import json, sys
     import jax, numpy as np
-    from jaxdl.fit import fit
+    from jaxdl.engine import fit
     from jaxdl.losses import cross_entropy
-    from jaxdl.models.mlp import mlp
+    from jaxdl.models.mlp import scratch_mlp
     from jaxdl.optim import sgd
 
     checkpoint_dir, out = sys.argv[1], sys.argv[2]
     kx, ky = jax.random.split(jax.random.key(0))
     x = jax.random.uniform(kx, (8000, 784))
     y = jax.random.randint(ky, (8000,), 0, 10)
-    result = fit(mlp((256,)), cross_entropy, sgd(0.1), (x, y), epochs=5, batch_size=50,
+    result = fit(scratch_mlp((256,)), cross_entropy, sgd(0.1), (x, y), epochs=5, batch_size=50,
                  key=jax.random.key(1), eval_data={"test": (x[:2000], y[:2000])}, quiet=True,
                  checkpoint_dir=checkpoint_dir)
     leaves = [np.asarray(a) for a in jax.tree.leaves(result.state.params)]
@@ -123,7 +123,7 @@ def _fit(
 ):
     x, y = data
     return fit(
-        mlp((hidden,)) if model is None else model,
+        scratch_mlp((hidden,)) if model is None else model,
         cross_entropy,
         sgd(lr),
         data,
@@ -238,8 +238,8 @@ def test_every_difference_is_named_but_not_the_epochs(small, tmp_path):
 
 def test_checkpoint_of_a_model_of_other_shapes_is_refused(small, tmp_path):
     _fit(small, tmp_path, hidden=16)
-    wider = mlp((32,))
-    disguised = Model(wider.init, wider.apply, mlp((16,)).config)  # a config that hides it
+    wider = scratch_mlp((32,))
+    disguised = Model(wider.init, wider.apply, scratch_mlp((16,)).config)  # a config that hides it
     with pytest.raises(ValueError, match="written for another model or optimizer"):
         _fit(small, tmp_path, model=disguised)
 
@@ -363,7 +363,7 @@ def test_the_lock_of_a_killed_run_does_not_block_the_next(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom jaxdl.checkpoint import Checkpointer\n"
+            "import sys, time\nfrom jaxdl.engine.checkpoint import Checkpointer\n"
             "Checkpointer(sys.argv[1])\nprint('locked', flush=True)\ntime.sleep(600)\n",
             str(tmp_path),
         ],

@@ -291,7 +291,7 @@ def test_check_labels_does_not_run_the_model():
 
 
 def test_check_labels_with_a_model_and_its_state():
-    """The caller's form (``jaxdl.prepare``): ``predict`` of a Model and its TrainState."""
+    """The caller's form (``jaxdl.engine.setup``): ``predict`` of a Model and its TrainState."""
     model = stateless(lambda k, x: {"w": jnp.zeros((x.shape[1], 4))}, lambda p, x: x @ p["w"])
     state = init_state(model, optax.sgd(0.1), jax.random.key(0), EXAMPLE)
 

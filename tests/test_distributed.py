@@ -28,15 +28,15 @@ WORKER = textwrap.dedent(
     import jax, numpy as np
     from jaxdl.losses import cross_entropy
     from jaxdl.metrics import correct
-    from jaxdl.models.mlp import mlp
+    from jaxdl.models.mlp import scratch_mlp
     from jaxdl.optim import sgd
-    from jaxdl.fit import fit
+    from jaxdl.engine import fit
 
     kx, ky = jax.random.split(jax.random.key(0))
     x = np.asarray(jax.random.uniform(kx, (1000, 784)))
     y = np.asarray(jax.random.randint(ky, (1000,), 0, 10))
     # batch 99 does not divide by 2 processes: padded and masked, never dropped.
-    result = fit(mlp((64,)), cross_entropy, sgd(0.1), (x, y), epochs=2, batch_size=99,
+    result = fit(scratch_mlp((64,)), cross_entropy, sgd(0.1), (x, y), epochs=2, batch_size=99,
                  key=jax.random.key(1), eval_data={"test": (x[:300], y[:300])},
                  metrics={"acc": correct},
                  quiet=True, mesh=data_mesh("all"))

@@ -1,20 +1,19 @@
-"""The one divergence reporter (``jaxdl.divergence``): which models, sets and epochs it names,
-by hand-built histories, and its messages word for word."""
+"""The one divergence reporter (``jaxdl.engine.divergence``): which models, sets and epochs it
+names, by hand-built histories, and its messages word for word."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxdl.divergence import (
+from jaxdl.engine import fit, train
+from jaxdl.engine.divergence import (
     Divergence,
     check_finite,
     check_history,
     divergence_error,
     divergences,
 )
-from jaxdl.engine import train
-from jaxdl.fit import fit
 from jaxdl.model import stateless
 from jaxdl.optim import sgd
 

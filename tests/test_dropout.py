@@ -1,5 +1,5 @@
 """Dropout: the layer against its definition and statistics, the book's networks, and the
-engine's per-step keys (the run's key schedule, :mod:`jaxdl.keys`) and train/evaluate switch
+engine's per-step keys (the run's key schedule, :mod:`jaxdl.engine.keys`) and train/evaluate switch
 for models that need a key."""
 
 import jax
@@ -8,12 +8,11 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.engine import train
-from jaxdl.fit import fit
-from jaxdl.keys import run_keys, shuffle_key, step_key
+from jaxdl.engine import fit, train
+from jaxdl.engine.keys import run_keys, shuffle_key, step_key
 from jaxdl.losses import cross_entropy
 from jaxdl.model import Model, stateless
-from jaxdl.models.dropout import concise_dropout_mlp, dropout, dropout_mlp
+from jaxdl.models.dropout import concise_dropout_mlp, dropout_layer, dropout_mlp
 from jaxdl.optim import sgd
 
 # --- the layer ---------------------------------------------------------------------------
@@ -21,15 +20,15 @@ from jaxdl.optim import sgd
 
 def test_rate_0_is_the_identity_and_rate_1_zeros():
     x = jnp.arange(1.0, 7.0).reshape(2, 3)
-    assert dropout(jax.random.key(0), x, 0.0) is x
-    np.testing.assert_array_equal(dropout(jax.random.key(0), x, 1.0), np.zeros((2, 3)))
+    assert dropout_layer(jax.random.key(0), x, 0.0) is x
+    np.testing.assert_array_equal(dropout_layer(jax.random.key(0), x, 1.0), np.zeros((2, 3)))
 
 
 @pytest.mark.parametrize("rate", [0.2, 0.5, 0.9])
 def test_drops_each_unit_with_probability_rate_and_scales_the_rest(rate):
     n = 200_000
     x = jnp.full(n, 3.0)
-    y = np.asarray(dropout(jax.random.key(1), x, rate))
+    y = np.asarray(dropout_layer(jax.random.key(1), x, rate))
     dropped = np.mean(y == 0)
     # Binomial(n, rate): 5 standard deviations either side.
     assert abs(dropped - rate) < 5 * np.sqrt(rate * (1 - rate) / n), dropped
@@ -42,21 +41,21 @@ def test_the_mask_is_the_books_uniform_draw_above_the_rate():
     key, x = jax.random.key(2), jnp.linspace(-1.0, 1.0, 50)
     keep = np.asarray(jax.random.uniform(key, x.shape)) > 0.3
     expected = np.where(keep, np.asarray(x) / 0.7, 0.0)
-    np.testing.assert_allclose(dropout(key, x, 0.3), expected, rtol=1e-6)
+    np.testing.assert_allclose(dropout_layer(key, x, 0.3), expected, rtol=1e-6)
 
 
 def test_other_keys_other_masks_same_key_same_mask():
     x = jnp.ones(1000)
-    a, b = dropout(jax.random.key(0), x, 0.5), dropout(jax.random.key(0), x, 0.5)
-    c = dropout(jax.random.key(1), x, 0.5)
+    a, b = dropout_layer(jax.random.key(0), x, 0.5), dropout_layer(jax.random.key(0), x, 0.5)
+    c = dropout_layer(jax.random.key(1), x, 0.5)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
 
 def test_gradient_flows_through_the_kept_units_only():
     key, x = jax.random.key(3), jnp.arange(1.0, 11.0)
-    grad = jax.grad(lambda x: jnp.sum(dropout(key, x, 0.5)))(x)
-    kept = np.asarray(dropout(key, x, 0.5)) != 0
+    grad = jax.grad(lambda x: jnp.sum(dropout_layer(key, x, 0.5)))(x)
+    kept = np.asarray(dropout_layer(key, x, 0.5)) != 0
     np.testing.assert_allclose(grad, np.where(kept, 2.0, 0.0))
 
 
@@ -71,12 +70,12 @@ def test_gradient_flows_through_the_kept_units_only():
 )
 def test_bad_rates(rate, error, message):
     with pytest.raises(error, match=message):
-        dropout(jax.random.key(0), jnp.ones(3), rate)
+        dropout_layer(jax.random.key(0), jnp.ones(3), rate)
 
 
 def test_a_traced_rate_is_refused():
     with pytest.raises(TypeError, match="rate: expected a Python number, got a traced value"):
-        jax.jit(lambda r: dropout(jax.random.key(0), jnp.ones(3), r))(0.5)
+        jax.jit(lambda r: dropout_layer(jax.random.key(0), jnp.ones(3), r))(0.5)
 
 
 # --- the book's networks -------------------------------------------------------------------
@@ -115,8 +114,8 @@ def test_scratch_network_is_the_books_forward_pass():
     key = jax.random.key(4)
     (w1, b1), (w2, b2), (w3, b3) = ((p["W"], p["b"]) for p in params["layers"])
     k1, k2 = jax.random.split(key)
-    h1 = dropout(k1, jax.nn.relu(x @ w1 + b1[None, :]), 0.2)
-    h2 = dropout(k2, jax.nn.relu(h1 @ w2 + b2[None, :]), 0.5)
+    h1 = dropout_layer(k1, jax.nn.relu(x @ w1 + b1[None, :]), 0.2)
+    h2 = dropout_layer(k2, jax.nn.relu(h1 @ w2 + b2[None, :]), 0.5)
     expected = h2 @ w3 + b3[None, :]
     got, _ = model.apply(params, state, x, train=True, key=key)
     np.testing.assert_allclose(got, expected, rtol=1e-6)

@@ -10,10 +10,10 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.divergence import check_finite
 from jaxdl.engine import Result, train
-from jaxdl.epoch import make_epoch
-from jaxdl.keys import run_keys
+from jaxdl.engine.divergence import check_finite
+from jaxdl.engine.epoch import make_epoch
+from jaxdl.engine.keys import run_keys
 from jaxdl.model import TrainState, init_state, stateless
 from jaxdl.models.linear import linear_regression
 from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay

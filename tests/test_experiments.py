@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from jaxdl.data.synthetic import polynomial_data, synthetic_regression
-from jaxdl.keys import run_keys
+from jaxdl.engine.keys import run_keys
 
 from common import run_script
 from reference import BOOK, within

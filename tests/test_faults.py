@@ -73,7 +73,7 @@ def unprivileged():
     if os.geteuid() != 0:
         return []
     probe = subprocess.run(
-        [*AS_NOBODY, sys.executable, "-c", "import jaxdl.fit"],
+        [*AS_NOBODY, sys.executable, "-c", "import jaxdl.engine.drivers"],
         capture_output=True,
         text=True,
         cwd="/",

@@ -10,10 +10,9 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.divergence import check_finite
-from jaxdl.engine import Result, train
-from jaxdl.fit import fit
-from jaxdl.keys import run_keys
+from jaxdl.engine import Result, fit, train
+from jaxdl.engine.divergence import check_finite
+from jaxdl.engine.keys import run_keys
 from jaxdl.model import TrainState, stateless
 from jaxdl.models.linear import linear_regression
 from jaxdl.optim import sgd

@@ -22,7 +22,7 @@ import pytest
 
 from jaxdl.data import house_prices as hp
 from jaxdl.data.house_prices_synthetic import SCHEMA, write_synthetic_house_prices
-from jaxdl.fit import fit
+from jaxdl.engine import fit
 from jaxdl.metrics import log_rmse, squared_log_error
 from jaxdl.models.linear import pytorch_linear
 from jaxdl.optim import adam

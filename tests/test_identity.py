@@ -16,7 +16,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.fit import fit
+from jaxdl.engine import fit
 from jaxdl.losses import huber_loss
 from jaxdl.model import batch_mask, from_flax
 from jaxdl.models.linear import linear_regression

@@ -16,8 +16,8 @@ from jax import lax
 from jax.test_util import check_grads
 
 from jaxdl.errors import InputError
-from jaxdl.models.convolution import NHWC, Conv, conv_general_dilated
-from jaxdl.models.lenet import LeNet, concise_lenet, layer_outputs, lenet, lenet_layers
+from jaxdl.models.lenet import LeNet, concise_lenet, layer_outputs, lenet_layers, scratch_lenet
+from jaxdl.ops.convolution import NHWC, Conv, conv_general_dilated
 from jaxdl.params import num_params
 
 # conv_general_dilated: the same values and gradients as lax's
@@ -213,7 +213,7 @@ HAND_COUNT = (
 
 @pytest.fixture(scope="module")
 def scratch():
-    params, _ = lenet().init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+    params, _ = scratch_lenet().init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
     return params
 
 
@@ -257,7 +257,7 @@ def reference_forward(params, x):
 def test_scratch_and_concise_compute_the_reference_forward_pass(scratch):
     x = jax.random.uniform(jax.random.key(5), (8, 28, 28, 1))
     expected = reference_forward(scratch, x)
-    logits, _ = jax.jit(lambda p, x: lenet().apply(p, {}, x, train=False))(scratch, x)
+    logits, _ = jax.jit(lambda p, x: scratch_lenet().apply(p, {}, x, train=False))(scratch, x)
     np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
     flax_logits = LeNet().apply(as_flax(scratch), x)
     np.testing.assert_allclose(flax_logits, expected, rtol=1e-5, atol=1e-6)
@@ -269,7 +269,7 @@ def test_scratch_and_concise_compute_the_reference_forward_pass(scratch):
             -jnp.take_along_axis(jax.nn.log_softmax(forward(p, x)), y[:, None], 1).mean()
         )
 
-    ours = jax.grad(loss(lambda p, x: lenet().apply(p, {}, x, train=False)[0]))(scratch)
+    ours = jax.grad(loss(lambda p, x: scratch_lenet().apply(p, {}, x, train=False)[0]))(scratch)
     theirs = jax.grad(loss(reference_forward))(scratch)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7), ours, theirs)
 
@@ -308,7 +308,7 @@ def test_forward_pass_equals_pytorchs(scratch):
             layer.bias.copy_(torch.from_numpy(b.copy()))
         x = np.asarray(jax.random.uniform(jax.random.key(5), (8, 28, 28, 1)))
         expected = net(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
-    logits, _ = lenet().apply(scratch, {}, jnp.asarray(x), train=False)
+    logits, _ = scratch_lenet().apply(scratch, {}, jnp.asarray(x), train=False)
     np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -320,7 +320,7 @@ def test_benchmarks_flop_count_is_xlas_without_the_elementwise_work(scratch):
     x, y = jnp.zeros((256, 28, 28, 1)), jnp.zeros(256, jnp.int32)
 
     def loss(p):
-        logits, _ = lenet().apply(p, {}, x, train=False)
+        logits, _ = scratch_lenet().apply(p, {}, x, train=False)
         return jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], 1).mean()
 
     cost = jax.jit(jax.grad(loss)).lower(scratch).compile().cost_analysis()
@@ -347,15 +347,15 @@ def test_initialisation_is_xavier_uniform_with_pytorch_biases(scratch):
 
 def test_bad_input_is_refused_with_its_name():
     with pytest.raises(InputError, match=r"x: expected images \[batch, 28, 28, 1\].*\(2, 28, 28\)"):
-        lenet().init(jax.random.key(0), jnp.zeros((2, 28, 28)))
+        scratch_lenet().init(jax.random.key(0), jnp.zeros((2, 28, 28)))
     with pytest.raises(InputError, match=r"x: expected images.*\(2, 32, 32, 3\)"):
         concise_lenet().init(jax.random.key(0), jnp.zeros((2, 32, 32, 3)))
     with pytest.raises(InputError, match="pool: expected one of \\['avg', 'max'\\], got 'min'"):
-        lenet(pool="min")
+        scratch_lenet(pool="min")
     with pytest.raises(InputError, match="num_outputs"):
         concise_lenet(0)
     with pytest.raises(ValueError, match="activation"):
-        lenet(activation="swish")
+        scratch_lenet(activation="swish")
 
 
 # The experiment

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxdl.data.synthetic import high_dimensional_data, synthetic_regression
-from jaxdl.fit import fit
+from jaxdl.engine import fit
 from jaxdl.models.linear import (
     closed_form,
     concise_linear_regression,

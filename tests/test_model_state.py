@@ -10,10 +10,9 @@ import numpy as np
 import optax
 import pytest
 
-from jaxdl.divergence import check_finite
-from jaxdl.engine import train
-from jaxdl.fit import fit
-from jaxdl.keys import run_keys, shuffle_key
+from jaxdl.engine import fit, train
+from jaxdl.engine.divergence import check_finite
+from jaxdl.engine.keys import run_keys, shuffle_key
 from jaxdl.model import Model, batch_mask, from_flax, init_state, predict
 
 N, BATCH, EPOCHS, LR = 23, 5, 2, 0.1  # 5 batches an epoch, the last with 3 real examples

@@ -11,14 +11,14 @@ import pytest
 
 from jaxdl.compilation import compile_stats
 from jaxdl.engine import train
+from jaxdl.engine.record import Run
 from jaxdl.initializers import xavier_normal, xavier_std
 from jaxdl.losses import cross_entropy
 from jaxdl.model import Model, from_flax, stateless
 from jaxdl.models.linear import concise_linear_regression, linear_regression
-from jaxdl.models.mlp import concise_mlp, mlp
+from jaxdl.models.mlp import concise_mlp, scratch_mlp
 from jaxdl.models.softmax import concise_softmax_regression, softmax_regression
 from jaxdl.optim import sgd
-from jaxdl.run import Run
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ ACTS = {
 
 @pytest.mark.parametrize("activation", sorted(ACTS))
 def test_mlp_forward_against_numpy(images, activation):
-    model = mlp((32, 16), activation=activation, init_std=0.5)
+    model = scratch_mlp((32, 16), activation=activation, init_std=0.5)
     params = _init(model, jax.random.key(2), images[:1])
     assert [layer["W"].shape for layer in params["layers"]] == [(784, 32), (32, 16), (16, 10)]
     layers = [{"W": p["W"], "b": p["b"] + 0.1} for p in params["layers"]]
@@ -111,14 +111,14 @@ def test_concise_mlp_equals_scratch_with_the_same_weights(images, activation):
     np.testing.assert_allclose(np.std(np.asarray(layers[0]["W"])), 0.01, rtol=0.05)
     np.testing.assert_allclose(
         _apply(concise, params, images),
-        _apply(mlp((32,), activation=activation), {"layers": layers}, images),
+        _apply(scratch_mlp((32,), activation=activation), {"layers": layers}, images),
         rtol=1e-5,
         atol=1e-6,
     )
 
 
 def test_mlp_init_uses_a_key_per_layer(images):
-    params = _init(mlp((784,)), jax.random.key(0), images[:1])
+    params = _init(scratch_mlp((784,)), jax.random.key(0), images[:1])
     a, b = (np.asarray(p["W"])[:10, :10] for p in params["layers"])
     assert not np.allclose(a, b)
 
@@ -142,7 +142,7 @@ def test_mlp_init_uses_a_key_per_layer(images):
         ),
     ],
 )
-@pytest.mark.parametrize("make", [mlp, concise_mlp])
+@pytest.mark.parametrize("make", [scratch_mlp, concise_mlp])
 def test_mlp_bad_input(make, kwargs, error, message):
     with pytest.raises(error, match=message):
         make(**kwargs)
@@ -158,7 +158,7 @@ def test_softmax_regression_bad_outputs(make):
     ("model", "expected"),
     [
         (
-            mlp((32, 16), 5, activation="tanh", init_std=0.5),
+            scratch_mlp((32, 16), 5, activation="tanh", init_std=0.5),
             {
                 "name": "mlp",
                 "num_hiddens": [32, 16],
@@ -194,8 +194,10 @@ def test_model_config_names_its_hyperparameters_as_json(model, expected):
 
 
 def test_configs_tell_models_apart():
-    assert mlp((32,), activation="relu").config != mlp((32,), activation="tanh").config
-    assert mlp((32,)).config != mlp((32, 32)).config
+    assert (
+        scratch_mlp((32,), activation="relu").config != scratch_mlp((32,), activation="tanh").config
+    )
+    assert scratch_mlp((32,)).config != scratch_mlp((32, 32)).config
     assert softmax_regression(10).config != softmax_regression(5).config
 
 
@@ -276,7 +278,7 @@ def test_stateless_bad_needs():
         stateless(init, apply, needs="key")
 
 
-@pytest.mark.parametrize("make", [mlp, concise_mlp])
+@pytest.mark.parametrize("make", [scratch_mlp, concise_mlp])
 def test_mlp_config_of_a_numpy_integer_is_a_plain_int(make):
     config = make((8,), np.int64(5)).config
     assert json.loads(json.dumps(config))["num_outputs"] == 5
@@ -308,29 +310,29 @@ def test_numpy_scalar_hyperparameters_are_recorded_as_numbers():
 
 def test_mlp_init_std_per_layer(images):
     stds = [0.05, 0.5]
-    listed = _init(mlp((256,), init_std=stds), jax.random.key(4), images[:1])
+    listed = _init(scratch_mlp((256,), init_std=stds), jax.random.key(4), images[:1])
     for layer, std in zip(listed["layers"], stds, strict=True):
         np.testing.assert_allclose(np.std(np.asarray(layer["W"])), std, rtol=0.05)
         np.testing.assert_array_equal(layer["b"], 0.0)
     # A sequence, a tuple and an array [layers] are the same scales: the same weights.
     for same in (tuple(stds), np.array(stds, np.float32), jnp.array(stds)):
-        params = _init(mlp((256,), init_std=same), jax.random.key(4), images[:1])
+        params = _init(scratch_mlp((256,), init_std=same), jax.random.key(4), images[:1])
         jax.tree.map(np.testing.assert_array_equal, params, listed)
-    assert mlp((256,), init_std=np.array(stds, np.float32)).config["init_std"] == stds
+    assert scratch_mlp((256,), init_std=np.array(stds, np.float32)).config["init_std"] == stds
 
 
 def test_mlp_one_init_std_equals_it_per_layer(images):
     """A scalar serves every layer: bit for bit the weights of the same value per layer (the
     book's MLP keeps its weights, init_std 0.01)."""
-    one = _init(mlp((32, 16)), jax.random.key(5), images[:1])
-    per_layer = _init(mlp((32, 16), init_std=[0.01] * 3), jax.random.key(5), images[:1])
+    one = _init(scratch_mlp((32, 16)), jax.random.key(5), images[:1])
+    per_layer = _init(scratch_mlp((32, 16), init_std=[0.01] * 3), jax.random.key(5), images[:1])
     jax.tree.map(np.testing.assert_array_equal, one, per_layer)
-    assert mlp((32, 16)).config["init_std"] == 0.01
+    assert scratch_mlp((32, 16)).config["init_std"] == 0.01
 
 
 def test_mlp_with_xavier_stds_draws_xavier_normal(images):
     shapes = [(784, 32), (32, 10)]
-    model = mlp((32,), init_std=[xavier_std(s) for s in shapes])
+    model = scratch_mlp((32,), init_std=[xavier_std(s) for s in shapes])
     params = _init(model, jax.random.key(6), images[:1])
     keys = jax.random.split(jax.random.key(6), 2)  # mlp's key per layer
     for layer, k, shape in zip(params["layers"], keys, shapes, strict=True):
@@ -341,13 +343,15 @@ def test_mlp_init_std_traced_under_vmap(images):
     stds = jnp.array([[0.01, 0.01], [0.1, 0.2], [1.0, 0.5]])
 
     def init(layer_stds):
-        model = mlp((16,), init_std=layer_stds)
+        model = scratch_mlp((16,), init_std=layer_stds)
         assert model.config["init_std"] is None  # traced: its values are unknown here
         return _init(model, jax.random.key(7), images[:1])
 
     stacked = jax.jit(jax.vmap(init))(stds)
     for i, row in enumerate(np.asarray(stds)):
-        alone = _init(mlp((16,), init_std=[float(s) for s in row]), jax.random.key(7), images[:1])
+        alone = _init(
+            scratch_mlp((16,), init_std=[float(s) for s in row]), jax.random.key(7), images[:1]
+        )
         for got, want in zip(stacked["layers"], alone["layers"], strict=True):
             np.testing.assert_allclose(got["W"][i], want["W"], rtol=1e-6)
 
@@ -381,7 +385,7 @@ def test_concise_mlp_refuses_a_traced_init_std():
         ([0.1, [0.1, 0.2]], r"init_std: expected one number per layer, got shape \(2,\)"),
     ],
 )
-@pytest.mark.parametrize("make", [mlp, concise_mlp])
+@pytest.mark.parametrize("make", [scratch_mlp, concise_mlp])
 def test_mlp_bad_init_std(make, init_std, message):
     with pytest.raises(ValueError, match=message):
         make((8,), init_std=init_std)
@@ -394,7 +398,7 @@ SCALES_Y = jnp.arange(40) % 3
 def _train_one_scale(layer_stds, x=SCALES_X, y=SCALES_Y):
     """The MLP from per-layer initial standard deviations ``layer_stds``, trained 2 epochs."""
     return train(
-        mlp((8,), 3, init_std=layer_stds),
+        scratch_mlp((8,), 3, init_std=layer_stds),
         cross_entropy,
         sgd(0.1),
         (x, y),

@@ -30,7 +30,7 @@ SMALL = {
 
 # A learner's own variant, trained and reported beside the book's (the headline lists it).
 LEARNERS_CELLS = {
-    "mlp": 'variants["mine"] = (mlp((64,), activation="tanh"), cross_entropy, sgd(args.lr))'
+    "mlp": 'variants["mine"] = (scratch_mlp((64,), activation="tanh"), cross_entropy, sgd(args.lr))'
 }
 # The live training board: how often each section's board is drawn in its one display while
 # it trains, at the small sizes above (2 epochs): after every epoch of each variant (the

@@ -1,5 +1,7 @@
 """The package's public face and the tree's hygiene."""
 
+import importlib
+import pkgutil
 import subprocess
 import sys
 import textwrap
@@ -9,12 +11,13 @@ import pytest
 
 import jaxdl
 import jaxdl.data
+import jaxdl.engine
 import jaxdl.models
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("module", [jaxdl, jaxdl.data, jaxdl.models])
+@pytest.mark.parametrize("module", [jaxdl, jaxdl.data, jaxdl.engine, jaxdl.models])
 def test_every_public_name_imports(module):
     assert module.__all__, module.__name__
     assert len(set(module.__all__)) == len(module.__all__)
@@ -50,18 +53,20 @@ def test_import_jaxdl_imports_nothing_heavy():
 
 
 def test_lazy_names_resolve_on_first_use():
-    """Names resolve on first use; ``fit`` and ``models.mlp`` stay the functions even when their
-    modules of the same name were imported first (the import system binds a submodule on its
-    package)."""
+    """Names resolve on first use, and every dotted import of a module gives the module (no
+    module holds a public name of its own name, which the import system would shadow)."""
     code = """
         import sys
-        from jaxdl.fit import fit
-        from jaxdl.models.mlp import mlp
+        import types
+        import jaxdl.models.mlp as m
+        import jaxdl.engine.drivers as drivers
+        from jaxdl.engine import fit
         import jaxdl
 
+        assert isinstance(m, types.ModuleType) and m.concise_mlp.__module__ == m.__name__
         assert "jaxdl.plotting" not in sys.modules and "jaxdl.data.tabular" not in sys.modules
-        assert jaxdl.fit is fit, jaxdl.fit
-        assert jaxdl.models.mlp is mlp, jaxdl.models.mlp
+        assert jaxdl.fit is fit is drivers.fit, jaxdl.fit
+        assert jaxdl.models.mlp is m
         assert jaxdl.plot.__module__ == "jaxdl.plotting"
         assert jaxdl.data.load_csv.__module__ == "jaxdl.data.tabular"
         assert jaxdl.engine.train is jaxdl.train  # modules are attributes, as when eager
@@ -69,6 +74,17 @@ def test_lazy_names_resolve_on_first_use():
         print("ok")
     """
     assert _python(code) == "ok"
+
+
+def test_no_module_holds_a_public_name_of_its_own_name():
+    """``import jaxdl.a.b as m`` must give the module ``b``: no module ``b`` may hold a public
+    name ``b``, which a package's lazy name of that name would shadow."""
+    for info in pkgutil.walk_packages(jaxdl.__path__, "jaxdl."):
+        module = importlib.import_module(info.name)
+        leaf = info.name.rsplit(".", 1)[1]
+        assert leaf.startswith("_") or leaf not in vars(module), info.name
+        parent = importlib.import_module(info.name.rsplit(".", 1)[0])
+        assert getattr(parent, leaf) is module, info.name
 
 
 @pytest.mark.parametrize("args", [["check", "."], ["format", "--check", "."]])

@@ -20,9 +20,9 @@ EIGHT_DEVICES = textwrap.dedent(
     import jax, jax.numpy as jnp, numpy as np
     from jaxdl.losses import cross_entropy
     from jaxdl.metrics import correct
-    from jaxdl.models.mlp import mlp
+    from jaxdl.models.mlp import scratch_mlp
     from jaxdl.optim import sgd
-    from jaxdl.fit import fit
+    from jaxdl.engine import fit
     from jaxdl.parallel import data_mesh, shard_batch
 
     assert len(jax.devices()) == 8, jax.devices()
@@ -33,7 +33,7 @@ EIGHT_DEVICES = textwrap.dedent(
     for devices in (1, 8):
         mesh = data_mesh(devices)
         # batch 100 does not divide by 8: each batch gets 4 padding slots on 8 devices.
-        result = fit(mlp((64,)), cross_entropy, sgd(0.1), (x, y), epochs=2, batch_size=100,
+        result = fit(scratch_mlp((64,)), cross_entropy, sgd(0.1), (x, y), epochs=2, batch_size=100,
                      key=jax.random.key(1), eval_data={"test": (x[:300], y[:300])},
                      metrics={"acc": correct}, quiet=True, mesh=mesh)
         runs[devices] = result
@@ -79,7 +79,7 @@ WARM_CACHE = textwrap.dedent(
     import json, sys
     import jax
     from jaxdl.compilation import compile_stats, use_cache
-    from jaxdl.fit import fit
+    from jaxdl.engine import fit
     from jaxdl.losses import cross_entropy
     from jaxdl.models.softmax import softmax_regression
     from jaxdl.optim import sgd

@@ -9,12 +9,11 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl.engine import train
+from jaxdl.engine import fit, train
+from jaxdl.engine.progress import ProgressBoard
 from jaxdl.errors import InputError
-from jaxdl.fit import fit
 from jaxdl.models.linear import linear_regression
 from jaxdl.optim import sgd
-from jaxdl.progress import ProgressBoard
 
 from references import absolute, half_squared
 

@@ -12,14 +12,13 @@ import optax
 import pytest
 
 import jaxdl
-from jaxdl.engine import train
-from jaxdl.fit import fit
+from jaxdl.engine import fit, train
+from jaxdl.engine.record import Run, describe_optimizer, fingerprint, function_name
 from jaxdl.losses import cross_entropy
 from jaxdl.metrics import correct
 from jaxdl.models.linear import linear_regression
-from jaxdl.models.mlp import mlp
+from jaxdl.models.mlp import scratch_mlp
 from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay
-from jaxdl.run import Run, describe_optimizer, fingerprint, function_name
 
 # ---------------------------------------------------------------------------- function_name
 
@@ -171,7 +170,7 @@ def _data(seed=0, n=12):
 def _describe(**changes):
     x, y = _data()
     options = dict(
-        model=mlp((5,), 3).config,
+        model=scratch_mlp((5,), 3).config,
         loss=cross_entropy,
         optimizer=sgd(0.1),
         params={"w": jax.ShapeDtypeStruct((4, 3), jnp.float32)},
@@ -251,7 +250,7 @@ def test_differences_name_nested_fields_with_both_values():
     saved = _describe()
     x, y = _data(seed=1)
     other = _describe(
-        model=mlp((5,), 3, activation="tanh").config,
+        model=scratch_mlp((5,), 3, activation="tanh").config,
         optimizer=sgd(0.2),
         batch_size=6,
         data=(x, y),
@@ -306,7 +305,7 @@ def test_check_resume_fewer_epochs_than_done_is_refused():
     ("changes", "line"),
     [
         (
-            {"model": mlp((5,), 3, activation="tanh").config},
+            {"model": scratch_mlp((5,), 3, activation="tanh").config},
             "  model.activation: 'relu' in the checkpoint, 'tanh' in this run",
         ),
         (
@@ -337,7 +336,7 @@ def test_check_resume_lists_every_difference_in_one_message():
     x, y = _data(seed=1)
     x0, y0 = _data()
     mine = _describe(
-        model=mlp((5,), 3, activation="sigmoid").config,
+        model=scratch_mlp((5,), 3, activation="sigmoid").config,
         optimizer=sgd(0.3),
         batch_size=2,
         data=(x, y),

@@ -10,7 +10,7 @@ import optax
 import pytest
 
 from jaxdl.data.synthetic import polynomial_data, polynomial_features
-from jaxdl.fit import fit
+from jaxdl.engine import fit
 from jaxdl.optim import sgd
 from jaxdl.selection import (
     cross_validate,

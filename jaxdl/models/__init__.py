@@ -10,16 +10,8 @@ from jaxdl._lazy import attach
 __all__ = attach(
     __name__,
     {
-        "batch_norm": [
-            "BNLeNet",
-            "batch_norm",
-            "batch_norm_init",
-            "bn_lenet",
-            "concise_bn_lenet",
-        ],
-        "convolution": ["Conv", "conv_general_dilated"],
-        "dropout": ["DropoutMLP", "concise_dropout_mlp", "dropout", "dropout_mlp"],
-        "lenet": ["LeNet", "concise_lenet", "layer_outputs", "lenet", "lenet_layers"],
+        "dropout": ["DropoutMLP", "concise_dropout_mlp", "dropout_layer", "dropout_mlp"],
+        "lenet": ["LeNet", "concise_lenet", "layer_outputs", "lenet_layers", "scratch_lenet"],
         "linear": [
             "LinearRegression",
             "closed_form",
@@ -27,7 +19,7 @@ __all__ = attach(
             "least_squares",
             "linear_regression",
         ],
-        "mlp": ["MLP", "concise_mlp", "mlp"],
+        "mlp": ["MLP", "concise_mlp", "scratch_mlp"],
         "modern": [
             "VGG",
             "AlexNet",
@@ -41,6 +33,13 @@ __all__ = attach(
             "concise_network",
             "network",
             "resized",
+        ],
+        "normalization": [
+            "BNLeNet",
+            "batch_norm",
+            "batch_norm_init",
+            "bn_lenet",
+            "concise_bn_lenet",
         ],
         "softmax": ["SoftmaxRegression", "concise_softmax_regression", "softmax_regression"],
     },

@@ -29,7 +29,7 @@ from jaxdl.models.softmax import flatten
 INIT_STD = 0.01  # the concise network's weights
 
 
-def dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
+def dropout_layer(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
     """The book's ``dropout_layer``: each element of ``x`` is zeroed with probability ``rate``
     (kept where a uniform draw exceeds ``rate``), the kept ones scaled by ``1 / (1 - rate)``.
 
@@ -48,9 +48,10 @@ def dropout(key: jax.Array, x: jax.Array, rate: float) -> jax.Array:
         are special cases chosen in Python, as the book's).
 
     >>> x = jnp.arange(1.0, 9.0)
-    >>> dropout(jax.random.key(0), x, 0.0) is x, dropout(jax.random.key(0), x, 1.0).tolist()
+    >>> key = jax.random.key(0)
+    >>> dropout_layer(key, x, 0.0) is x, dropout_layer(key, x, 1.0).tolist()
     (True, [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    >>> y = dropout(jax.random.key(0), x, 0.5)
+    >>> y = dropout_layer(jax.random.key(0), x, 0.5)
     >>> bool(jnp.all((y == 0) | (y == 2 * x)))
     True
     """
@@ -140,7 +141,7 @@ def dropout_mlp(
         for layer, rate, layer_key in zip(hidden, rates, keys, strict=True):
             h = act(h @ layer["W"] + layer["b"][None, :])
             if train:
-                h = dropout(layer_key, h, rate)
+                h = dropout_layer(layer_key, h, rate)
         return h @ last["W"] + last["b"][None, :]
 
     config = {

@@ -18,7 +18,7 @@ uniform (``nn.init.xavier_uniform_``); biases keep PyTorch's default for ``nn.Co
 in_features). ``activation="relu"`` and ``pool="max"`` give the modern variant of the book's
 exercises.
 
-Both compute convolutions with :func:`jaxdl.models.convolution.conv_general_dilated` (the
+Both compute convolutions with :func:`jaxdl.ops.convolution.conv_general_dilated` (the
 gradient XLA:CPU runs fast inside the epoch's scan).
 """
 
@@ -37,7 +37,7 @@ from jaxdl.activations import get_activation
 from jaxdl.errors import InputError
 from jaxdl.initializers import xavier_uniform
 from jaxdl.model import Model, from_flax, stateless
-from jaxdl.models.convolution import NHWC, Conv, conv_general_dilated
+from jaxdl.ops.convolution import NHWC, Conv, conv_general_dilated
 
 POOLS = ("avg", "max")
 # (name, kernel size, padding, output channels) of the two convolutions
@@ -132,7 +132,9 @@ def layer_outputs(layers, x) -> list[tuple[str, jax.Array]]:
     return outputs
 
 
-def lenet(num_outputs: int = 10, *, activation: str = "sigmoid", pool: str = "avg") -> Model:
+def scratch_lenet(
+    num_outputs: int = 10, *, activation: str = "sigmoid", pool: str = "avg"
+) -> Model:
     """The from-scratch LeNet; params ``{"conv1", "conv2", "dense1", "dense2", "output"}``, each
     ``{"W", "b"}`` (kernels HWIO ``[5, 5, in, out]``, dense weights ``[in, out]``).
 
@@ -149,7 +151,7 @@ def lenet(num_outputs: int = 10, *, activation: str = "sigmoid", pool: str = "av
       ValueError: on a class count < 1, an unknown activation or pool, or images not
         ``[batch, 28, 28, 1]`` at initialisation.
 
-    >>> params, _ = lenet().init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+    >>> params, _ = scratch_lenet().init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
     >>> [params[k]["W"].shape for k in ("conv1", "conv2", "dense1", "output")]
     [(5, 5, 1, 6), (5, 5, 6, 16), (400, 120), (84, 10)]
     """
@@ -187,8 +189,8 @@ def lenet(num_outputs: int = 10, *, activation: str = "sigmoid", pool: str = "av
 
 class LeNet(nn.Module):
     """The concise LeNet: ``flax.linen`` layers (``Conv`` of
-    :mod:`jaxdl.models.convolution`, ``avg_pool``/``max_pool``, ``Dense``), initialised as
-    :func:`lenet`."""
+    :mod:`jaxdl.ops.convolution`, ``avg_pool``/``max_pool``, ``Dense``), initialised as
+    :func:`scratch_lenet`."""
 
     num_outputs: int = 10
     activation: str = "sigmoid"
@@ -220,7 +222,7 @@ class LeNet(nn.Module):
 
 
 def concise_lenet(num_outputs: int = 10, *, activation: str = "sigmoid", pool: str = "avg"):
-    """:class:`LeNet` as a Model; arguments and checks as :func:`lenet`.
+    """:class:`LeNet` as a Model; arguments and checks as :func:`scratch_lenet`.
 
     >>> concise_lenet(pool="max").config["pool"]
     'max'

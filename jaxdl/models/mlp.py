@@ -71,7 +71,7 @@ def _recorded(init_std, stds: tuple):
     return [float(str(v)) if v.dtype == np.float32 else v.item() for v in values]
 
 
-def mlp(
+def scratch_mlp(
     num_hiddens: Sequence[int] = (256,),
     num_outputs: int = 10,
     *,
@@ -100,11 +100,11 @@ def mlp(
         ``init_std`` that is negative, not finite, or not one number per layer.
       TypeError: on a width or an ``init_std`` that is not a number.
 
-    >>> model = mlp((256,))
+    >>> model = scratch_mlp((256,))
     >>> params, _ = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
     >>> [layer["W"].shape for layer in params["layers"]]
     [(784, 256), (256, 10)]
-    >>> mlp((256,), init_std=[0.05, 0.1]).config["init_std"]
+    >>> scratch_mlp((256,), init_std=[0.05, 0.1]).config["init_std"]
     [0.05, 0.1]
     """
     num_hiddens, num_outputs = _check(num_hiddens, num_outputs, activation)
@@ -164,14 +164,14 @@ class MLP(nn.Module):
 
 
 def concise_mlp(*args, **kwargs) -> Model:
-    """:class:`MLP` as a Model; takes the arguments of :func:`mlp`, checked the same way, but
-    ``init_std`` as numbers only (the module's fields are its config; to sweep scales under
-    ``jax.vmap``, use :func:`mlp`).
+    """:class:`MLP` as a Model; takes the arguments of :func:`scratch_mlp`, checked the same
+    way, but ``init_std`` as numbers only (the module's fields are its config; to sweep scales under
+    ``jax.vmap``, use :func:`scratch_mlp`).
 
     >>> concise_mlp((64,), activation="tanh").config["num_hiddens"]
     [64]
     """
-    c = mlp(*args, **kwargs).config
+    c = scratch_mlp(*args, **kwargs).config
     std = c["init_std"]
     if std is None:
         raise InputError(

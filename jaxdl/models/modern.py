@@ -30,8 +30,8 @@ import jax.numpy as jnp
 from jaxdl._checks import check_int, check_number
 from jaxdl.errors import InputError
 from jaxdl.model import Model, batch_mask, from_flax
-from jaxdl.models.convolution import Conv
 from jaxdl.models.lenet import torch_bias_init
+from jaxdl.ops.convolution import Conv
 
 MOMENTUM = 0.9  # PyTorch's BatchNorm momentum 0.1, as flax counts it
 EPS = 1e-5

@@ -14,12 +14,12 @@ from jax.sharding import Mesh
 
 from jaxdl._checks import check_data, check_int, check_labels
 from jaxdl.data.batching import check_batch_size
-from jaxdl.epoch import TRAIN, Loss, Metric, Transform, make_epoch, record_names
+from jaxdl.engine.epoch import TRAIN, Loss, Metric, Transform, make_epoch, record_names
+from jaxdl.engine.keys import RunKeys, run_keys
+from jaxdl.engine.record import Run
 from jaxdl.errors import InputError, InputTypeError
-from jaxdl.keys import RunKeys, run_keys
 from jaxdl.model import Model, TrainState, check_needs, init_state, predict
 from jaxdl.parallel import batch_slots
-from jaxdl.run import Run
 
 
 class Setup(NamedTuple):
@@ -149,7 +149,7 @@ def prepare(
     mesh: Mesh | None = None,
 ) -> Setup:
     """Validates the arguments of a run (before any compute) and builds what
-    :func:`jaxdl.engine.train` and :func:`jaxdl.fit.fit` both run. The arguments are documented
+    :func:`jaxdl.engine.train` and :func:`jaxdl.engine.fit` both run. The arguments are documented
     in :func:`jaxdl.engine.train`."""
     _check_model(model)
     check_int(epochs, "epochs", low=0)

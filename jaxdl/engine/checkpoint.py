@@ -1,7 +1,8 @@
 """Checkpoints of a training run, written with orbax-checkpoint after every epoch.
 
 A checkpoint holds the TrainState (parameters, model state, optimizer state, step) and its
-metadata: the number of epochs done, the run's identity (:class:`jaxdl.run.Run`), its history,
+metadata: the number of epochs done, the run's identity (:class:`jaxdl.engine.record.Run`), its
+history,
 the state's signature, a SHA-256 digest of the state's bytes, and a SHA-256 digest of all of the
 metadata. What is promised:
 
@@ -43,9 +44,9 @@ import numpy as np
 
 from jaxdl._checks import check_int
 from jaxdl._describe import array_bytes
+from jaxdl.engine.record import Run
 from jaxdl.errors import InputError
 from jaxdl.results import LOCK, FolderLock
-from jaxdl.run import Run
 
 FORMAT = "jaxdl-checkpoint-4"  # 4: TrainState with model_state; signature by paths; meta digest
 META = {  # what the metadata holds, and of which kind

@@ -1,6 +1,6 @@
 """Training progress while it happens, as the book's ``ProgressBoard`` (``Animator``).
 
-A :class:`ProgressBoard` is the ``on_epoch`` callback of :func:`jaxdl.fit.fit` and
+A :class:`ProgressBoard` is the ``on_epoch`` callback of :func:`jaxdl.engine.fit` and
 :func:`jaxdl.engine.train`: after every epoch it redraws the training curves in a notebook, one
 figure updated in place, and prints one line in a terminal. ``train`` calls it from inside the
 compiled program (``jax.debug.callback``), so even a vmapped sweep of many models reports each

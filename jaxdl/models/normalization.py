@@ -43,8 +43,8 @@ from jaxdl._checks import check_int, check_number
 from jaxdl.errors import InputError
 from jaxdl.initializers import xavier_uniform
 from jaxdl.model import Model, batch_mask, from_flax
-from jaxdl.models.convolution import NHWC, Conv, conv_general_dilated
 from jaxdl.models.lenet import _check_images, _pool, torch_bias_init
+from jaxdl.ops.convolution import NHWC, Conv, conv_general_dilated
 
 EPS = 1e-5
 MOMENTUM = 0.9

@@ -3,8 +3,8 @@
 An epoch is one masked batch scan over the shuffled training data (every example once, the
 last partial batch padded and masked), followed by the same scan, in order and without
 updates, over each named evaluation set. :func:`make_epoch` builds it;
-:func:`jaxdl.engine.train` scans it over epochs, :func:`jaxdl.fit.fit` calls it from the host.
-Its random numbers follow the run's key schedule (:mod:`jaxdl.keys`).
+:func:`jaxdl.engine.train` scans it over epochs, :func:`jaxdl.engine.fit` calls it from the host.
+Its random numbers follow the run's key schedule (:mod:`jaxdl.engine.keys`).
 
 An epoch's record maps ``train_<stat>`` (the mean over the epoch's training examples, each
 with the parameters its batch saw, as the book's training loop) and ``<set>_<stat>`` for each
@@ -23,7 +23,7 @@ from jax.sharding import Mesh
 
 from jaxdl._checks import check_int
 from jaxdl.data.batching import batch_schedule, check_batch_size
-from jaxdl.keys import RunKeys, shuffle_key, step_key
+from jaxdl.engine.keys import RunKeys, shuffle_key, step_key
 from jaxdl.model import Model, TrainState
 from jaxdl.parallel import batch_slots, shard_batch
 
@@ -112,7 +112,7 @@ def make_epoch(
 
     Returns:
       ``epoch(state, keys, e, data, eval_data) -> (state, record)``: epoch ``e`` (from 0) of a
-      run with keys ``keys`` (:func:`jaxdl.keys.run_keys`): its examples shuffled with
+      run with keys ``keys`` (:func:`jaxdl.engine.keys.run_keys`): its examples shuffled with
       ``shuffle_key(keys, e)``, and for a model that needs a key (``Model.needs``), step ``s``
       with ``step_key(keys, s)``. ``data`` is ``(x [n, ...], y [n, ...], valid)``, where
       ``valid`` (bool [n], or None) marks the rows that are real examples: the others are
