@@ -40,7 +40,7 @@ import numpy as np
 from jaxdl.activations import relu, sigmoid, tanh
 from jaxdl.plotting import plot
 
-import common
+from harness import common
 
 START, STOP, STEP = -8.0, 8.0, 0.1
 ACTIVATIONS = {

@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import common
+from harness import common
 
 BATCH, FEATURES = 8, 3
 

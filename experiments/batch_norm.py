@@ -52,8 +52,7 @@ from jaxdl.models.normalization import batch_norm, bn_lenet, concise_bn_lenet
 from jaxdl.optim import sgd
 from jaxdl.params import num_params
 
-import classifiers
-import common
+from harness import classifiers, common
 
 # %% [markdown]
 # ## Configuration

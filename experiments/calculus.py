@@ -49,7 +49,7 @@ import numpy as np
 from jaxdl.calculus import numerical_grad, numerical_lim
 from jaxdl.plotting import plot
 
-import common
+from harness import common
 
 X0 = 1.0
 NUM_STEPS = 5

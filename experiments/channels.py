@@ -41,7 +41,7 @@ import numpy as np
 
 from jaxdl.conv import corr2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
 
-import common
+from harness import common
 
 # %% [markdown]
 # ## Configuration

@@ -60,7 +60,7 @@ from jaxdl.conv import (
 )
 from jaxdl.plotting import new_figure
 
-import common
+from harness import common
 
 # %% [markdown]
 # ## Configuration

@@ -49,7 +49,7 @@ from flax.errors import ScopeParamShapeError
 from jaxdl.model import stateless
 from jaxdl.params import num_params, param_table
 
-import common
+from harness import common
 
 # %% [markdown]
 # ## Configuration

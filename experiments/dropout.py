@@ -47,8 +47,7 @@ from jaxdl.models import dropout as library
 from jaxdl.models.dropout import concise_dropout_mlp, dropout_mlp
 from jaxdl.optim import sgd
 
-import classifiers
-import common
+from harness import classifiers, common
 
 NUM_HIDDENS = (256, 256)
 

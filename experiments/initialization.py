@@ -86,8 +86,7 @@ from jaxdl.models.mlp import scratch_mlp
 from jaxdl.optim import sgd
 from jaxdl.plotting import new_figure, plot
 
-import classifiers
-import common
+from harness import classifiers, common
 
 START, STOP, STEP = -8.0, 8.0, 0.1
 SIZE, MULTIPLICATIONS = 4, 100

@@ -64,7 +64,7 @@ from jaxdl.optim import adam
 from jaxdl.plotting import new_figure, set_axes
 from jaxdl.selection import cross_validate
 
-import common
+from harness import common
 
 # %% [markdown]
 # ## Configuration

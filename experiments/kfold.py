@@ -47,7 +47,7 @@ from jaxdl.optim import sgd
 from jaxdl.plotting import new_figure, set_axes
 from jaxdl.selection import cross_validate, k_fold_splits, masked_linear
 
-import common
+from harness import common
 
 MAX_DEGREE = 20  # features x^0/0! .. x^19/19!, polynomial_data's default
 

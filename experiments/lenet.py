@@ -51,8 +51,7 @@ from jaxdl.models.lenet import POOLS, concise_lenet, layer_outputs, lenet_layers
 from jaxdl.optim import sgd
 from jaxdl.params import num_params
 
-import classifiers
-import common
+from harness import classifiers, common
 
 # %% [markdown]
 # ## Configuration

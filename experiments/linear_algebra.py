@@ -52,7 +52,7 @@ import jax.numpy as jnp
 
 from jaxdl.linalg import _safe_sqrt_of_sum_of_squares, frobenius_norm, l1_norm, l2_norm
 
-import common
+from harness import common
 
 # %% [markdown]
 # ## Configuration

@@ -51,7 +51,7 @@ from jaxdl.models.linear import closed_form, concise_linear_regression, linear_r
 from jaxdl.optim import sgd
 from jaxdl.plotting import new_figure, plot
 
-import common
+from harness import common
 
 TRUE_W = (2.0, -3.4)
 TRUE_B = 4.2

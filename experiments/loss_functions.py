@@ -48,7 +48,7 @@ from jaxdl.activations import log_softmax, naive_softmax, softmax
 from jaxdl.losses import cross_entropy, huber_loss, l1_loss, squared_loss
 from jaxdl.plotting import new_figure, plot
 
-import common
+from harness import common
 
 POINTS = (-2.0, -0.5, 0.0, 0.5, 2.0)
 HUBER_DELTA = 1.0

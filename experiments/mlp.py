@@ -46,8 +46,7 @@ from jaxdl.losses import cross_entropy
 from jaxdl.models.mlp import concise_mlp, scratch_mlp
 from jaxdl.optim import sgd
 
-import classifiers
-import common
+from harness import classifiers, common
 
 # %% [markdown]
 # ## Configuration

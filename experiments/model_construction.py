@@ -68,7 +68,7 @@ import jax.numpy as jnp
 
 from jaxdl.params import num_params, param_table
 
-import common
+from harness import common
 
 # %% [markdown]
 # ## Configuration

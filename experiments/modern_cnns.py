@@ -63,8 +63,7 @@ import optax
 
 from jaxdl.models.modern import NETWORKS, block_shapes, concise_network, network, resized
 
-import classifiers
-import common
+from harness import classifiers, common
 
 # name: (learning rate, batch size) of the book's training, and the CPU-sized image size
 BOOK = {

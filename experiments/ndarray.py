@@ -59,7 +59,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import common
+from harness import common
 
 # %% [markdown]
 # ## Configuration

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 
 from jaxdl.conv import corr2d, pytorch_conv_kernel
 
-import common
+from harness import common
 
 # %% [markdown]
 # ## Configuration

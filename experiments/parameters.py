@@ -59,7 +59,7 @@ from flax import traverse_util
 
 from jaxdl.params import num_params, param_table
 
-import common
+from harness import common
 
 # %% [markdown]
 # ## Configuration

@@ -57,7 +57,7 @@ from jaxdl.optim import sgd
 from jaxdl.plotting import loss_panels, plot
 from jaxdl.selection import masked_linear
 
-import common
+from harness import common
 
 MAX_DEGREE = 20  # features x^0/0! .. x^19/19!, polynomial_data's default
 FITS = {"degree3": 4, "linear": 2, "all20": MAX_DEGREE}

@@ -47,7 +47,7 @@ import numpy as np
 
 from jaxdl.conv import pool2d, pool2d_loop
 
-import common
+from harness import common
 
 # %% [markdown]
 # ## Configuration

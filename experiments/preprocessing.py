@@ -43,7 +43,7 @@ import pandas as pd
 from jaxdl.data.tabular import fill_numeric_na, load_csv, one_hot_encode
 from jaxdl.results import write_text
 
-import common
+from harness import common
 
 HOUSE_TINY = """NumRooms,Alley,Price
 NA,Pave,127500

@@ -59,7 +59,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from jaxdl.plotting import new_figure
 from jaxdl.propagation import backward, forward, init_params, objective
 
-import common
+from harness import common
 
 NUM_INPUTS, NUM_OUTPUTS, INIT_STD = 784, 10, 0.01
 INPUTS = ("W1", "W2", "x", "y", "λ")  # the jaxpr's inputs: params (w1, w2), x, y, lam

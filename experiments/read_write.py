@@ -65,7 +65,7 @@ from jaxdl.model import TrainState, init_state
 from jaxdl.models.mlp import scratch_mlp
 from jaxdl.params import num_params
 
-import common
+from harness import common
 
 STEPS = 3  # training steps before the training state is saved
 

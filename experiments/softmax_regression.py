@@ -49,8 +49,7 @@ from jaxdl.engine import fit
 from jaxdl.engine.keys import run_keys, shuffle_key
 from jaxdl.models.softmax import concise_softmax_regression, softmax_regression
 
-import classifiers
-import common
+from harness import classifiers, common
 
 # %% [markdown]
 # ## Configuration

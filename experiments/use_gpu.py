@@ -72,7 +72,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from jaxdl import parallel
 from jaxdl.model import from_flax
 
-import common
+from harness import common
 
 BATCH = 8  # examples of the sharded batch (rounded up to a multiple of the devices)
 FEATURES, OUTPUTS = 20, 10

@@ -57,7 +57,7 @@ from jaxdl.models.linear import concise_linear_regression, linear_regression
 from jaxdl.optim import l2_penalty, sgd, sgd_weight_decay
 from jaxdl.plotting import loss_panels, new_figure, plot
 
-import common
+from harness import common
 
 LAMBDAS = (0.0, 3.0)
 SWEEP = np.logspace(-3, 2, 16)

@@ -1,5 +1,5 @@
 """The chapter-2 experiments, run as a user would; figures from the book
-(experiments/reference.py)."""
+(experiments/harness/reference.py)."""
 
 import math
 

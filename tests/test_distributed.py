@@ -247,7 +247,7 @@ def test_a_listening_coordinator_passes_the_probe(fake_jax_distributed):
 def test_a_script_joins_its_processes_at_start_once(fake_jax_distributed, monkeypatch, tmp_path):
     """``common.start`` joins before the script's first use of JAX (LeNet computes its layer
     shapes before training); the training's ``setup_devices`` does not join again."""
-    import common
+    from harness import common
 
     joined = fake_jax_distributed.calls
     monkeypatch.setattr(parallel.jax.distributed, "is_initialized", lambda: bool(joined))

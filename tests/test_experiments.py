@@ -2,7 +2,7 @@
 its metrics.json names the run (settings and data) each result came from.
 
 Expected figures come from the book: the bands our metrics must lie in are
-``BOOK[name].bands`` in experiments/reference.py, wide enough for another random stream than
+``BOOK[name].bands`` in experiments/harness/reference.py, wide enough for another random stream than
 PyTorch's, and narrow enough to catch a wrong loss, learning rate or update.
 """
 
@@ -21,8 +21,8 @@ import pytest
 from jaxdl.data.synthetic import polynomial_data, synthetic_regression
 from jaxdl.engine.keys import run_keys
 
-from common import run_script
-from reference import BOOK, within
+from harness.common import run_script
+from harness.reference import BOOK, within
 from references import initial_params, numpy_eval, numpy_sgd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,8 +276,8 @@ def test_fashion_mnist_classifiers_quick(run_experiment, name):
 )
 def test_fashion_mnist_classifiers_land_in_the_books_bands(run_experiment, name, argv):
     """The book's configuration on all of Fashion-MNIST (60000 training, 10000 test images):
-    test accuracy and training loss in the bands of experiments/reference.py. Dropout's single
-    seeds scatter by ±0.02 (README), so its band holds for the mean of five seeds."""
+    test accuracy and training loss in the bands of experiments/harness/reference.py. Dropout's
+    single seeds scatter by ±0.02 (README), so its band holds for the mean of five seeds."""
     metrics, _, _ = run_experiment(name, *argv, quick=False)
     for variant in ("scratch", "concise"):
         m = metrics[variant]

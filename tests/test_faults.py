@@ -14,7 +14,7 @@ import pytest
 
 from jaxdl.optim import sgd
 
-from common import run_script
+from harness.common import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -184,7 +184,7 @@ def test_bad_flags_are_refused_naming_the_flag(tmp_path, capsys, link_loop, name
 
 
 def test_device_check_refuses_more_devices_than_jax_sees(capsys):
-    import device_check
+    from harness import device_check
 
     with pytest.raises(SystemExit) as exit_:
         device_check.main(["--devices", "3"])
@@ -195,7 +195,7 @@ def test_device_check_refuses_more_devices_than_jax_sees(capsys):
 def test_an_unbalanced_quote_in_the_notebook_flags_is_named(monkeypatch):
     from jaxdl.errors import InputError
 
-    import common
+    from harness import common
 
     monkeypatch.setattr(common, "in_notebook", lambda: True)
     monkeypatch.setenv("JAXDL_NOTEBOOK_ARGS", "--out 'my results")
@@ -210,7 +210,7 @@ def test_the_command_line_shortens_refusals_only(capsys, monkeypatch):
     rather than a refusal of the input, keeps its traceback."""
     from jaxdl.errors import InputError, InputTypeError
 
-    import common
+    from harness import common
 
     monkeypatch.setattr(sys, "argv", ["mlp.py"])
     for refusal in (

@@ -315,7 +315,7 @@ def test_forward_pass_equals_pytorchs(scratch):
 def test_benchmarks_flop_count_is_xlas_without_the_elementwise_work(scratch):
     """The benchmark's floor counts the products only; XLA's cost analysis of the same training
     gradient also counts the sigmoids, pooling and bias adds: a little more, not much."""
-    from benchmark import lenet_flops_per_example
+    from harness.benchmark import lenet_flops_per_example
 
     x, y = jnp.zeros((256, 28, 28, 1)), jnp.zeros(256, jnp.int32)
 

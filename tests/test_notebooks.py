@@ -12,10 +12,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from common import NOTEBOOK_ARGS
-from notebooks import as_notebook, write_copies
-from report import BY_NAME, EXPERIMENTS
-from run_all import notebook_client
+from harness.common import NOTEBOOK_ARGS
+from harness.notebooks import as_notebook, write_copies
+from harness.report import BY_NAME, EXPERIMENTS
+from harness.run_all import notebook_client
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every experiment of the main job (tests/test_run_all.py checks that it holds every script).

@@ -221,7 +221,7 @@ def test_all_devices():
 
 @pytest.mark.slow
 def test_device_check_runs_the_experiments_data_parallel():
-    script = Path(__file__).resolve().parents[1] / "experiments" / "device_check.py"
+    script = Path(__file__).resolve().parents[1] / "experiments" / "harness" / "device_check.py"
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     cmd = [sys.executable, str(script), "--quick", "--devices", "all"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

@@ -6,9 +6,9 @@ import argparse
 
 import pytest
 
-import common
-from reference import BOOK
-from report import BY_NAME, band_check, comparison
+from harness import common
+from harness.reference import BOOK
+from harness.report import BY_NAME, band_check, comparison
 
 BOOK_FLAGS = {"epochs": 10, "lr": 0.1, "batch_size": 256, "num_hiddens": [256]}
 

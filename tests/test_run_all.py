@@ -14,37 +14,26 @@ from pathlib import Path
 
 import pytest
 
-import benchmark
-import run_all
+from harness import benchmark, run_all
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_experiment_script_is_in_the_main_job():
     scripts = {p.stem for p in (ROOT / "experiments").glob("*.py")}
-    helpers = {
-        "common",
-        "classifiers",
-        "reference",
-        "report",
-        "run_all",
-        "benchmark",
-        "device_check",
-        "notebooks",
-    }
-    assert {e.name for e in run_all.EXPERIMENTS} == scripts - helpers
+    assert {e.name for e in run_all.EXPERIMENTS} == scripts
 
 
 def test_report_with_book_figures_and_figure_links_then_a_second_run_compiles_nothing(tmp_path):
     cache = tmp_path / "cache"
-    cmd = [sys.executable, str(ROOT / "experiments" / "run_all.py"), "--quick"]
+    cmd = [sys.executable, str(ROOT / "experiments" / "harness" / "run_all.py"), "--quick"]
     cmd += ["--only", "calculus", "autograd", "--compilation-cache", str(cache)]
     proc = subprocess.run([*cmd, "--out", str(tmp_path / "a")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "[1/2] calculus ... ok" in proc.stdout and "[2/2] autograd ... ok" in proc.stdout
     report = (tmp_path / "a" / "REPORT.md").read_text()
     assert "2 of 2 experiments ran" in report
-    # Ours next to the book's, from experiments/reference.py.
+    # Ours next to the book's, from experiments/harness/reference.py.
     assert report.count("2.30000, 2.03000, 2.00300, 2.00030, 2.00003") == 2
     assert "y = 28, grad = [0.0, 4.0, 8.0, 12.0]" in report
     assert "[calculus](calculus/calculus.png)" in report
@@ -84,7 +73,7 @@ def test_an_experiment_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
             """
         )
     )
-    monkeypatch.setattr(run_all, "HERE", scripts)
+    monkeypatch.setattr(run_all, "SECTIONS", scripts)
     status = run_all.main(["--only", "calculus", "autograd", "--out", str(tmp_path / "out")])
     assert status == 1
     report = (tmp_path / "out" / "REPORT.md").read_text()
@@ -98,7 +87,7 @@ def test_a_failing_experiment_fails_the_job(tmp_path, monkeypatch):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     (scripts / "calculus.py").write_text("import sys\nprint('boom')\nsys.exit(3)\n")
-    monkeypatch.setattr(run_all, "HERE", scripts)
+    monkeypatch.setattr(run_all, "SECTIONS", scripts)
     status = run_all.main(["--only", "calculus", "--out", str(tmp_path / "out")])
     assert status == 1
     report = (tmp_path / "out" / "REPORT.md").read_text()
@@ -184,9 +173,9 @@ JOB = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, sys.argv[3])
-    import run_all
+    from harness import run_all
     from pathlib import Path
-    run_all.HERE = Path(sys.argv[1])
+    run_all.SECTIONS = Path(sys.argv[1])
     sys.exit(run_all.main(["--only", "calculus", "--out", sys.argv[2]]))
     """
 )
@@ -269,7 +258,7 @@ def test_a_failed_experiment_shows_nothing_of_an_earlier_run(tmp_path, monkeypat
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     (scripts / "calculus.py").write_text("raise SystemExit(3)\n")
-    monkeypatch.setattr(run_all, "HERE", scripts)
+    monkeypatch.setattr(run_all, "SECTIONS", scripts)
     assert run_all.main(["--only", "calculus", "--out", str(out)]) == 1
     report = (out / "REPORT.md").read_text()
     assert "calculus.png" not in report and "**failed**" in report

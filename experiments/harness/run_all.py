@@ -18,7 +18,7 @@ own, and the executed notebooks (code, outputs, figures) are saved to
 ``OUT/notebooks/NAME.ipynb`` and linked from the report (needs ``pip install -e
 '.[notebooks]'``).
 
-Command: ``python experiments/run_all.py [--out results] [--only NAME ...] [--quick]
+Command: ``python experiments/harness/run_all.py [--out results] [--only NAME ...] [--quick]
 [--notebooks] [--compilation-cache DIR|off]`` (``--quick`` passes ``--quick`` to every
 experiment: a seconds-long smoke run).
 """
@@ -47,12 +47,14 @@ from jaxdl.compilation import ENV_VAR, cache_dir, default_cache_dir
 from jaxdl.errors import InputError
 from jaxdl.results import FolderLock, write_json, write_text
 
-import common
-from notebooks import as_notebook
-from reference import BOOK
-from report import EXPERIMENTS, Entry, band_check
+# run as a script: the harness imported from experiments/, as the sections import it
+if __name__ == "__main__":
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-HERE = Path(__file__).resolve().parent
+from harness import RESULTS_ROOT, SECTIONS, common
+from harness.notebooks import as_notebook
+from harness.reference import BOOK
+from harness.report import EXPERIMENTS, Entry, band_check
 
 
 @contextlib.contextmanager
@@ -73,10 +75,10 @@ def _output_to(log):
             os.close(copy)
 
 
-def worker(names: list[str], out: Path, quick: bool, report, scripts: Path = HERE) -> None:
+def worker(names: list[str], out: Path, quick: bool, report, scripts: Path = SECTIONS) -> None:
     """Runs the experiments ``names`` (scripts in ``scripts``) in this process, one after
     another; after each, writes a JSON line ``{"name", "ok", "seconds"}`` to ``report``."""
-    from common import run_script  # imports JAX: the worker's, not the job's
+    from harness.common import run_script  # imports JAX: the worker's, not the job's
 
     for name in names:
         folder = out / name
@@ -113,7 +115,7 @@ def run(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
     while pending:
         read_fd, write_fd = os.pipe()
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(write_fd)]
-        cmd += ["--scripts", str(HERE), "--out", str(out), "--only", *pending]
+        cmd += ["--scripts", str(SECTIONS), "--out", str(out), "--only", *pending]
         cmd += ["--quick"] * quick
         env = {**os.environ, "MPLBACKEND": "Agg"}
         began = time.perf_counter()
@@ -178,8 +180,8 @@ def run_notebooks(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         os.environ[common.NOTEBOOK_ARGS] = shlex.join(["--out", str(folder), *["--quick"] * quick])
-        notebook = as_notebook(name, HERE)
-        client = notebook_client(notebook, HERE)
+        notebook = as_notebook(name, SECTIONS)
+        client = notebook_client(notebook, SECTIONS)
         start, ok = time.perf_counter(), True
         with open(folder / "log.txt", "w") as log:
             try:
@@ -240,7 +242,7 @@ def timing(folder: Path, seconds: float, ok: bool) -> dict:
 def main(argv=None) -> int:
     names = [e.name for e in EXPERIMENTS]
     p = argparse.ArgumentParser(prog="run_all.py", description=__doc__)
-    p.add_argument("--out", type=common.folder, default=common.RESULTS_ROOT, help="results folder")
+    p.add_argument("--out", type=common.folder, default=RESULTS_ROOT, help="results folder")
     p.add_argument("--only", nargs="+", choices=names, help="run only these experiments")
     p.add_argument("--quick", action="store_true", help="pass --quick to every experiment")
     p.add_argument(
@@ -258,7 +260,7 @@ def main(argv=None) -> int:
         "OUT/notebooks/NAME.ipynb (needs the notebooks extra)",
     )
     p.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--scripts", type=Path, default=HERE, help=argparse.SUPPRESS)
+    p.add_argument("--scripts", type=Path, default=SECTIONS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     entries = [e for e in EXPERIMENTS if not args.only or e.name in args.only]
     if args.worker is not None:

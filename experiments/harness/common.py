@@ -32,9 +32,7 @@ from jaxdl.parallel import join_processes
 from jaxdl.plotting import figure_png
 from jaxdl.results import Outputs, folder_problem, to_plain
 
-# One results folder, whoever runs: a script, run_all.py or a notebook (whose kernel runs in
-# experiments/).
-RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
+from harness import RESULTS_ROOT, SECTIONS
 
 
 def positive_int(text: str) -> int:
@@ -142,7 +140,7 @@ def parser(
     """
     p = argparse.ArgumentParser(
         prog=f"{name}.py",
-        description=ast.get_docstring(ast.parse((HERE / f"{name}.py").read_text())),
+        description=ast.get_docstring(ast.parse((SECTIONS / f"{name}.py").read_text())),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     if epochs is not None:
@@ -297,7 +295,6 @@ def _raise_input_error(message: str):
     raise errors.InputError(message)
 
 
-HERE = Path(__file__).resolve().parent
 NOTEBOOK_ARGS = "JAXDL_NOTEBOOK_ARGS"
 # What a script refuses (jaxdl's refusals: a checkpoint of another run, bad data; data not
 # found) or a run that diverges: on the command line these end with their message alone and
@@ -330,7 +327,7 @@ def _short_errors(exc_type, exc, traceback) -> None:
     sys.__excepthook__(exc_type, exc, traceback)
 
 
-def run_script(name: str, argv: list[str], folder: Path = HERE) -> dict:
+def run_script(name: str, argv: list[str], folder: Path = SECTIONS) -> dict:
     """Runs ``folder/NAME.py`` (an experiment) in this process as ``python NAME.py ARGV`` does
     (the test suite, ``run_all.py`` and ``device_check.py`` use it) and returns its
     ``metrics``."""
@@ -386,7 +383,7 @@ def compare_with_book(name: str, metrics: dict, results: Results, *, quick: bool
     """Our headline figures next to the book's, and whether they lie in its bands (from the
     metrics as ``metrics.json`` will hold them: arrays as lists, and the run's flags, which
     say whether this was the book's configuration; ``quick``: hold them to no band)."""
-    from report import comparison
+    from harness.report import comparison
 
     table = comparison(name, to_plain(metrics | {"flags": results.flags}), quick=quick)
     if in_notebook():

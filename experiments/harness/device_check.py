@@ -4,7 +4,7 @@ and each of the book's modern networks in the book's configuration (``modern_cnn
 --models NAME``: 60 000 images at 224 or 96 pixels, a GPU's work). For a GPU or TPU machine,
 after installing the matching extra.
 
-Command: ``python experiments/device_check.py [--devices N|all] [--quick]``
+Command: ``python experiments/harness/device_check.py [--devices N|all] [--quick]``
 (``--devices`` is passed on: data-parallel over N local devices; ``--quick`` passes ``--quick``
 and runs each code path once: dropout, BN-LeNet and one modern network, AlexNet, CPU-sized).
 Exit status 1 when an experiment fails.
@@ -19,12 +19,17 @@ import sys
 import tempfile
 import time
 import traceback
+from pathlib import Path
 
 import jax
 
 from jaxdl.models.modern import NETWORKS
 
-import common
+# run as a script: the harness imported from experiments/, as the sections import it
+if __name__ == "__main__":
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from harness import common
 
 # (experiment, its flags besides --epochs 1), each timed on its own
 EXPERIMENTS = (

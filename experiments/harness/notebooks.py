@@ -11,30 +11,36 @@ A working copy is the script as jupytext reads it, with a kernel named (no "Sele
 prompt) and the script's command-line documentation moved from its first code cell to a last
 cell of its own. ``run_all.py --notebooks`` executes the same notebooks.
 
-Command: ``python experiments/notebooks.py [--only NAME ...] [--force]``, then ``jupyter lab``
-(at the top of the repository: ``experiments/`` for the notebooks, ``results/`` for what they
-write).
+Command: ``python experiments/harness/notebooks.py [--only NAME ...] [--force]``, then
+``jupyter lab`` (at the top of the repository: ``experiments/`` for the notebooks, ``results/``
+for what they write).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+# run as a script: the harness imported from experiments/, as the sections import it
+if __name__ == "__main__":
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from harness import SECTIONS
+
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
-def working_copy(name: str, folder: Path = HERE) -> Path:
+def working_copy(name: str, folder: Path = SECTIONS) -> Path:
     """The path of section ``name``'s working copy: ``folder/NN-NAME.ipynb``."""
-    from report import EXPERIMENTS
+    from harness.report import EXPERIMENTS
 
     order = [entry.name for entry in EXPERIMENTS].index(name) + 1
     return folder / f"{order:02d}-{name}.ipynb"
 
 
-def as_notebook(name: str, folder: Path = HERE):
+def as_notebook(name: str, folder: Path = SECTIONS):
     """Section ``name`` (``folder/NAME.py``) as a notebook (``nbformat.NotebookNode``): the
     kernel named, the module docstring moved out of the first code cell into a last markdown
     cell, a line under the title saying whose copy this is."""
@@ -57,12 +63,12 @@ def as_notebook(name: str, folder: Path = HERE):
         )
     notebook.cells[0].source += (
         f"\n\n*A working copy of `experiments/{name}.py`, which git ignores: edit and save it "
-        f"freely. `python experiments/notebooks.py --only {name} --force` writes it anew.*"
+        f"freely. `python experiments/harness/notebooks.py --only {name} --force` writes it anew.*"
     )
     return notebook
 
 
-def write_copies(names: list[str], folder: Path = HERE, force: bool = False) -> list[str]:
+def write_copies(names: list[str], folder: Path = SECTIONS, force: bool = False) -> list[str]:
     """Writes the working copy of each section in ``names`` (keeps one that exists, unless
     ``force``) and returns a line per section saying what it did."""
     import jupytext
@@ -81,7 +87,7 @@ def write_copies(names: list[str], folder: Path = HERE, force: bool = False) -> 
 
 
 def main(argv=None) -> None:
-    from report import EXPERIMENTS
+    from harness.report import EXPERIMENTS
 
     names = [entry.name for entry in EXPERIMENTS]
     p = argparse.ArgumentParser(

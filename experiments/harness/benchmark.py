@@ -24,7 +24,7 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   minibatches after warm-up and scaled to an epoch's, and ``pytorch_ratio`` = epoch_s over it.
 - ``kfold_s``: ``experiments/kfold.py`` as a command, compilation cache off;
   ``kfold_compiles``: the programs it compiled (its metrics.json).
-- with ``--run-all``: ``run_all_cold_s`` and ``run_all_warm_s``, ``experiments/run_all.py``
+- with ``--run-all``: ``run_all_cold_s`` and ``run_all_warm_s``, ``experiments/harness/run_all.py``
   with an empty compilation cache, then again with the cache it filled (wall of the command).
 - ``kfold``: 5-fold cross-validation of the ``kfold`` experiment's default problem (20
   features, 400 epochs) with ``vmap`` against the same compiled single-fold function called
@@ -33,7 +33,7 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   ``sequential_s``, ``speedup``; compilation is excluded on both sides.
 - ``peak_rss_mib``: peak resident memory of ``experiments/mlp.py`` run in a child process.
 
-Command: ``python experiments/benchmark.py [--out results/benchmark --repeats 7 --quick
+Command: ``python experiments/harness/benchmark.py [--out results/benchmark --repeats 7 --quick
 --run-all]``; ``--quick`` uses small sizes (for the test suite, which checks the JSON's shape
 only).
 """
@@ -71,10 +71,12 @@ from jaxdl.optim import l2_penalty, sgd
 from jaxdl.results import write_json
 from jaxdl.selection import fold_arrays, make_fold_trainer, masked_linear
 
-import classifiers
-import common
+# run as a script: the harness imported from experiments/, as the sections import it
+if __name__ == "__main__":
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-HERE = Path(__file__).resolve().parent
+from harness import SECTIONS, classifiers, common
+
 MAX_DEGREE = 20  # the polynomial problem's features, polynomial_data's default
 
 
@@ -253,7 +255,7 @@ def sweep_problem(quick: bool) -> tuple:
 def peak_rss_mib(quick: bool) -> float:
     """Peak resident memory of ``experiments/mlp.py`` (default run, or --quick) in a child."""
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, str(HERE / "mlp.py"), "--out", out] + ["--quick"] * quick
+        cmd = [sys.executable, str(SECTIONS / "mlp.py"), "--out", out] + ["--quick"] * quick
         subprocess.run(cmd, check=True, capture_output=True)
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
 
@@ -288,17 +290,17 @@ def command_seconds(cmd: list[str], cache: str) -> float:
 def kfold_command(quick: bool) -> dict:
     """``experiments/kfold.py`` as a user runs it, compiling everything afresh."""
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, str(HERE / "kfold.py"), "--out", out, *["--quick"] * quick]
+        cmd = [sys.executable, str(SECTIONS / "kfold.py"), "--out", out, *["--quick"] * quick]
         seconds = command_seconds(cmd, "off")
         compiles = json.loads((Path(out) / "metrics.json").read_text())["timing"]["compilations"]
     return {"kfold_s": seconds, "kfold_compiles": compiles}
 
 
 def run_all_cold_and_warm(quick: bool) -> dict:
-    """``experiments/run_all.py`` with an empty compilation cache, then with the cache it
+    """``experiments/harness/run_all.py`` with an empty compilation cache, then with the cache it
     filled."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, str(HERE / "run_all.py"), "--out", f"{tmp}/results"]
+        cmd = [sys.executable, str(SECTIONS / "harness" / "run_all.py"), "--out", f"{tmp}/results"]
         cmd += ["--quick"] * quick
         cold = command_seconds(cmd, f"{tmp}/cache")
         warm = command_seconds(cmd, f"{tmp}/cache")

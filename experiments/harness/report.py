@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from reference import BOOK, within
+from harness.reference import BOOK, within
 
 
 def _fmt(values, digits: int = 4) -> str:

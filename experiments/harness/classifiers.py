@@ -25,7 +25,7 @@ from jaxdl.model import predict
 from jaxdl.parallel import setup_devices
 from jaxdl.plotting import classifier_curves, predictions_figure
 
-from report import with_spread
+from harness.report import with_spread
 
 QUICK_TRAIN, QUICK_TEST = 2000, 500
 
