@@ -12,27 +12,6 @@
 # and vanish for large |x|, where these units stop passing gradients back.
 
 # %%
-"""ReLU, sigmoid and tanh and their derivatives (the book's section on activation functions).
-
-As the book: x = arange(-8.0, 8.0, 0.1) (160 points, float32); each activation is the
-from-scratch ``jaxdl.activations`` function and its derivative is ``jax.vmap(jax.grad(f))``
-over x (the book calls ``y.backward`` on the sum). Each is checked against ``jax.nn``'s value
-and gradient, and at x = 0: ReLU's derivative is 0 (the book's convention), sigmoid's
-derivative peaks at 0.25, tanh's at 1. No training; ``--quick`` runs the same thing.
-
-Command: ``python experiments/activations.py [--out results/activations --quick]``
-
-metrics.json:
-  ``"x"``: ``{"start": -8.0, "stop": 8.0, "step": 0.1, "num_points": 160}``;
-  ``"relu"|"sigmoid"|"tanh"``: ``{"max_abs_diff_value"``: max |f(x) - jax.nn.f(x)| over x,
-  ``"max_abs_diff_grad"``: max |f'(x) - jax.nn.f'(x)| over x (both via vmap(grad)),
-  ``"value_at_0"``, ``"grad_at_0"``: f(0) and f'(0), ``"grad_max"``: the largest f'(x) over x,
-  ``"grad_argmax_x"``: the x where it is reached (first one), ``"grad_at_-8"``:
-  f'(-8), ``"grad_at_7.9"``: f'(7.9) (the ends of the grid)}``.
-Figures: ``relu.png``, ``relu_grad.png``, ``sigmoid.png``, ``sigmoid_grad.png``, ``tanh.png``,
-``tanh_grad.png`` (each as the book: the function, or its gradient, against x).
-"""
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -40,7 +19,7 @@ import numpy as np
 from jaxdl.activations import relu, sigmoid, tanh
 from jaxdl.plotting import plot
 
-from harness import common
+import harness
 
 START, STOP, STEP = -8.0, 8.0, 0.1
 ACTIVATIONS = {
@@ -52,13 +31,13 @@ ACTIVATIONS = {
 # %% [markdown]
 # ## Configuration
 #
-# Nothing to train: the flags only say where the results go. In the notebook, pass flags to
-# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
-# them); on the command line, `python experiments/activations.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/activations.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("activations")
-args, out = common.start(p)
+BOOK = dict()
+config, out = harness.start("activations", BOOK)
 
 # %% [markdown]
 # ## Values and derivatives
@@ -99,8 +78,8 @@ def analyse(name: str) -> None:
     metrics[name], (y, dy) = check(name, x)
     figures[f"{name}.png"] = plot(x, y, "x", f"{name}(x)", figsize=(5, 2.5))
     figures[f"{name}_grad.png"] = plot(x, dy, "x", f"grad of {name}", figsize=(5, 2.5))
-    common.show(figures[f"{name}.png"])
-    common.show(figures[f"{name}_grad.png"])
+    harness.show(figures[f"{name}.png"])
+    harness.show(figures[f"{name}_grad.png"])
 
 
 x = jnp.arange(START, STOP, STEP)
@@ -115,7 +94,7 @@ metrics = {"x": {"start": START, "stop": STOP, "step": STEP, "num_points": int(x
 # `jax.nn.relu`'s).
 
 # %%
-common.show_source(relu)
+harness.show_source(relu)
 analyse("relu")
 
 # %% [markdown]
@@ -127,7 +106,7 @@ analyse("relu")
 # most 0.25, at x = 0.
 
 # %%
-common.show_source(sigmoid)
+harness.show_source(sigmoid)
 analyse("sigmoid")
 
 # %% [markdown]
@@ -137,7 +116,7 @@ analyse("sigmoid")
 # given x's sign. Its derivative `1 − tanh(x)²` peaks at 1, at x = 0: four times the sigmoid's.
 
 # %%
-common.show_source(tanh)
+harness.show_source(tanh)
 analyse("tanh")
 
 # %% [markdown]
@@ -166,7 +145,16 @@ print(
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/activations/` (or `--out`): `metrics.json`, `"x"`: `{"start": -8.0,
+# "stop": 8.0, "step": 0.1, "num_points": 160}`; `"relu"|"sigmoid"|"tanh"`:
+# `{"max_abs_diff_value"`: max |f(x) - jax.nn.f(x)| over x, `"max_abs_diff_grad"`: max |f'(x) -
+# jax.nn.f'(x)| over x (both via vmap(grad)), `"value_at_0"`, `"grad_at_0"`: f(0) and f'(0),
+# `"grad_max"`: the largest f'(x) over x, `"grad_argmax_x"`: the x where it is reached (first
+# one), `"grad_at_-8"`: f'(-8), `"grad_at_7.9"`: f'(7.9) (the ends of the grid)}`. Figures:
+# `relu.png`, `relu_grad.png`, `sigmoid.png`, `sigmoid_grad.png`, `tanh.png`, `tanh_grad.png`
+# (each as the book: the function, or its gradient, against x).
 
 # %%
-common.compare_with_book("activations", metrics, out)
-metrics = common.finish(out, metrics, figures)
+harness.compare_with_book("activations", metrics, out)
+metrics = harness.finish(out, metrics, figures)

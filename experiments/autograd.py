@@ -14,40 +14,11 @@
 # goes beyond the book: one gradient per example with `jax.vmap`.
 
 # %%
-"""Automatic differentiation with ``jax.grad`` (the book's section on autograd).
-
-As the book, with JAX's function transformations in place of ``requires_grad`` and
-``backward()``: x = arange(4.), y = 2 xᵀx = 28 and ``jax.grad`` gives 4x = [0, 4, 8, 12]; the
-gradient of sum(x) is all ones. For the non-scalar y = x * x the book sums y first (gradient
-2x); ``jax.vjp`` with a ones cotangent is the same vector-Jacobian product. The book's
-``detach`` is ``jax.lax.stop_gradient``: with u = stop_gradient(x * x) and z = u * x the
-gradient of sum(z) is u, not 3x². Gradients go through Python control flow: the book's f(a)
-(double b until its norm reaches 1000, then keep it or scale by 100) is linear in a, so
-f'(a) = f(a) / a, checked at a normal scalar drawn from ``--seed``. Finally, per-example
-gradients, which the book's ``backward`` cannot give: ``jax.vmap(jax.grad(loss))`` over a batch
-of the squared loss ½(xᵢᵀw − yᵢ)² of a linear model, checked against (xᵢᵀw − yᵢ)xᵢ and against
-``jax.grad`` of the mean loss. No training; ``--quick`` does the same as the default run.
-
-Command: ``python experiments/autograd.py [--seed 0 --out results/autograd --quick]``
-
-metrics.json:
-  ``"x"``: [0, 1, 2, 3]; ``"y"``: 2 xᵀx (28); ``"grad"``: its gradient ([0, 4, 8, 12]);
-  ``"grad_equals_4x"``: bool; ``"grad_of_sum"``: gradient of sum(x) ([1, 1, 1, 1]);
-  ``"grad_of_sum_of_squares"``: gradient of sum(x * x) ([0, 2, 4, 6]);
-  ``"vjp_ones"``: ``jax.vjp`` of x * x with a ones cotangent; ``"vjp_equals_2x"``: bool;
-  ``"detach"``: ``{"u": x * x, "grad": gradient of sum(stop_gradient(x * x) * x),
-  "grad_equals_u": bool, "grad_without_stop": gradient of sum(x * x * x) (3x²)}``;
-  ``"control_flow"``: ``{"a", "f_a", "grad", "f_over_a", "grad_equals_f_over_a": bool,
-  "doublings": times the loop doubled b}``;
-  ``"per_example"``: ``{"batch_size", "num_features", "grads_shape",
-  "max_abs_diff_closed_form", "mean_equals_batch_grad": bool}``.
-"""
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness import common
+import harness
 
 BATCH, FEATURES = 8, 3
 
@@ -55,14 +26,14 @@ BATCH, FEATURES = 8, 3
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws the point of the control-flow example and the per-example data. In the notebook,
-# pass flags to `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])`
-# (`["--help"]` lists them); on the command line, `python experiments/autograd.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/autograd.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("autograd")
-args, out = common.start(p)
-key_a, key_w, key_x, key_y = jax.random.split(jax.random.key(args.seed), 4)
+BOOK = dict()
+config, out = harness.start("autograd", BOOK)
+key_a, key_w, key_x, key_y = jax.random.split(jax.random.key(config.seed), 4)
 metrics = {}
 
 # %% [markdown]
@@ -76,14 +47,14 @@ metrics = {}
 # %%
 print("== A simple function")
 x = jnp.arange(4.0)
-common.print_value("x", x)
+harness.print_value("x", x)
 y = 2 * jnp.dot(x, x)
-common.print_value("y = 2 * jnp.dot(x, x)", y)
+harness.print_value("y = 2 * jnp.dot(x, x)", y)
 grad = jax.grad(lambda x: 2 * jnp.dot(x, x))(x)
-common.print_value("jax.grad(lambda x: 2 * jnp.dot(x, x))(x)", grad)
-common.print_value("grad == 4 * x", grad == 4 * x)
+harness.print_value("jax.grad(lambda x: 2 * jnp.dot(x, x))(x)", grad)
+harness.print_value("grad == 4 * x", grad == 4 * x)
 grad_sum = jax.grad(jnp.sum)(x)
-common.print_value("jax.grad(jnp.sum)(x)", grad_sum)
+harness.print_value("jax.grad(jnp.sum)(x)", grad_sum)
 metrics.update(
     x=x,
     y=y,
@@ -104,10 +75,10 @@ metrics.update(
 # %%
 print("\n== Backward for non-scalar variables")
 grad_sq = jax.grad(lambda x: jnp.sum(x * x))(x)
-common.print_value("jax.grad(lambda x: jnp.sum(x * x))(x)", grad_sq)
+harness.print_value("jax.grad(lambda x: jnp.sum(x * x))(x)", grad_sq)
 y, vjp = jax.vjp(lambda x: x * x, x)
 (vjp_ones,) = vjp(jnp.ones_like(y))
-common.print_value("jax.vjp(lambda x: x * x, x)[1](jnp.ones(4))", vjp_ones)
+harness.print_value("jax.vjp(lambda x: x * x, x)[1](jnp.ones(4))", vjp_ones)
 metrics.update(
     grad_of_sum_of_squares=grad_sq,
     vjp_ones=vjp_ones,
@@ -132,9 +103,9 @@ def z_sum(x):
 
 u = x * x
 grad_z = jax.grad(z_sum)(x)
-common.print_value("u = stop_gradient(x * x); jax.grad(sum(u * x)) == u", grad_z == u)
+harness.print_value("u = stop_gradient(x * x); jax.grad(sum(u * x)) == u", grad_z == u)
 grad_full = jax.grad(lambda x: jnp.sum(x * x * x))(x)
-common.print_value("without stop_gradient: jax.grad(sum(x * x * x)) = 3x²", grad_full)
+harness.print_value("without stop_gradient: jax.grad(sum(x * x * x)) = 3x²", grad_full)
 metrics["detach"] = {
     "u": u,
     "grad": grad_z,
@@ -167,11 +138,11 @@ print("\n== Gradients and Python control flow")
 a = jax.random.normal(key_a, ())
 f_a, doublings = control_flow(a)
 d = jax.grad(lambda a: control_flow(a)[0])(a)
-common.print_value("a", a)
-common.print_value("jax.grad(f)(a)", d)
-common.print_value("f(a) / a", f_a / a)
+harness.print_value("a", a)
+harness.print_value("jax.grad(f)(a)", d)
+harness.print_value("f(a) / a", f_a / a)
 close = bool(jnp.allclose(d, f_a / a, rtol=1e-6))
-common.print_value("jax.grad(f)(a) == f(a) / a", close)
+harness.print_value("jax.grad(f)(a) == f(a) / a", close)
 metrics["control_flow"] = {
     "a": a,
     "f_a": f_a,
@@ -219,7 +190,17 @@ print("mean of per-example gradients:", np.asarray(grads.mean(axis=0)))
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/autograd/` (or `--out`): `metrics.json`, `"x"`: [0, 1, 2, 3]; `"y"`: 2
+# xᵀx (28); `"grad"`: its gradient ([0, 4, 8, 12]); `"grad_equals_4x"`: bool; `"grad_of_sum"`:
+# gradient of sum(x) ([1, 1, 1, 1]); `"grad_of_sum_of_squares"`: gradient of sum(x * x) ([0, 2, 4,
+# 6]); `"vjp_ones"`: `jax.vjp` of x * x with a ones cotangent; `"vjp_equals_2x"`: bool;
+# `"detach"`: `{"u": x * x, "grad": gradient of sum(stop_gradient(x * x) * x), "grad_equals_u":
+# bool, "grad_without_stop": gradient of sum(x * x * x) (3x²)}`; `"control_flow"`: `{"a", "f_a",
+# "grad", "f_over_a", "grad_equals_f_over_a": bool, "doublings": times the loop doubled b}`;
+# `"per_example"`: `{"batch_size", "num_features", "grads_shape", "max_abs_diff_closed_form",
+# "mean_equals_batch_grad": bool}`.
 
 # %%
-common.compare_with_book("autograd", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("autograd", metrics, out)
+metrics = harness.finish(out, metrics, {})

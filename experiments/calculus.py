@@ -14,34 +14,6 @@
 # between `jax.grad` and the other two gradients (below 1e-7: float32 rounding).
 
 # %%
-"""Derivatives, tangent lines and gradients (the book's section on calculus).
-
-As the book: the difference quotient of f(x) = 3x² − 4x at x = 1 for h = 0.1, 0.01, …, 1e-5
-tends to f'(1) = 2 (``jaxdl.calculus.numerical_lim``; computed with Python floats, i.e.
-float64, which gives the book's digits: the same table in float32 is printed next to it and is
-off by up to 3e-3 at h = 1e-5). ``jax.grad`` gives f'(1) = 2 exactly; the tangent line at x = 1
-is y = 2x − 3, plotted with f over x in [0, 3) (``calculus.png``, as the book's figure).
-Then gradients of multivariate functions: ``jax.grad`` against the central-difference
-``jaxdl.calculus.numerical_grad`` (in float64, under ``jax.enable_x64(True)`` as a context
-manager) and against the closed forms of the book's rules: ∇ₓ(3x₁² + 5e^{x₂}) = [6x₁, 5e^{x₂}]
-(the book's exercise), ∇ₓ xᵀAx = (A + Aᵀ)x and ∇ₓ ‖x‖² = 2x. No training; ``--quick`` does the
-same as the default run.
-
-Command: ``python experiments/calculus.py [--seed 0 --out results/calculus --quick]``
-
-metrics.json:
-  ``"x"``: 1.0, the point; ``"h"``: the five steps;
-  ``"limits"``: the five difference quotients in float64 (book: 2.30000, 2.03000, 2.00300,
-  2.00030, 2.00003); ``"limits_float32"``: the same computed in float32;
-  ``"derivative"``: ``jax.grad(f)(1.0)`` (2.0);
-  ``"tangent"``: ``{"slope": 2.0, "intercept": -3.0}`` from f(1) and ``jax.grad``;
-  ``"gradients"``: for each of ``"exercise"`` (3x₁² + 5e^{x₂} at x = [1, 2]),
-  ``"quadratic_form"`` (xᵀAx, A [4, 4] and x [4] drawn from ``--seed``) and ``"squared_norm"``
-  (‖x‖² at the same x): ``{"x", "autodiff", "numerical", "closed_form",
-  "max_rel_diff_numerical", "max_rel_diff_closed_form"}`` (relative to max |closed form|).
-Figure: ``calculus.png``: f(x) and its tangent line at x = 1 over x in [0, 3).
-"""
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -49,7 +21,7 @@ import numpy as np
 from jaxdl.calculus import numerical_grad, numerical_lim
 from jaxdl.plotting import plot
 
-from harness import common
+import harness
 
 X0 = 1.0
 NUM_STEPS = 5
@@ -57,13 +29,13 @@ NUM_STEPS = 5
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws the matrix and the point of the gradient checks. In the notebook, pass flags to
-# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
-# them); on the command line, `python experiments/calculus.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/calculus.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("calculus")
-args, out = common.start(p)
+BOOK = dict()
+config, out = harness.start("calculus", BOOK)
 
 # %% [markdown]
 # ## Derivatives and differentiation
@@ -74,7 +46,7 @@ args, out = common.start(p)
 # about 3e-3, because f(1 + h) − f(1) cancels most of the digits of f.
 
 # %%
-common.show_source(numerical_lim)
+harness.show_source(numerical_lim)
 
 
 # %%
@@ -102,7 +74,7 @@ print("the same in float32:", ", ".join(f"{v:.5f}" for v in limits32))
 # and the tangent over x in [0, 3), as the book's, with `plot`, the book's `d2l.plot`.
 
 # %%
-common.show_source(plot)
+harness.show_source(plot)
 
 # %%
 slope = float(jax.grad(f)(X0))
@@ -120,7 +92,7 @@ fig = plot(
     "f(x)",
     legend=["f(x)", f"Tangent line (x={X0:g})"],
 )
-common.show(fig)
+harness.show(fig)
 
 # %% [markdown]
 # ## Partial derivatives and gradients
@@ -133,7 +105,7 @@ common.show(fig)
 # random x for a random A [4, 4].
 
 # %%
-common.show_source(numerical_grad)
+harness.show_source(numerical_grad)
 
 
 # %%
@@ -159,7 +131,7 @@ def compare(fn, x, closed_form) -> dict:
     }
 
 
-key_a, key_x = jax.random.split(jax.random.key(args.seed))
+key_a, key_x = jax.random.split(jax.random.key(config.seed))
 A = np.asarray(jax.random.normal(key_a, (4, 4)), np.float64)
 v = np.asarray(jax.random.normal(key_x, (4,)), np.float64)
 x_ex = np.array([1.0, 2.0])
@@ -186,7 +158,17 @@ metrics = {
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/calculus/` (or `--out`): `metrics.json`, `"x"`: 1.0, the point; `"h"`:
+# the five steps; `"limits"`: the five difference quotients in float64 (book: 2.30000, 2.03000,
+# 2.00300, 2.00030, 2.00003); `"limits_float32"`: the same computed in float32; `"derivative"`:
+# `jax.grad(f)(1.0)` (2.0); `"tangent"`: `{"slope": 2.0, "intercept": -3.0}` from f(1) and
+# `jax.grad`; `"gradients"`: for each of `"exercise"` (3x₁² + 5e^{x₂} at x = [1, 2]),
+# `"quadratic_form"` (xᵀAx, A [4, 4] and x [4] drawn from `--seed`) and `"squared_norm"` (‖x‖² at
+# the same x): `{"x", "autodiff", "numerical", "closed_form", "max_rel_diff_numerical",
+# "max_rel_diff_closed_form"}` (relative to max |closed form|). Figure: `calculus.png`: f(x) and
+# its tangent line at x = 1 over x in [0, 3).
 
 # %%
-common.compare_with_book("calculus", metrics, out)
-metrics = common.finish(out, metrics, {"calculus.png": fig})
+harness.compare_with_book("calculus", metrics, out)
+metrics = harness.finish(out, metrics, {"calculus.png": fig})

@@ -14,46 +14,25 @@
 # difference below 1e-6). Both agree with `jax.lax.conv_general_dilated`.
 
 # %%
-"""Multiple input and output channels (the book's 6.4).
-
-X [2, 3, 3] = [[0..8], [1..9]] and K [2, 2, 2] = [[[0, 1], [2, 3]], [[1, 2], [3, 4]]]:
-``jaxdl.conv.corr2d_multi_in`` (the sum over channels of ``corr2d``). K stacked (K, K + 1,
-K + 2) into [3, 2, 2, 2]: ``jaxdl.conv.corr2d_multi_in_out``. 1 × 1: X [3, 3, 3] and
-K [2, 3, 1, 1] drawn N(0, 1) (``torch.normal``) from ``--seed``;
-``jaxdl.conv.corr2d_multi_in_out_1x1`` (a matrix product) against ``corr2d_multi_in_out``.
-Each multi-output result also against ``jax.lax.conv_general_dilated`` (NCHW/OIHW, full
-float32 precision). No training; ``--quick`` does the same as the default run.
-
-Command: ``python experiments/channels.py [--seed 0 --out results/channels --quick]``
-
-metrics.json:
-  ``"multi_in"``: ``{"X" [2, 3, 3], "K" [2, 2, 2], "Y" [2, 2], "per_channel" [2, 2, 2]
-  (corr2d of each channel), "max_abs_error_vs_book"}``;
-  ``"multi_in_out"``: ``{"K_shape": [3, 2, 2, 2], "Y" [3, 2, 2], "max_abs_error_vs_book",
-  "max_abs_diff_lax"}``;
-  ``"one_by_one"``: ``{"X" [3, 3, 3], "K" [2, 3, 1, 1], "Y_matmul" [2, 3, 3], "Y_corr"
-  [2, 3, 3], "max_abs_diff", "sum_abs_diff" (the book's Σ|Y1 − Y2|), "max_abs_diff_lax"}``.
-"""
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.conv import corr2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
 
-from harness import common
+import harness
 
 # %% [markdown]
 # ## Configuration
 #
-# The book's inputs; the seed draws the 1 × 1 example's X and K. In the notebook, pass flags to
-# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
-# them); on the command line, `python experiments/channels.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/channels.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("channels")
-args, out = common.start(p)
-key_x, key_k = jax.random.split(jax.random.key(args.seed))
+BOOK = dict()
+config, out = harness.start("channels", BOOK)
+key_x, key_k = jax.random.split(jax.random.key(config.seed))
 metrics = {}
 
 
@@ -79,7 +58,7 @@ def lax_conv(X, K):
 # one product over the channel axis).
 
 # %%
-common.show_source(corr2d_multi_in)
+harness.show_source(corr2d_multi_in)
 X = jnp.array(
     [
         [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]],
@@ -88,7 +67,7 @@ X = jnp.array(
 )
 K = jnp.array([[[0.0, 1.0], [2.0, 3.0]], [[1.0, 2.0], [3.0, 4.0]]])
 Y = corr2d_multi_in(X, K)
-common.print_value("corr2d_multi_in(X, K)", Y)
+harness.print_value("corr2d_multi_in(X, K)", Y)
 per_channel = jnp.stack([corr2d(x, k) for x, k in zip(X, K, strict=True)])
 print("the book's sum(corr2d(x, k) for x, k in zip(X, K)):", per_channel.sum(0).tolist())
 BOOK_MULTI_IN = np.array([[56.0, 72.0], [104.0, 120.0]])
@@ -107,11 +86,11 @@ metrics["multi_in"] = {
 # first the result above.
 
 # %%
-common.show_source(corr2d_multi_in_out)
+harness.show_source(corr2d_multi_in_out)
 K3 = jnp.stack([K, K + 1, K + 2])
 print("K.shape:", K3.shape)
 Y3 = corr2d_multi_in_out(X, K3)
-common.print_value("corr2d_multi_in_out(X, K)", Y3)
+harness.print_value("corr2d_multi_in_out(X, K)", Y3)
 BOOK_MULTI_IN_OUT = np.array(
     [
         [[56.0, 72.0], [104.0, 120.0]],
@@ -137,7 +116,7 @@ print("max |ours − lax.conv_general_dilated|:", metrics["multi_in_out"]["max_a
 # float32 rounding.
 
 # %%
-common.show_source(corr2d_multi_in_out_1x1)
+harness.show_source(corr2d_multi_in_out_1x1)
 X1 = jax.random.normal(key_x, (3, 3, 3))
 K1 = jax.random.normal(key_k, (2, 3, 1, 1))
 Y1 = corr2d_multi_in_out_1x1(X1, K1)
@@ -160,7 +139,14 @@ metrics["one_by_one"] = {
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/channels/` (or `--out`): `metrics.json`, `"multi_in"`: `{"X" [2, 3, 3],
+# "K" [2, 2, 2], "Y" [2, 2], "per_channel" [2, 2, 2] (corr2d of each channel),
+# "max_abs_error_vs_book"}`; `"multi_in_out"`: `{"K_shape": [3, 2, 2, 2], "Y" [3, 2, 2],
+# "max_abs_error_vs_book", "max_abs_diff_lax"}`; `"one_by_one"`: `{"X" [3, 3, 3], "K" [2, 3, 1,
+# 1], "Y_matmul" [2, 3, 3], "Y_corr" [2, 3, 3], "max_abs_diff", "sum_abs_diff" (the book's Σ|Y1 −
+# Y2|), "max_abs_diff_lax"}`.
 
 # %%
-common.compare_with_book("channels", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("channels", metrics, out)
+metrics = harness.finish(out, metrics, {})

@@ -17,35 +17,6 @@
 # close to [[1, −1]].
 
 # %%
-"""Convolutions for images: cross-correlation, edge detection, learning a kernel (the book's
-6.2).
-
-``corr2d`` of X = [[0..8]] (3×3) with K = [[0, 1], [2, 3]], by the book's loop
-(``jaxdl.conv.corr2d_loop``) and vectorised (``jaxdl.conv.corr2d``). Edge detection:
-X = ones(6, 8) with X[:, 2:6] = 0, K = [[1, −1]]; Y = corr2d(X, K) and corr2d(X.T, K). The
-book's ``Conv2D`` layer (weight ``torch.rand``, bias 0) as ``jaxdl.conv.conv2d_layer`` on X.
-Learning the kernel: a [1, 2] kernel, no bias, drawn as PyTorch's ``nn.Conv2d(1, 1,
-kernel_size=(1, 2), bias=False)`` draws it (U(±1/√2), fan_in 2) from ``--seed``; loss
-Σ (corr2d(X, K) − Y)²; ``--epochs`` steps of plain gradient descent at ``--lr`` with
-``jax.grad`` (``jaxdl.conv.learn_kernel``). Tiny: ``--quick`` does the same as the default run.
-
-Command: ``python experiments/conv_layer.py [--epochs 10 --lr 0.03 --seed 0 --out
-results/conv_layer --quick]``
-
-metrics.json:
-  ``"corr2d"``: ``{"X" [3, 3], "K" [2, 2], "loop" [2, 2], "vectorised" [2, 2],
-  "loop_equals_vectorised": bool, "max_abs_error_vs_book"}`` (against [[19, 25], [37, 43]]);
-  ``"edge"``: ``{"X" [6, 8], "K" [1, 2], "Y" [6, 7], "Y_transposed" [8, 5],
-  "max_abs_error_vs_book", "transposed_all_zero": bool}`` (Y against 1 in column 1, −1 in
-  column 5, 0 elsewhere);
-  ``"conv2d_layer"``: ``{"kernel_size": [1, 2], "weight" [1, 2], "bias", "output_shape"}``;
-  ``"learn"``: ``{"learning_rate", "num_steps", "initial_kernel" [1, 2], "losses"
-  [num_steps] (each step's loss before its update), "epochs" [2, 4, …] and "epoch_losses"
-  (the book's printout: losses at those epochs), "book_epoch_losses", "kernel" [1, 2] (after
-  the last update), "kernel_error" (max |kernel − [[1, −1]]|), "final_loss"}``.
-Figure ``conv_layer.png``: X, Y, the learned kernel's output, and the loss per epoch.
-"""
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -60,20 +31,20 @@ from jaxdl.conv import (
 )
 from jaxdl.plotting import new_figure
 
-from harness import common
+import harness
 
 # %% [markdown]
 # ## Configuration
 #
-# The book's: 10 epochs (each one gradient step on the one image) at learning rate 3e-2. The seed
-# draws the initial kernel and the `Conv2D` layer's weight (one key each). In the notebook, pass
-# flags to `common.start` in the cell below, e.g. `common.start(p, ["--epochs", "3"])` (`["--help"]`
-# lists them); on the command line, `python experiments/conv_layer.py --help`.
+# The book's settings for learning the edge kernel: 10 steps (`epochs`) of gradient descent at
+# learning rate 0.03. Edit them here to try others: a run whose settings differ from the book's
+# is reported as such. On the command line each is a flag (`python experiments/conv_layer.py
+# --help`).
 
 # %%
-p = common.parser("conv_layer", epochs=10, lr=3e-2)
-args, out = common.start(p)
-key_kernel, key_layer = jax.random.split(jax.random.key(args.seed))
+BOOK = dict(epochs=10, lr=0.03)
+config, out = harness.start("conv_layer", BOOK)
+key_kernel, key_layer = jax.random.split(jax.random.key(config.seed))
 metrics = {}
 
 # %% [markdown]
@@ -84,11 +55,11 @@ metrics = {}
 # time; JAX arrays are immutable, so `Y[i, j] = ...` becomes `Y = Y.at[i, j].set(...)`.
 
 # %%
-common.show_source(corr2d_loop)
+harness.show_source(corr2d_loop)
 X = jnp.arange(9.0).reshape(3, 3)
 K = jnp.array([[0.0, 1.0], [2.0, 3.0]])
 loop = corr2d_loop(X, K)
-common.print_value("corr2d_loop(X, K)", loop)
+harness.print_value("corr2d_loop(X, K)", loop)
 
 # %% [markdown]
 # The loop costs one small array operation per output element. The library's `corr2d` turns
@@ -97,9 +68,9 @@ common.print_value("corr2d_loop(X, K)", loop)
 # weighted by the kernel's entries. It also takes the padding and stride of the next section.
 
 # %%
-common.show_source(corr2d)
+harness.show_source(corr2d)
 vectorised = corr2d(X, K)
-common.print_value("corr2d(X, K)", vectorised)
+harness.print_value("corr2d(X, K)", vectorised)
 BOOK_CORR2D = np.array([[19.0, 25.0], [37.0, 43.0]])
 metrics["corr2d"] = {
     "X": X,
@@ -122,10 +93,10 @@ metrics["corr2d"] = {
 X_edge = jnp.ones((6, 8)).at[:, 2:6].set(0.0)
 K_edge = jnp.array([[1.0, -1.0]])
 Y_edge = corr2d(X_edge, K_edge)
-common.print_value("X", X_edge)
-common.print_value("Y = corr2d(X, K)", Y_edge)
+harness.print_value("X", X_edge)
+harness.print_value("Y = corr2d(X, K)", Y_edge)
 Y_transposed = corr2d(X_edge.T, K_edge)
-common.print_value("corr2d(X.T, K)", Y_transposed)
+harness.print_value("corr2d(X.T, K)", Y_transposed)
 BOOK_EDGE = np.zeros((6, 7))
 BOOK_EDGE[:, 1], BOOK_EDGE[:, 5] = 1.0, -1.0
 metrics["edge"] = {
@@ -149,7 +120,7 @@ metrics["edge"] = {
 layer = conv2d_layer((1, 2))
 layer_params, layer_state = layer.init(key_layer, X_edge[None])
 layer_output, _ = layer.apply(layer_params, layer_state, X_edge[None], train=False)
-common.print_value("conv2d_layer((1, 2)): weight", layer_params["weight"])
+harness.print_value("conv2d_layer((1, 2)): weight", layer_params["weight"])
 print("its output on X [1, 6, 8]:", layer_output.shape)
 metrics["conv2d_layer"] = {
     "kernel_size": [1, 2],
@@ -169,23 +140,25 @@ metrics["conv2d_layer"] = {
 # once here.
 
 # %%
-common.show_source(squared_error_sum, learn_kernel)
+harness.show_source(squared_error_sum, learn_kernel)
 initial_kernel = pytorch_conv_kernel(key_kernel, (1, 2))
-common.print_value("initial kernel (as nn.Conv2d's, from --seed)", initial_kernel)
+harness.print_value("initial kernel (as nn.Conv2d's, from --seed)", initial_kernel)
 train = jax.jit(learn_kernel, static_argnames="num_steps")
-kernel, losses = train(X_edge, Y_edge, initial_kernel, learning_rate=args.lr, num_steps=args.epochs)
+kernel, losses = train(
+    X_edge, Y_edge, initial_kernel, learning_rate=config.lr, num_steps=config.epochs
+)
 BOOK_EPOCH_LOSSES = {2: 6.422, 4: 1.225, 6: 0.266, 8: 0.070, 10: 0.022}
-epochs = list(range(2, args.epochs + 1, 2))
+epochs = list(range(2, config.epochs + 1, 2))
 for epoch in epochs:
     book = BOOK_EPOCH_LOSSES.get(epoch)
     print(
         f"epoch {epoch}, loss {float(losses[epoch - 1]):.3f}"
         + ("" if book is None else f"  (book: {book:.3f})")
     )
-common.print_value("learned kernel", kernel)
+harness.print_value("learned kernel", kernel)
 metrics["learn"] = {
-    "learning_rate": args.lr,
-    "num_steps": args.epochs,
+    "learning_rate": config.lr,
+    "num_steps": config.epochs,
     "initial_kernel": initial_kernel,
     "losses": losses,
     "epochs": epochs,
@@ -222,19 +195,31 @@ fig, axes = new_figure((13.0, 2.8), 1, 4)
 matrix(axes[0], X_edge, "X")
 matrix(axes[1], Y_edge, "Y = corr2d(X, [[1, −1]])")
 matrix(axes[2], corr2d(X_edge, kernel), "corr2d(X, learned kernel)")
-steps = np.arange(1, args.epochs + 1)
-axes[3].semilogy(steps, np.asarray(losses), "o-", ms=3, label=f"jaxdl (seed {args.seed})")
-book_epochs = [e for e in BOOK_EPOCH_LOSSES if e <= args.epochs]
+steps = np.arange(1, config.epochs + 1)
+axes[3].semilogy(steps, np.asarray(losses), "o-", ms=3, label=f"jaxdl (seed {config.seed})")
+book_epochs = [e for e in BOOK_EPOCH_LOSSES if e <= config.epochs]
 axes[3].semilogy(book_epochs, [BOOK_EPOCH_LOSSES[e] for e in book_epochs], "rs", ms=4, label="book")
 axes[3].set_xlabel("epoch")
 axes[3].set_ylabel("loss Σ(Ŷ − Y)²")
 axes[3].legend()
 fig.tight_layout()
-common.show(fig)
+harness.show(fig)
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/conv_layer/` (or `--out`): `metrics.json`, `"corr2d"`: `{"X" [3, 3], "K"
+# [2, 2], "loop" [2, 2], "vectorised" [2, 2], "loop_equals_vectorised": bool,
+# "max_abs_error_vs_book"}` (against [[19, 25], [37, 43]]); `"edge"`: `{"X" [6, 8], "K" [1, 2],
+# "Y" [6, 7], "Y_transposed" [8, 5], "max_abs_error_vs_book", "transposed_all_zero": bool}` (Y
+# against 1 in column 1, −1 in column 5, 0 elsewhere); `"conv2d_layer"`: `{"kernel_size": [1, 2],
+# "weight" [1, 2], "bias", "output_shape"}`; `"learn"`: `{"learning_rate", "num_steps",
+# "initial_kernel" [1, 2], "losses" [num_steps] (each step's loss before its update), "epochs" [2,
+# 4, …] and "epoch_losses" (the book's printout: losses at those epochs), "book_epoch_losses",
+# "kernel" [1, 2] (after the last update), "kernel_error" (max |kernel − [[1, −1]]|),
+# "final_loss"}`. Figure `conv_layer.png`: X, Y, the learned kernel's output, and the loss per
+# epoch.
 
 # %%
-common.compare_with_book("conv_layer", metrics, out)
-metrics = common.finish(out, metrics, {"conv_layer.png": fig})
+harness.compare_with_book("conv_layer", metrics, out)
+metrics = harness.finish(out, metrics, {"conv_layer.png": fig})

@@ -16,51 +16,25 @@
 # reads `.data`, which would cut the gradient off).
 
 # %%
-"""Custom layers, the JAX way (the book's section 5.4).
-
-``CenteredLayer`` (X − X.mean()) as a pure function and as a parameterless ``nn.Module``: on
-[1, 2, 3, 4, 5], then in ``nn.Sequential([nn.Dense(128), CenteredLayer()])`` on X [4, 8]
-uniform in [0, 1) from ``--seed``, whose output's mean is 0 up to rounding. ``MyLinear
-(in_units, units)``: relu(X W + b) with W [in_units, units] and b [units] drawn N(0, 1) (the
-book's ``torch.randn``), as pure functions (``my_linear_init``, ``my_linear_apply``) and as
-an ``nn.Module`` with ``self.param``. ``MyLinear(5, 3)`` on X [2, 5]; ``nn.Sequential
-([MyLinear(64, 8), MyLinear(8, 1)])`` on X [2, 64], and the pure functions composed the same
-way; with the module's parameters, the pure functions give the same outputs. ``jax.grad`` of
-the sum of the outputs with respect to the parameters. No training; ``--quick`` does the same
-as the default run.
-
-Command: ``python experiments/custom_layer.py [--seed 0 --out results/custom_layer --quick]``
-
-metrics.json:
-  ``"centered"``: ``{"input": [1, 2, 3, 4, 5], "output", "pure_output"}``;
-  ``"centered_net"``: ``{"output_shape": [4, 128], "mean", "mean_abs", "num_params": 1152}``;
-  ``"my_linear"``: ``{"weight_shape": [5, 3], "bias_shape": [3], "num_params": 18, "weight",
-  "bias", "x" [2, 5], "output" [2, 3], "pure_equals_flax": bool, "grad": {"weight", "bias"}
-  (of the sum of the outputs)}``;
-  ``"my_linear_net"``: ``{"output_shape": [2, 1], "num_params": 529, "table", "params", "x"
-  [2, 64], "output", "pure_output_shape", "pure_equals_flax": bool, "grad_finite": bool,
-  "grad_table"}``.
-"""
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jaxdl.params import num_params, param_table
 
-from harness import common
+import harness
 
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws the inputs and the parameters (one key per use). In the notebook, pass flags to
-# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
-# them); on the command line, `python experiments/custom_layer.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/custom_layer.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("custom_layer")
-args, out = common.start(p)
-keys = jax.random.split(jax.random.key(args.seed), 8)
+BOOK = dict()
+config, out = harness.start("custom_layer", BOOK)
+keys = jax.random.split(jax.random.key(config.seed), 8)
 key_x8, key_layer, key_dense, key_x5, key_linear, key_x64, key_net, key_pure = keys
 metrics = {}
 
@@ -87,8 +61,8 @@ class CenteredLayer(nn.Module):
 x5 = jnp.array([1.0, 2.0, 3.0, 4.0, 5.0])
 layer = CenteredLayer()
 layer_output = layer.apply({}, x5)
-common.print_value("CenteredLayer().apply({}, [1, 2, 3, 4, 5])", layer_output)
-common.print_value("centered([1, 2, 3, 4, 5])", centered(x5))
+harness.print_value("CenteredLayer().apply({}, [1, 2, 3, 4, 5])", layer_output)
+harness.print_value("centered([1, 2, 3, 4, 5])", centered(x5))
 print("CenteredLayer().init(key, x):", layer.init(key_layer, x5))
 metrics["centered"] = {"input": x5, "output": layer_output, "pure_output": centered(x5)}
 
@@ -101,7 +75,7 @@ X8 = jax.random.uniform(key_x8, (4, 8))
 net = nn.Sequential([nn.Dense(128), CenteredLayer()])
 net_params = net.init(key_dense, X8)["params"]
 Y = net.apply({"params": net_params}, X8)
-common.print_value("Y.mean()", Y.mean())
+harness.print_value("Y.mean()", Y.mean())
 metrics["centered_net"] = {
     "output_shape": list(Y.shape),
     "mean": Y.mean(),
@@ -151,14 +125,14 @@ class MyLinear(nn.Module):
 X5 = jax.random.uniform(key_x5, (2, 5))
 linear = MyLinear(5, 3)
 linear_params = linear.init(key_linear, X5)["params"]
-common.print_value("MyLinear(5, 3): params['weight']", linear_params["weight"])
+harness.print_value("MyLinear(5, 3): params['weight']", linear_params["weight"])
 print("its parameters:", *param_table(linear_params))
 linear_output = linear.apply({"params": linear_params}, X5)
-common.print_value("MyLinear(5, 3) on X [2, 5]", linear_output)
+harness.print_value("MyLinear(5, 3) on X [2, 5]", linear_output)
 linear_same = bool(jnp.allclose(my_linear_apply(linear_params, X5), linear_output))
 print("my_linear_apply with the same parameters gives the same:", linear_same)
 linear_grad = jax.grad(lambda p: linear.apply({"params": p}, X5).sum())(linear_params)
-common.print_value("jax.grad of the sum of its outputs", linear_grad)
+harness.print_value("jax.grad of the sum of its outputs", linear_grad)
 metrics["my_linear"] = {
     "weight_shape": list(linear_params["weight"].shape),
     "bias_shape": list(linear_params["bias"].shape),
@@ -185,7 +159,7 @@ X64 = jax.random.uniform(key_x64, (2, 64))
 net2 = nn.Sequential([MyLinear(64, 8), MyLinear(8, 1)])
 net2_params = net2.init(key_net, X64)["params"]
 net2_output = net2.apply({"params": net2_params}, X64)
-common.print_value("Sequential([MyLinear(64, 8), MyLinear(8, 1)]) on X [2, 64]", net2_output)
+harness.print_value("Sequential([MyLinear(64, 8), MyLinear(8, 1)]) on X [2, 64]", net2_output)
 for path, shape in param_table(net2_params):
     print(f"  {path}: {shape}")
 
@@ -221,7 +195,15 @@ metrics["my_linear_net"] = {
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/custom_layer/` (or `--out`): `metrics.json`, `"centered"`: `{"input":
+# [1, 2, 3, 4, 5], "output", "pure_output"}`; `"centered_net"`: `{"output_shape": [4, 128],
+# "mean", "mean_abs", "num_params": 1152}`; `"my_linear"`: `{"weight_shape": [5, 3], "bias_shape":
+# [3], "num_params": 18, "weight", "bias", "x" [2, 5], "output" [2, 3], "pure_equals_flax": bool,
+# "grad": {"weight", "bias"} (of the sum of the outputs)}`; `"my_linear_net"`: `{"output_shape":
+# [2, 1], "num_params": 529, "table", "params", "x" [2, 64], "output", "pure_output_shape",
+# "pure_equals_flax": bool, "grad_finite": bool, "grad_table"}`.
 
 # %%
-common.compare_with_book("custom_layer", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("custom_layer", metrics, out)
+metrics = harness.finish(out, metrics, {})

@@ -15,32 +15,6 @@
 # 30; the same for a model written as pure functions (`jaxdl.model.stateless`).
 
 # %%
-"""Deferred (lazy) initialization, the JAX way (the book's section 5.3).
-
-``net = nn.Sequential([nn.Dense(256), nn.relu, nn.Dense(10)])``: the module is a description;
-reading its variables before ``init`` raises (the message is printed; the book's
-``<UninitializedParameter>``). ``jax.eval_shape(net.init, key, x)`` gives the parameter shapes
-(``jax.ShapeDtypeStruct``) without computing them, the same as ``net.init``'s. Inputs X [2, 20]
-and X [2, 30], uniform in [0, 1) from ``--seed``: the first kernel is [20, 256] or [30, 256]
-(PyTorch's weight: [256, 20]), the second [256, 10] either way. Applying the parameters made
-for 20 features to the 30-feature input fails with flax's ``ScopeParamShapeError`` (caught,
-printed). Then a pure-function MLP 20-256-10 whose ``init(key, x)`` reads the input width
-from x, made a Model by ``jaxdl.model.stateless``: the same shapes, and a ``TypeError`` from
-the matrix product for the wrong width. No training; ``--quick`` does the same as the default
-run.
-
-Command: ``python experiments/deferred_init.py [--seed 0 --out results/deferred_init --quick]``
-
-metrics.json:
-  ``"declared"``: the first layer's declared fields (``{"features": 256}``);
-  ``"before_init_error"``: the message of reading ``net.variables`` before ``init``;
-  ``"abstract_table_20"``: ``param_table`` of ``jax.eval_shape(net.init, key, X20)``;
-  ``"abstract_equals_init"``: bool;
-  ``"flax"`` and ``"pure"``: ``{"table_20", "table_30": [[key path, shape], ...],
-  "num_params_20": 7946, "num_params_30": 10506, "output_shape_20", "output_shape_30":
-  [2, 10], "wrong_width_error": {"type", "message"}}``.
-"""
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -49,19 +23,19 @@ from flax.errors import ScopeParamShapeError
 from jaxdl.model import stateless
 from jaxdl.params import num_params, param_table
 
-from harness import common
+import harness
 
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws the two inputs and the parameters (one key per use). In the notebook, pass flags to
-# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
-# them); on the command line, `python experiments/deferred_init.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/deferred_init.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("deferred_init")
-args, out = common.start(p)
-key_x20, key_x30, key_flax, key_pure = jax.random.split(jax.random.key(args.seed), 4)
+BOOK = dict()
+config, out = harness.start("deferred_init", BOOK)
+key_x20, key_x30, key_flax, key_pure = jax.random.split(jax.random.key(config.seed), 4)
 X20 = jax.random.uniform(key_x20, (2, 20))
 X30 = jax.random.uniform(key_x30, (2, 30))
 metrics = {}
@@ -177,7 +151,14 @@ metrics["pure"] = {**pure, "wrong_width_error": pure_wrong}
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/deferred_init/` (or `--out`): `metrics.json`, `"declared"`: the first
+# layer's declared fields (`{"features": 256}`); `"before_init_error"`: the message of reading
+# `net.variables` before `init`; `"abstract_table_20"`: `param_table` of `jax.eval_shape(net.init,
+# key, X20)`; `"abstract_equals_init"`: bool; `"flax"` and `"pure"`: `{"table_20", "table_30":
+# [[key path, shape], ...], "num_params_20": 7946, "num_params_30": 10506, "output_shape_20",
+# "output_shape_30": [2, 10], "wrong_width_error": {"type", "message"}}`.
 
 # %%
-common.compare_with_book("deferred_init", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("deferred_init", metrics, out)
+metrics = harness.finish(out, metrics, {})

@@ -19,54 +19,6 @@
 # curves, where the scale alone changes how fast the loss falls and where it ends.
 
 # %%
-"""Numerical stability and initialization (the book's section 4.8).
-
-- sigmoid: ``jaxdl.activations.sigmoid`` and its derivative ``jax.vmap(jax.grad(sigmoid))`` on
-  the book's grid ``arange(-8, 8, 0.1)``, and the derivative at 0 and at exactly ±8.
-- matrix product: as the book, one 4×4 matrix of N(0, 1) entries multiplied by 100 more, in
-  float32 (``lax.scan``); the Frobenius norm after each multiplication, computed in float64 on
-  the host (the float32 sum of squares overflows once entries pass ~1.8e19).
-- Xavier: ``jaxdl.initializers.xavier_normal`` and ``xavier_uniform`` for the MLP's first layer
-  [784, 256], their mean, variance and largest |w| next to ``jax.nn.initializers
-  .glorot_normal()`` (a truncated normal of the same variance) and ``glorot_uniform()``.
-- training: the book's MLP (784-256-10, ReLU, ``jaxdl.models.mlp.mlp``, cross-entropy, SGD,
-  batch 256, learning rate 0.1) on Fashion-MNIST from W ~ N(0, σ²) for each σ of
-  ``--init-stds`` and from Xavier normal (per-layer σ = √(2 / (n_in + n_out))), all trained at
-  once: ``jax.jit(jax.vmap(...))`` over ``jaxdl.engine.train`` with the per-layer scales as
-  data, every model from the same key (same unit-normal draws, same minibatch order). A model
-  whose loss becomes NaN or inf is recorded as diverged (with the message of
-  ``jaxdl.engine.divergence.divergence_error``); the others are plotted and reported. Default 10
-  epochs (the book's MLP); ``--quick`` trains 3 epochs on 2000 images, tested on 500.
-
-Command: ``python experiments/initialization.py [--init-stds 0.001 0.01 0.1 1 --epochs 10
---lr 0.1 --batch-size 256 --data-dir DIR --seed 0 --out results/initialization --quick]``
-
-metrics.json:
-  ``"sigmoid"``: ``{"x": {"start", "stop", "step", "num_points"}, "grad_max", "grad_argmax_x",
-  "grad_at_0", "grad_at_-8", "grad_at_8"}``;
-  ``"matrix_product"``: ``{"size": 4, "num_multiplications": 100, "first_matrix": [4][4],
-  "product": [4][4] (after 100 multiplications, float32), "frobenius_norms": [101] (‖M‖_F of the
-  first matrix, then after each multiplication), "initial_norm", "final_norm",
-  "log10_growth_per_multiplication": log10(final / initial) / 100, "float32_norm_finite": whether
-  ``jaxdl.linalg.frobenius_norm`` of the product is finite in float32}``;
-  ``"xavier"``: ``{"shape": [784, 256], "variance": 2 / (n_in + n_out), "bound": √(6 / (n_in +
-  n_out)), "draws": {"xavier_normal"|"glorot_normal"|"xavier_uniform"|"glorot_uniform": {"mean",
-  "variance", "variance_ratio": variance / (2 / (n_in + n_out)), "max_abs"}},
-  "uniform_max_abs_diff": max |xavier_uniform - glorot_uniform| drawn with the same key}``;
-  ``"training"``: ``{"epochs", "lr", "batch_size", "models": {"0.001"|...|"xavier": {"init_std":
-  [σ of layer 1, σ of layer 2], "diverged": None or the message of
-  ``jaxdl.engine.divergence.divergence_error``, "train_loss",
-  "test_acc": after the last epoch (None when diverged), "history": {"train_loss",
-  "train_acc", "test_loss", "test_acc": per epoch, None where not finite}}}}``;
-  ``"runs": {"sweep": the identity (``jaxdl.engine.record.Run``) of the vmapped run}`` (the model's
-  ``init_std`` is recorded as None there: it is traced; the scales are under ``"training"``).
-Figures: ``sigmoid.png`` (sigmoid and its derivative), ``matrix_product.png`` (‖M‖_F against
-the number of multiplications, log scale), ``xavier.png`` (histograms of the four draws, in
-units of σ), ``training.png`` (train loss, log scale, and test accuracy against epoch, one line
-per initial scale).
-"""
-
-import dataclasses
 import math
 
 import jax
@@ -77,7 +29,7 @@ from jaxdl.activations import sigmoid
 from jaxdl.engine import train
 from jaxdl.engine.divergence import divergence_error, divergences, learning_rates
 from jaxdl.engine.progress import ProgressBoard
-from jaxdl.engine.record import fingerprint
+from jaxdl.errors import InputError
 from jaxdl.initializers import xavier_normal, xavier_std, xavier_uniform
 from jaxdl.linalg import frobenius_norm
 from jaxdl.losses import cross_entropy
@@ -86,7 +38,9 @@ from jaxdl.models.mlp import scratch_mlp
 from jaxdl.optim import sgd
 from jaxdl.plotting import new_figure, plot
 
-from harness import classifiers, common
+import harness
+from harness import Setting, classifiers
+from harness.config import positive_float
 
 START, STOP, STEP = -8.0, 8.0, 0.1
 SIZE, MULTIPLICATIONS = 4, 100
@@ -96,25 +50,31 @@ XAVIER_SHAPE = (784, 256)
 # %% [markdown]
 # ## Configuration
 #
-# The book's MLP settings. In the notebook, pass flags to `common.start` in the cell below, e.g.
-# `common.start(p, ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python
-# experiments/initialization.py --help`.
+# The book's MLP settings, and the initial scales σ to compare (Xavier is always added). Edit
+# them here to try others: a run whose settings differ from the book's is reported as such,
+# not held to its figures. On the command line each is a flag (`python
+# experiments/initialization.py --help`); `--quick` trains 3 epochs on the first 2000 training
+# images, tested on 500.
 
 # %%
-p = common.parser("initialization", epochs=10, lr=0.1, batch_size=256, data_dir=True)
-p.add_argument(
-    "--init-stds",
-    type=common.positive_float,
-    nargs="+",
-    default=[1e-3, 1e-2, 1e-1, 1.0],
-    metavar="SIGMA",
-    help="standard deviations σ of the initial weights, W ~ N(0, σ²); Xavier is always added",
+BOOK = dict(epochs=10, lr=0.1, batch_size=256, init_stds=[1e-3, 1e-2, 1e-1, 1.0])
+QUICK = dict(epochs=3, train_size=2000, test_size=500)
+config, out = harness.start(
+    "initialization",
+    BOOK,
+    quick=QUICK,
+    settings={
+        "init_stds": Setting(
+            positive_float, "standard deviations σ of the initial weights, W ~ N(0, σ²)"
+        )
+    },
+    data_dir="folder of the Fashion-MNIST IDX files",
 )
-args, out = common.start(p)
-if len(set(args.init_stds)) != len(args.init_stds):
-    p.error(f"--init-stds: expected distinct values, got {args.init_stds}")
-epochs = min(args.epochs, 3) if args.quick else args.epochs
-key_matrices, key_xavier, key_train = jax.random.split(jax.random.key(args.seed), 3)
+if len(set(config.init_stds)) != len(config.init_stds):
+    raise InputError(f"init_stds: expected distinct values, got {config.init_stds}")
+key_matrices, key_xavier, key_train = jax.random.split(jax.random.key(config.seed), 3)
+metrics, figures = {}, {}
+epochs = config.epochs
 metrics, figures = {}, {}
 
 # %% [markdown]
@@ -127,7 +87,7 @@ metrics, figures = {}, {}
 # derivatives alone, by a factor of at least four per layer.
 
 # %%
-common.show_source(sigmoid)
+harness.show_source(sigmoid)
 x = jnp.arange(START, STOP, STEP)
 y, dy = sigmoid(x), jax.vmap(jax.grad(sigmoid))(x)
 i = int(jnp.argmax(dy))
@@ -145,7 +105,7 @@ print(
     f"{d['grad_at_0']:.6f}; at -8: {d['grad_at_-8']:.3e}; at 8: {d['grad_at_8']:.3e}"
 )
 figures["sigmoid.png"] = plot(x, [y, dy], "x", legend=["sigmoid", "gradient"], figsize=(4.5, 2.5))
-common.show(figures["sigmoid.png"])
+harness.show(figures["sigmoid.png"])
 
 # %% [markdown]
 # ## Exploding gradients: a product of random matrices
@@ -179,7 +139,7 @@ norms = np.linalg.norm(matrices, axis=(1, 2))
 with np.printoptions(precision=4, linewidth=100):
     print("a single matrix\n", np.asarray(first))
     print(f"after multiplying {MULTIPLICATIONS} matrices\n", np.asarray(product))
-common.show_source(frobenius_norm)
+harness.show_source(frobenius_norm)
 float32_norm = float(frobenius_norm(product))
 print(f"Frobenius norm: {norms[0]:.3g} -> {norms[-1]:.3g} (float64); in float32: {float32_norm}")
 metrics["matrix_product"] = {
@@ -201,7 +161,7 @@ figures["matrix_product.png"] = plot(
     yscale="log",
     figsize=(4.5, 2.5),
 )
-common.show(figures["matrix_product.png"])
+harness.show(figures["matrix_product.png"])
 
 # %% [markdown]
 # ## Xavier initialization
@@ -217,7 +177,7 @@ common.show(figures["matrix_product.png"])
 # same key gives the same numbers (up to the float32 rounding of a).
 
 # %%
-common.show_source(xavier_std, xavier_normal, xavier_uniform)
+harness.show_source(xavier_std, xavier_normal, xavier_uniform)
 variance, bound = 2.0 / sum(XAVIER_SHAPE), math.sqrt(6.0 / sum(XAVIER_SHAPE))
 sigma = xavier_std(XAVIER_SHAPE)  # √variance
 draws = {
@@ -258,7 +218,7 @@ ax.set_xlabel("w / σ")
 ax.set_ylabel("density")
 ax.legend(fontsize="small")
 figures["xavier.png"] = fig
-common.show(fig)
+harness.show(fig)
 
 # %% [markdown]
 # ## What the initial scale does to training
@@ -271,11 +231,11 @@ common.show(fig)
 # scaled, and the same minibatch order, so the scale is the only difference.
 
 # %%
-common.show_source(scratch_mlp)
-data = classifiers.fashion_mnist_on_device(args.data_dir, quick=args.quick)
-names = [f"{s:g}" for s in args.init_stds] + ["xavier"]
+harness.show_source(scratch_mlp)
+data = classifiers.fashion_mnist(config)
+names = [f"{s:g}" for s in config.init_stds] + ["xavier"]
 xavier_stds = [xavier_std(shape) for shape in ((784, *HIDDEN), (*HIDDEN, 10))]
-stds = np.array([[s, s] for s in args.init_stds] + [xavier_stds], np.float32)
+stds = np.array([[s, s] for s in config.init_stds] + [xavier_stds], np.float32)
 
 
 def train_scale(layer_stds, train_set, test_set):
@@ -283,13 +243,15 @@ def train_scale(layer_stds, train_set, test_set):
     return train(
         scratch_mlp(HIDDEN, init_std=layer_stds),
         cross_entropy,
-        sgd(args.lr),
+        sgd(config.lr),
         train_set,
         epochs=epochs,
-        batch_size=args.batch_size,
+        batch_size=config.batch_size,
         key=key_train,
         eval_data={"test": test_set},
         metrics={"acc": correct},
+        config=config.flags,
+        data_digest=data.digest,
         on_epoch=board,
     )
 
@@ -329,10 +291,6 @@ board = ProgressBoard(epochs, models=names, draw=training_figure)
 # be compiled into the program as constants (188 MB of images).
 sweep = jax.jit(jax.vmap(train_scale, in_axes=(0, None, None)))
 result = jax.block_until_ready(sweep(stds, data.train, data.test))
-# Traced, the data have no digest in the run's identity: take it on the host.
-run = dataclasses.replace(
-    result.run, data=fingerprint(data.train), eval_data={"test": fingerprint(data.test)}
-)
 print(f"trained {len(names)} models at once for {epochs} epochs")
 
 # %% [markdown]
@@ -383,11 +341,11 @@ for i, name in enumerate(names):
         )
 metrics["training"] = {
     "epochs": epochs,
-    "lr": args.lr,
-    "batch_size": args.batch_size,
+    "lr": config.lr,
+    "batch_size": config.batch_size,
     "models": models,
 }
-metrics["runs"] = {"sweep": run.to_dict()}
+metrics["runs"] = {"sweep": result.run.to_dict()}
 
 shown = [n for n in names if models[n]["diverged"] is None]
 if shown:
@@ -400,7 +358,13 @@ if shown:
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/initialization/` (or `--out`): `metrics.json`, with the sigmoid's
+# derivative (`sigmoid`), the product of 100 random matrices (`matrix_product`), the variance of
+# Xavier draws (`xavier`) and the sweep over initial scales (`training`: per model its history,
+# or the epoch it diverged, and `runs`, the sweep's record); and the figures `sigmoid.png`,
+# `matrix_product.png`, `xavier.png` and `training.png`.
 
 # %%
-common.compare_with_book("initialization", metrics, out)
-metrics = common.finish(out, metrics, figures)
+harness.compare_with_book("initialization", metrics, out)
+metrics = harness.finish(out, metrics, figures)

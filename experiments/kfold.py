@@ -14,28 +14,6 @@
 # and lowest near degree 3, the true degree; the chosen degree; and its test loss.
 
 # %%
-"""Choosing the polynomial degree by k-fold cross-validation (the book's k-fold procedure).
-
-Data: the training half (100 examples) of the book's polynomial problem of 4.4
-(``jaxdl.data.synthetic.polynomial_data``, as ``polynomial_regression.py``). Candidates:
-models on the first k features (degree k - 1) for k = 1..20, each scored by 5-fold
-cross-validation (``jaxdl.selection.cross_validate``: the 5 fold models train at once under
-``jax.vmap``), 400 epochs of SGD (learning rate 0.01, batch 10, loss (ŷ - y)²). The chosen
-model has the lowest mean validation loss; it is then trained on all 100 examples and scored
-on the 100 test examples.
-
-Command: ``python experiments/kfold.py [--folds 5 --epochs 400 --lr 0.01 --batch-size 10
---seed 0 --out results/kfold --quick]``
-
-metrics.json: ``{"candidates": [number of features per candidate], "degree": [...],
-"mean_val_loss": [...], "std_val_loss": [...] (over folds), "mean_train_loss": [...],
-"chosen": number of features of the chosen candidate, "chosen_degree",
-"chosen_test_loss": its loss on the test set, "folds", "runs": {"chosen": the final run's
-identity (``jaxdl.engine.record.Run``)}}``.
-Figure: ``kfold.png`` (mean validation and training loss ± one standard deviation over folds
-against degree, log scale).
-"""
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -43,28 +21,41 @@ import optax
 
 from jaxdl.data.synthetic import polynomial_data
 from jaxdl.engine import fit
+from jaxdl.errors import InputError
 from jaxdl.optim import sgd
 from jaxdl.plotting import new_figure, set_axes
 from jaxdl.selection import cross_validate, k_fold_splits, masked_linear
 
-from harness import common
+import harness
+from harness import Setting
+from harness.config import positive_int
 
 MAX_DEGREE = 20  # features x^0/0! .. x^19/19!, polynomial_data's default
 
 # %% [markdown]
 # ## Configuration
 #
-# The book's k = 5 and the polynomial experiment's training settings. In the notebook, pass flags to
-# `common.start` in the cell below, e.g. `common.start(p, ["--epochs", "3"])` (`["--help"]` lists
-# them); on the command line, `python experiments/kfold.py --help`.
+# The book's k = 5, the polynomial experiment's training settings, and the candidate models
+# (the number of polynomial features each uses). Edit them here to try others. On the command
+# line each is a flag (`python experiments/kfold.py --help`); `--quick` trains 30 epochs of
+# three candidates.
 
 # %%
-p = common.parser("kfold", epochs=400, lr=0.01, batch_size=10)
-p.add_argument("--folds", type=int, default=5, help="number of folds k")
-args, out = common.start(p)
-candidates = list(range(1, MAX_DEGREE + 1))
-if args.quick:
-    args.epochs, candidates = min(args.epochs, 30), [2, 4, 8]
+BOOK = dict(
+    epochs=400,
+    lr=0.01,
+    batch_size=10,
+    folds=5,
+    candidates=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
+)
+QUICK = dict(epochs=30, candidates=[2, 4, 8])
+config, out = harness.start(
+    "kfold",
+    BOOK,
+    quick=QUICK,
+    settings={"candidates": Setting(positive_int, "numbers of features of the candidates")},
+)
+candidates = config.candidates
 
 # %% [markdown]
 # ## The data and the candidates
@@ -74,11 +65,11 @@ if args.quick:
 # other features' weights are masked out), so every candidate has one shape.
 
 # %%
-key_data, key_cv, key_final = jax.random.split(jax.random.key(args.seed), 3)
+key_data, key_cv, key_final = jax.random.split(jax.random.key(config.seed), 3)
 (x_train, y_train), (x_test, y_test) = polynomial_data(key_data)
-if not 2 <= args.folds <= len(x_train):
-    p.error(f"argument --folds: expected an integer in [2, {len(x_train)}], got {args.folds}")
-common.show_source(masked_linear)
+if not 2 <= config.folds <= len(x_train):
+    raise InputError(f"folds: expected an integer in [2, {len(x_train)}], got {config.folds}")
+harness.show_source(masked_linear)
 
 
 # %%
@@ -96,24 +87,24 @@ def model(k):
 # model's final loss on its own training rows and on its validation fold.
 
 # %%
-common.show_source(k_fold_splits)
+harness.show_source(k_fold_splits)
 
 # %%
 cv = cross_validate(
     model,
     optax.squared_error,
-    sgd(args.lr),
+    sgd(config.lr),
     (x_train, y_train),
-    k=args.folds,
-    epochs=args.epochs,
-    batch_size=args.batch_size,
+    k=config.folds,
+    epochs=config.epochs,
+    batch_size=config.batch_size,
     key=key_cv,
     candidates=np.array(candidates),
 )
 val, train = cv.val_loss, cv.train_loss  # [candidates, folds]
 for k, v, t in zip(candidates, val, train, strict=True):
     print(
-        f"{k:2d} features (degree {k - 1:2d}): {args.folds}-fold validation loss "
+        f"{k:2d} features (degree {k - 1:2d}): {config.folds}-fold validation loss "
         f"{v.mean():.4f} ± {v.std():.4f}, train loss {t.mean():.4f}"
     )
 
@@ -128,12 +119,13 @@ chosen = candidates[int(np.argmin(val.mean(axis=1)))]
 final = fit(
     model(chosen),
     optax.squared_error,
-    sgd(args.lr),
+    sgd(config.lr),
     (x_train, y_train),
-    epochs=args.epochs,
-    batch_size=args.batch_size,
+    epochs=config.epochs,
+    batch_size=config.batch_size,
     key=key_final,
     eval_data={"test": (x_test, y_test)},
+    config=config.flags,
     desc="chosen",
 )
 test_loss = float(final.history["test_loss"][-1])
@@ -148,7 +140,7 @@ metrics = {
     "chosen": chosen,
     "chosen_degree": chosen - 1,
     "chosen_test_loss": test_loss,
-    "folds": args.folds,
+    "folds": config.folds,
     "runs": {"chosen": final.run.to_dict()},
 }
 
@@ -168,13 +160,20 @@ for losses, fmt, label in ((val, "o-", "validation"), (train, "s--", "train")):
         degrees, losses.mean(axis=1), yerr=losses.std(axis=1), fmt=fmt, capsize=3, label=label
     )
 ax.axvline(chosen - 1, color="gray", linestyle=":", label=f"chosen: degree {chosen - 1}")
-set_axes(ax, "degree", f"{args.folds}-fold loss", None, None, "linear", "log", legend=True)
+set_axes(ax, "degree", f"{config.folds}-fold loss", None, None, "linear", "log", legend=True)
 figures = {"kfold.png": fig}
-common.show(fig)
+harness.show(fig)
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/kfold/` (or `--out`): `metrics.json`, `{"candidates": [number of
+# features per candidate], "degree": [...], "mean_val_loss": [...], "std_val_loss": [...] (over
+# folds), "mean_train_loss": [...], "chosen": number of features of the chosen candidate,
+# "chosen_degree", "chosen_test_loss": its loss on the test set, "folds", "runs": {"chosen": the
+# final run's identity (`jaxdl.engine.record.Run`)}}`. Figure: `kfold.png` (mean validation and
+# training loss ± one standard deviation over folds against degree, log scale).
 
 # %%
-common.compare_with_book("kfold", metrics, out)
-metrics = common.finish(out, metrics, figures)
+harness.compare_with_book("kfold", metrics, out)
+metrics = harness.finish(out, metrics, figures)

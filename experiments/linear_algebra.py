@@ -12,58 +12,23 @@
 # 0 for ours and NaN for the naive formula.
 
 # %%
-"""Linear algebra with JAX arrays (the book's section on linear algebra).
-
-As the book: scalars, vectors, matrices and their transpose (a symmetric matrix equals its
-transpose), tensors, copies (JAX arrays are immutable, so a copy is only needed to get a new
-buffer), the Hadamard product, sums and means along axes with and without ``keepdims``,
-``cumsum``, dot products, matrix-vector and matrix-matrix products, and the norms. The norms are
-``jaxdl.linalg``'s from-scratch ``l1_norm``, ``l2_norm`` and ``frobenius_norm``, compared with
-``jnp.linalg.norm``; their gradient at the zero vector is finite (0), where the naive
-``sqrt(sum(x**2))`` gives NaN. No training; ``--quick`` does the same as the default run.
-
-Command: ``python experiments/linear_algebra.py [--out results/linear_algebra --quick]``
-
-metrics.json:
-  ``"scalars"``: ``{"x": 3, "y": 2, "add", "mul", "div", "pow"}``;
-  ``"vector"``: ``{"x": arange(4), "x[3]", "len", "shape"}``;
-  ``"matrix"``: ``{"A": arange(20).reshape(5, 4), "A.T"}``;
-  ``"symmetric"``: ``B == B.T`` for the book's B (all true);
-  ``"tensor_shape"``: ``[2, 3, 4]``;
-  ``"hadamard"``: ``A * B`` for A = B = arange(20.).reshape(5, 4);
-  ``"copy"``: ``{"equal": bool, "same_buffer": bool}`` of ``A.copy()`` against A;
-  ``"scalar_plus_tensor_shape"``: shape of ``2 * X`` for X [2, 3, 4];
-  ``"sums"``: ``{"x": sum of arange(4.) (6), "A": sum of A (190), "axis0": [40, 45, 50, 55],
-  "axis1": [6, 22, 38, 54, 70], "axes01": 190, "mean": 9.5, "sum_over_size": 9.5,
-  "mean_axis0": [8, 9, 10, 11], "keepdims_axis1": [[6], [22], [38], [54], [70]],
-  "keepdims_shape": [5, 1], "A_over_row_sums": A / A.sum(axis=1, keepdims=True),
-  "cumsum_axis0": the running sum of A over rows}``;
-  ``"dot"``: dot(arange(4.), ones(4)) (6); ``"dot_as_sum"``: sum(x * y) (6);
-  ``"matvec"``: A @ x ([14, 38, 62, 86, 110]); ``"matmul"``: A @ ones(4, 3);
-  ``"l2_norm"``: l2_norm([3, -4]) (5); ``"l1_norm"``: l1_norm([3, -4]) (7);
-  ``"frobenius_norm"``: frobenius_norm(ones(4, 9)) (6);
-  ``"norms"``: ``{"l2_reference", "l1_reference", "frobenius_reference"``: the same with
-  jnp.linalg.norm, ``"grad_l2_at_zero"``: [0, 0], ``"grad_l1_at_zero"``: [0, 0],
-  ``"grad_frobenius_at_zero_max_abs"``: 0, ``"naive_grad_at_zero_is_nan"``: bool}``.
-"""
-
 import jax
 import jax.numpy as jnp
 
 from jaxdl.linalg import _safe_sqrt_of_sum_of_squares, frobenius_norm, l1_norm, l2_norm
 
-from harness import common
+import harness
 
 # %% [markdown]
 # ## Configuration
 #
-# Only the output folder. In the notebook, pass flags to `common.start` in the cell below, e.g.
-# `common.start(p, ["--seed", "1"])` (`["--help"]` lists them); on the command line, `python
-# experiments/linear_algebra.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/linear_algebra.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("linear_algebra")
-args, out = common.start(p)
+BOOK = dict()
+config, out = harness.start("linear_algebra", BOOK)
 metrics = {}
 
 # %% [markdown]
@@ -74,7 +39,7 @@ metrics = {}
 # %%
 print("== Scalars")
 x, y = jnp.array(3.0), jnp.array(2.0)
-common.print_value("x + y, x * y, x / y, x ** y", (x + y, x * y, x / y, x**y))
+harness.print_value("x + y, x * y, x / y, x ** y", (x + y, x * y, x / y, x**y))
 metrics["scalars"] = {"x": x, "y": y, "add": x + y, "mul": x * y, "div": x / y, "pow": x**y}
 
 # %% [markdown]
@@ -86,9 +51,9 @@ metrics["scalars"] = {"x": x, "y": y, "add": x + y, "mul": x * y, "div": x / y, 
 # %%
 print("\n== Vectors")
 x = jnp.arange(4)
-common.print_value("x = jnp.arange(4)", x)
-common.print_value("x[3]", x[3])
-common.print_value("len(x), x.shape", (len(x), x.shape))
+harness.print_value("x = jnp.arange(4)", x)
+harness.print_value("x[3]", x[3])
+harness.print_value("len(x), x.shape", (len(x), x.shape))
 metrics["vector"] = {"x": x, "x[3]": x[3], "len": len(x), "shape": list(x.shape)}
 
 # %% [markdown]
@@ -99,10 +64,10 @@ metrics["vector"] = {"x": x, "x[3]": x[3], "len": len(x), "shape": list(x.shape)
 # %%
 print("\n== Matrices")
 A = jnp.arange(20).reshape(5, 4)
-common.print_value("A", A)
-common.print_value("A.T", A.T)
+harness.print_value("A", A)
+harness.print_value("A.T", A.T)
 B = jnp.array([[1, 2, 3], [2, 0, 4], [3, 4, 5]])
-common.print_value("B == B.T", B == B.T)
+harness.print_value("B == B.T", B == B.T)
 metrics["matrix"] = {"A": A, "A.T": A.T}
 metrics["symmetric"] = B == B.T
 
@@ -114,7 +79,7 @@ metrics["symmetric"] = B == B.T
 # %%
 print("\n== Tensors")
 X = jnp.arange(24).reshape(2, 3, 4)
-common.print_value("X", X)
+harness.print_value("X", X)
 metrics["tensor_shape"] = list(X.shape)
 
 # %% [markdown]
@@ -129,15 +94,15 @@ metrics["tensor_shape"] = list(X.shape)
 print("\n== Tensor arithmetic")
 A = jnp.arange(20, dtype=jnp.float32).reshape(5, 4)
 B = A.copy()  # A new buffer; with immutable arrays `B = A` would be just as safe.
-common.print_value("A, A + B", (A, A + B))
-common.print_value("A * B", A * B)
+harness.print_value("A, A + B", (A, A + B))
+harness.print_value("A * B", A * B)
 metrics["hadamard"] = A * B
 metrics["copy"] = {
     "equal": bool(jnp.array_equal(A, B)),
     "same_buffer": A.unsafe_buffer_pointer() == B.unsafe_buffer_pointer(),
 }
 a = 2
-common.print_value("a + X, (a * X).shape", (a + X, (a * X).shape))
+harness.print_value("a + X, (a * X).shape", (a + X, (a * X).shape))
 metrics["scalar_plus_tensor_shape"] = list((a * X).shape)
 
 # %% [markdown]
@@ -149,13 +114,13 @@ metrics["scalar_plus_tensor_shape"] = list((a * X).shape)
 # %%
 print("\n== Reduction")
 x = jnp.arange(4, dtype=jnp.float32)
-common.print_value("x, x.sum()", (x, x.sum()))
-common.print_value("A.shape, A.sum()", (A.shape, A.sum()))
-common.print_value("A.sum(axis=0)", A.sum(axis=0))
-common.print_value("A.sum(axis=1)", A.sum(axis=1))
-common.print_value("A.sum(axis=(0, 1))", A.sum(axis=(0, 1)))
-common.print_value("A.mean(), A.sum() / A.size", (A.mean(), A.sum() / A.size))
-common.print_value(
+harness.print_value("x, x.sum()", (x, x.sum()))
+harness.print_value("A.shape, A.sum()", (A.shape, A.sum()))
+harness.print_value("A.sum(axis=0)", A.sum(axis=0))
+harness.print_value("A.sum(axis=1)", A.sum(axis=1))
+harness.print_value("A.sum(axis=(0, 1))", A.sum(axis=(0, 1)))
+harness.print_value("A.mean(), A.sum() / A.size", (A.mean(), A.sum() / A.size))
+harness.print_value(
     "A.mean(axis=0), A.sum(axis=0) / A.shape[0]", (A.mean(axis=0), A.sum(axis=0) / A.shape[0])
 )
 
@@ -168,9 +133,9 @@ common.print_value(
 
 # %%
 sum_A = A.sum(axis=1, keepdims=True)
-common.print_value("sum_A = A.sum(axis=1, keepdims=True)", sum_A)
-common.print_value("A / sum_A", A / sum_A)
-common.print_value("A.cumsum(axis=0)", A.cumsum(axis=0))
+harness.print_value("sum_A = A.sum(axis=1, keepdims=True)", sum_A)
+harness.print_value("A / sum_A", A / sum_A)
+harness.print_value("A.cumsum(axis=0)", A.cumsum(axis=0))
 metrics["sums"] = {
     "x": x.sum(),
     "A": A.sum(),
@@ -196,11 +161,11 @@ metrics["sums"] = {
 # %%
 print("\n== Products")
 y = jnp.ones(4, dtype=jnp.float32)
-common.print_value("x, y, jnp.dot(x, y)", (x, y, jnp.dot(x, y)))
-common.print_value("jnp.sum(x * y)", jnp.sum(x * y))
-common.print_value("A.shape, x.shape, jnp.matmul(A, x)", (A.shape, x.shape, jnp.matmul(A, x)))
+harness.print_value("x, y, jnp.dot(x, y)", (x, y, jnp.dot(x, y)))
+harness.print_value("jnp.sum(x * y)", jnp.sum(x * y))
+harness.print_value("A.shape, x.shape, jnp.matmul(A, x)", (A.shape, x.shape, jnp.matmul(A, x)))
 B = jnp.ones((4, 3))
-common.print_value("jnp.matmul(A, B)", jnp.matmul(A, B))
+harness.print_value("jnp.matmul(A, B)", jnp.matmul(A, B))
 metrics.update(dot=jnp.dot(x, y), dot_as_sum=jnp.sum(x * y), matvec=A @ x, matmul=A @ B)
 
 # %% [markdown]
@@ -212,14 +177,14 @@ metrics.update(dot=jnp.dot(x, y), dot_as_sum=jnp.sum(x * y), matvec=A @ x, matmu
 # finite at zero.
 
 # %%
-common.show_source(l1_norm, l2_norm, frobenius_norm, _safe_sqrt_of_sum_of_squares)
+harness.show_source(l1_norm, l2_norm, frobenius_norm, _safe_sqrt_of_sum_of_squares)
 
 # %%
 print("\n== Norms")
 u = jnp.array([3.0, -4.0])
-common.print_value("l2_norm(u)", l2_norm(u))
-common.print_value("l1_norm(u)", l1_norm(u))
-common.print_value("frobenius_norm(jnp.ones((4, 9)))", frobenius_norm(jnp.ones((4, 9))))
+harness.print_value("l2_norm(u)", l2_norm(u))
+harness.print_value("l1_norm(u)", l1_norm(u))
+harness.print_value("frobenius_norm(jnp.ones((4, 9)))", frobenius_norm(jnp.ones((4, 9))))
 references = {
     "l2_reference": jnp.linalg.norm(u),
     "l1_reference": jnp.linalg.norm(u, 1),
@@ -239,8 +204,8 @@ zero = jnp.zeros(2)
 grad_l2, grad_l1 = jax.grad(l2_norm)(zero), jax.grad(l1_norm)(zero)
 grad_fro = jax.grad(frobenius_norm)(jnp.zeros((4, 9)))
 naive = jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zero)
-common.print_value("jax.grad(l2_norm)(zeros(2))", grad_l2)
-common.print_value("jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zeros(2))  # naive", naive)
+harness.print_value("jax.grad(l2_norm)(zeros(2))", grad_l2)
+harness.print_value("jax.grad(lambda v: jnp.sqrt(jnp.sum(v**2)))(zeros(2))  # naive", naive)
 metrics.update(
     l2_norm=l2_norm(u), l1_norm=l1_norm(u), frobenius_norm=frobenius_norm(jnp.ones((4, 9)))
 )
@@ -254,7 +219,24 @@ metrics["norms"] = {
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/linear_algebra/` (or `--out`): `metrics.json`, `"scalars"`: `{"x": 3,
+# "y": 2, "add", "mul", "div", "pow"}`; `"vector"`: `{"x": arange(4), "x[3]", "len", "shape"}`;
+# `"matrix"`: `{"A": arange(20).reshape(5, 4), "A.T"}`; `"symmetric"`: `B == B.T` for the book's B
+# (all true); `"tensor_shape"`: `[2, 3, 4]`; `"hadamard"`: `A * B` for A = B =
+# arange(20.).reshape(5, 4); `"copy"`: `{"equal": bool, "same_buffer": bool}` of `A.copy()`
+# against A; `"scalar_plus_tensor_shape"`: shape of `2 * X` for X [2, 3, 4]; `"sums"`: `{"x": sum
+# of arange(4.) (6), "A": sum of A (190), "axis0": [40, 45, 50, 55], "axis1": [6, 22, 38, 54, 70],
+# "axes01": 190, "mean": 9.5, "sum_over_size": 9.5, "mean_axis0": [8, 9, 10, 11],
+# "keepdims_axis1": [[6], [22], [38], [54], [70]], "keepdims_shape": [5, 1], "A_over_row_sums": A
+# / A.sum(axis=1, keepdims=True), "cumsum_axis0": the running sum of A over rows}`; `"dot"`:
+# dot(arange(4.), ones(4)) (6); `"dot_as_sum"`: sum(x * y) (6); `"matvec"`: A @ x ([14, 38, 62,
+# 86, 110]); `"matmul"`: A @ ones(4, 3); `"l2_norm"`: l2_norm([3, -4]) (5); `"l1_norm"`:
+# l1_norm([3, -4]) (7); `"frobenius_norm"`: frobenius_norm(ones(4, 9)) (6); `"norms"`:
+# `{"l2_reference", "l1_reference", "frobenius_reference"`: the same with jnp.linalg.norm,
+# `"grad_l2_at_zero"`: [0, 0], `"grad_l1_at_zero"`: [0, 0], `"grad_frobenius_at_zero_max_abs"`: 0,
+# `"naive_grad_at_zero_is_nan"`: bool}`.
 
 # %%
-common.compare_with_book("linear_algebra", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("linear_algebra", metrics, out)
+metrics = harness.finish(out, metrics, {})

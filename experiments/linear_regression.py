@@ -14,29 +14,6 @@
 # variants, which lie on top of each other.
 
 # %%
-"""Linear regression from scratch, concise and in closed form (the book's sections 3.1-3.3).
-
-Data: ``y = X w + b + noise`` with w = [2, -3.4], b = 4.2, 1000 examples, noise 0.01. Training:
-minibatch SGD, batch 10, learning rate 0.03, 3 epochs.
-
-- scratch: ``jaxdl.models.linear.linear_regression`` + ``jaxdl.losses.squared_loss``
-  (½(ŷ - y)², the book's) + ``jaxdl.optim.sgd`` (from scratch).
-- concise: ``flax.linen.Dense`` + ``optax.squared_error`` ((ŷ - y)², as ``nn.MSELoss``: no ½,
-  so its gradient steps are twice as long at the same learning rate) +
-  ``optax.inject_hyperparams(optax.sgd)`` (the rate held in the optimizer's state).
-- closed_form: least squares with a bias column (``jaxdl.models.linear.closed_form``).
-
-Command: ``python experiments/linear_regression.py [--epochs 3 --lr 0.03 --batch-size 10
---seed 0 --out results/linear_regression --quick]``
-
-metrics.json: ``{"scratch"|"concise"|"closed_form": {"w": [2 floats], "b": float,
-"w_error": true w - estimate, "b_error": true b - estimate, "train_loss_per_epoch": the
-variant's loss on the whole training set after each epoch (for closed_form, one value)},
-"runs": {"scratch"|"concise": the run's identity (``jaxdl.engine.record.Run``)}}``.
-Figures: ``loss.png`` (training loss against epoch, log scale) and ``fit.png`` (the data
-against the second feature, with each variant's fitted line).
-"""
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -51,7 +28,7 @@ from jaxdl.models.linear import closed_form, concise_linear_regression, linear_r
 from jaxdl.optim import sgd
 from jaxdl.plotting import new_figure, plot
 
-from harness import common
+import harness
 
 TRUE_W = (2.0, -3.4)
 TRUE_B = 4.2
@@ -61,13 +38,13 @@ NOISE = 0.01
 # %% [markdown]
 # ## Configuration
 #
-# The book's. In the notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p,
-# ["--epochs", "3"])` (`["--help"]` lists them); on the command line, `python
-# experiments/linear_regression.py --help`.
+# The book's settings. Edit them here to try others: a run whose settings differ from the
+# book's is reported as such, not held to its figures. On the command line each is a flag
+# (`python experiments/linear_regression.py --help`).
 
 # %%
-p = common.parser("linear_regression", epochs=3, lr=0.03, batch_size=10)
-args, out = common.start(p)
+BOOK = dict(epochs=3, lr=0.03, batch_size=10)
+config, out = harness.start("linear_regression", BOOK)
 
 # %% [markdown]
 # ## The data
@@ -77,10 +54,10 @@ args, out = common.start(p)
 # variant, so every random number of the run follows from `--seed`.
 
 # %%
-common.show_source(synthetic_regression)
+harness.show_source(synthetic_regression)
 
 # %%
-key_data, key_scratch, key_concise = jax.random.split(jax.random.key(args.seed), 3)
+key_data, key_scratch, key_concise = jax.random.split(jax.random.key(config.seed), 3)
 X, y = synthetic_regression(key_data, jnp.array(TRUE_W), TRUE_B, NUM_EXAMPLES, NOISE)
 print(f"features {X.shape}, labels {y.shape}; the first example: {X[0]}, label {y[0]:.4f}")
 
@@ -96,11 +73,11 @@ print(f"features {X.shape}, labels {y.shape}; the first example: {X[0]}, label {
 # trains on.
 
 # %%
-common.show_source(data_iter)
+harness.show_source(data_iter)
 
 # %%
 first_epoch = shuffle_key(run_keys(key_scratch), 0)
-X_batch, y_batch = next(data_iter(args.batch_size, X, y, key=first_epoch))
+X_batch, y_batch = next(data_iter(config.batch_size, X, y, key=first_epoch))
 print(f"the scratch run's first minibatch:\nX =\n{X_batch}\ny = {y_batch}")
 
 # %% [markdown]
@@ -113,15 +90,15 @@ print(f"the scratch run's first minibatch:\nX =\n{X_batch}\ny = {y_batch}")
 # `nn.MSELoss`, so at the same learning rate its steps are twice as long.
 
 # %%
-common.show_source(linear_regression, squared_loss, sgd)
+harness.show_source(linear_regression, squared_loss, sgd)
 
 # %%
 variants = {
-    "scratch": (linear_regression(), squared_loss, sgd(args.lr), key_scratch),
+    "scratch": (linear_regression(), squared_loss, sgd(config.lr), key_scratch),
     "concise": (
         concise_linear_regression(),
         optax.squared_error,
-        optax.inject_hyperparams(optax.sgd)(learning_rate=args.lr),
+        optax.inject_hyperparams(optax.sgd)(learning_rate=config.lr),
         key_concise,
     ),
 }
@@ -156,10 +133,11 @@ for name, (model, loss, optimizer, key) in variants.items():
         loss,
         optimizer,
         (X, y),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
         key=key,
         eval_data={"train_eval": (X, y)},
+        config=config.flags,
         desc=name,
     )
     runs[name] = result.run.to_dict()
@@ -184,7 +162,7 @@ for name, (model, loss, optimizer, key) in variants.items():
 # these data.
 
 # %%
-common.show_source(closed_form)
+harness.show_source(closed_form)
 
 # %%
 w, b = closed_form(X, y)
@@ -214,7 +192,7 @@ for name in VARIANTS:
 
 # %%
 figures = {}
-epochs = np.arange(1, args.epochs + 1)
+epochs = np.arange(1, config.epochs + 1)
 figures["loss.png"] = plot(
     epochs,
     [
@@ -227,7 +205,7 @@ figures["loss.png"] = plot(
     yscale="log",
     figsize=(4.5, 3),
 )
-common.show(figures["loss.png"])
+harness.show(figures["loss.png"])
 
 # %%
 fig, ax = new_figure((4.5, 3))
@@ -240,11 +218,18 @@ ax.set_xlabel("feature 2 (feature 1 at its mean, 0)")
 ax.set_ylabel("y")
 ax.legend()
 figures["fit.png"] = fig
-common.show(fig)
+harness.show(fig)
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/linear_regression/` (or `--out`): `metrics.json`,
+# `{"scratch"|"concise"|"closed_form": {"w": [2 floats], "b": float, "w_error": true w - estimate,
+# "b_error": true b - estimate, "train_loss_per_epoch": the variant's loss on the whole training
+# set after each epoch (for closed_form, one value)}, "runs": {"scratch"|"concise": the run's
+# identity (`jaxdl.engine.record.Run`)}}`. Figures: `loss.png` (training loss against epoch, log
+# scale) and `fit.png` (the data against the second feature, with each variant's fitted line).
 
 # %%
-common.compare_with_book("linear_regression", metrics, out)
-metrics = common.finish(out, metrics, figures)
+harness.compare_with_book("linear_regression", metrics, out)
+metrics = harness.finish(out, metrics, figures)

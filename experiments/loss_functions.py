@@ -14,32 +14,6 @@
 # cross-entropy computed by log-sum-exp, stay finite.
 
 # %%
-"""Regression losses, their likelihoods and gradients, and why softmax needs the max shift.
-
-Reproduces the book's figure of the L2 (squared), L1 (absolute) and Huber losses over the
-residual x = y - y' in [-3, 3]: each loss l(x), its likelihood exp(-l(x)) (the Gaussian for
-L2, the Laplace for L1), and its gradient dl/dx computed with ``jax.vmap(jax.grad(...))``. The
-losses are ``jaxdl.losses.squared_loss`` (½x², the book's, with the ½), ``l1_loss`` (|x|, with
-derivative 0 at 0) and ``huber_loss`` (delta = 1).
-
-It then shows, printing it, that the book's unshifted softmax (``jaxdl.activations.
-naive_softmax``) overflows to NaN in float32 on large logits, where ``softmax`` (max shift) and
-``cross_entropy`` (log-sum-exp) stay finite. No training; ``--quick`` runs the same thing.
-
-Command: ``python experiments/loss_functions.py [--out results/loss_functions --quick]``
-
-metrics.json:
-  ``"points"``: the residuals sampled, [-2, -0.5, 0, 0.5, 2];
-  ``"huber_delta"``: 1.0;
-  ``"loss"``, ``"likelihood"``, ``"gradient"``: ``{"l2"|"l1"|"huber": [one value per
-  point]}``: l(x), exp(-l(x)) and dl/dx at the points;
-  ``"overflow"``: a list with one entry per logit vector, each ``{"logits": [...],
-  "naive_softmax_finite": bool (False: inf or NaN appeared), "softmax_finite": bool,
-  "softmax": [...], "cross_entropy": [the loss for each possible label], "cross_entropy_finite":
-  bool, "naive_cross_entropy_finite": bool (-log naive_softmax)}``.
-Figure: ``loss_functions.png``: three panels side by side: losses, likelihoods, gradients.
-"""
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -48,7 +22,7 @@ from jaxdl.activations import log_softmax, naive_softmax, softmax
 from jaxdl.losses import cross_entropy, huber_loss, l1_loss, squared_loss
 from jaxdl.plotting import new_figure, plot
 
-from harness import common
+import harness
 
 POINTS = (-2.0, -0.5, 0.0, 0.5, 2.0)
 HUBER_DELTA = 1.0
@@ -63,13 +37,13 @@ LABELS = {"l2": "L2: ½x²", "l1": "L1: |x|", "huber": f"Huber, δ = {HUBER_DELT
 # %% [markdown]
 # ## Configuration
 #
-# Nothing to train: the flags only say where the results go. In the notebook, pass flags to
-# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
-# them); on the command line, `python experiments/loss_functions.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/loss_functions.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("loss_functions")
-args, out = common.start(p)
+BOOK = dict()
+config, out = harness.start("loss_functions", BOOK)
 
 # %% [markdown]
 # ## The three losses
@@ -80,7 +54,7 @@ args, out = common.start(p)
 # `δ(|x| − ½δ)` beyond, the two pieces meeting with equal value and slope.
 
 # %%
-common.show_source(squared_loss, l1_loss, huber_loss)
+harness.show_source(squared_loss, l1_loss, huber_loss)
 
 # %% [markdown]
 # ## Loss, likelihood and gradient over the residual
@@ -126,7 +100,7 @@ for i, (ax, ylabel) in enumerate(zip(axes, panels, strict=True)):
         axes=ax,
     )
     ax.set_title(ylabel)
-common.show(fig)
+harness.show(fig)
 
 # %% [markdown]
 # ## At a few residuals
@@ -159,7 +133,7 @@ for key in ("loss", "likelihood", "gradient"):
 # label: `max − x_k` here, since the other terms underflow.
 
 # %%
-common.show_source(naive_softmax, softmax, log_softmax, cross_entropy)
+harness.show_source(naive_softmax, softmax, log_softmax, cross_entropy)
 
 
 # %%
@@ -191,7 +165,16 @@ metrics["overflow"] = [overflow_demo(logits) for logits in OVERFLOW_LOGITS]
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/loss_functions/` (or `--out`): `metrics.json`, `"points"`: the residuals
+# sampled, [-2, -0.5, 0, 0.5, 2]; `"huber_delta"`: 1.0; `"loss"`, `"likelihood"`, `"gradient"`:
+# `{"l2"|"l1"|"huber": [one value per point]}`: l(x), exp(-l(x)) and dl/dx at the points;
+# `"overflow"`: a list with one entry per logit vector, each `{"logits": [...],
+# "naive_softmax_finite": bool (False: inf or NaN appeared), "softmax_finite": bool, "softmax":
+# [...], "cross_entropy": [the loss for each possible label], "cross_entropy_finite": bool,
+# "naive_cross_entropy_finite": bool (-log naive_softmax)}`. Figure: `loss_functions.png`: three
+# panels side by side: losses, likelihoods, gradients.
 
 # %%
-common.compare_with_book("loss_functions", metrics, out)
-metrics = common.finish(out, metrics, {"loss_functions.png": fig})
+harness.compare_with_book("loss_functions", metrics, out)
+metrics = harness.finish(out, metrics, {"loss_functions.png": fig})

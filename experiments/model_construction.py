@@ -19,46 +19,6 @@
 # blocks.
 
 # %%
-"""Layers and blocks, the JAX way (the book's section 5.1, model construction).
-
-X [2, 20] is drawn uniform in [0, 1) from ``--seed`` (the book's ``torch.rand(2, 20)``). The
-book's MLP 20-256-10 (ReLU) four ways: (a) composed pure functions ``mlp_init(key, x)`` and
-``mlp_apply(params, x)``, with PyTorch's default initialization of ``nn.Linear``
-(U(−1/√n_in, 1/√n_in) for weights and biases); (b) ``flax.linen.Sequential([nn.Dense(256),
-nn.relu, nn.Dense(10)])``; (c) the book's ``MLP`` class as an ``nn.Module`` with ``setup``;
-(d) the book's ``MySequential`` as a function that chains ``Layer(init, apply)`` pairs, each
-layer reading its input width from the example input. With the parameters of (b) put into the
-layout of each of the others, all four compute the same output. (e) The book's
-``FixedHiddenMLP``: a constant uniform [20, 20] weight in a ``constants`` collection (drawn at
-``init``, never in ``params``, so never trained), relu(X W + 1) between two calls of the same
-``nn.Dense(20)``, then halving X while ‖X‖₁ > 1 and returning X.sum(). The book's loop as
-``jax.lax.while_loop`` runs under ``jax.jit`` and agrees with a Python loop, but reverse-mode
-``jax.grad`` refuses it (the error is printed); the module counts the halvings h with a
-``while_loop`` on a ``stop_gradient``-ed ‖X‖₁ and returns sum(X / 2^h), the same number,
-differentiable. (f) The book's ``NestMLP`` and ``chimera = Sequential(NestMLP, Dense(20),
-FixedHiddenMLP)``. Parameter counts with ``jaxdl.params.num_params``. No training; ``--quick``
-does the same as the default run.
-
-Command: ``python experiments/model_construction.py [--seed 0 --out
-results/model_construction --quick]``
-
-metrics.json:
-  ``"x_shape"``: [2, 20];
-  ``"mlp"``: ``{"pure"|"sequential"|"mlp_class"|"my_sequential": {"output_shape": [2, 10],
-  "num_params": 7946, "table": [[key path, shape], ...] (jaxdl.params.param_table)}}``;
-  ``"same_function_max_abs_diff"``: max |output − Sequential's output| over the other three,
-  given the same parameters;
-  ``"fixed_hidden"``: ``{"output": the module's output under jax.jit, "output_eager": without
-  jit, "before_loop_sum", "before_loop_l1": sum and ‖·‖₁ of X before the loop, "halvings":
-  h, "book_loop_jit": the book's loop as jax.lax.while_loop under jit, "python_loop": as a
-  Python while loop, "loops_agree": bool (the four within rtol 1e-5: jit may sum in another
-  order), "grad_through_while_loop_error": the first line of jax.grad's error on the book's
-  loop, "grad_finite": bool (jax.grad of the module), "grad_table", "num_params": 420,
-  "num_constants": 400}``;
-  ``"nest_mlp"``: ``{"output_shape": [2, 16], "num_params", "table"}``;
-  ``"chimera"``: ``{"output", "output_shape": [], "num_params", "num_constants", "table"}``.
-"""
-
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -68,19 +28,19 @@ import jax.numpy as jnp
 
 from jaxdl.params import num_params, param_table
 
-from harness import common
+import harness
 
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws X and every model's parameters (one key per use). In the notebook, pass flags to
-# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
-# them); on the command line, `python experiments/model_construction.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/model_construction.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("model_construction")
-args, out = common.start(p)
-keys = jax.random.split(jax.random.key(args.seed), 7)
+BOOK = dict()
+config, out = harness.start("model_construction", BOOK)
+keys = jax.random.split(jax.random.key(config.seed), 7)
 key_x, key_pure, key_seq, key_class, key_mine, key_fixed, key_chimera = keys
 X = jax.random.uniform(key_x, (2, 20))
 metrics = {"x_shape": list(X.shape), "mlp": {}}
@@ -165,7 +125,7 @@ sequential = nn.Sequential([nn.Dense(256), nn.relu, nn.Dense(10)])
 seq_params = sequential.init(key_seq, X)["params"]
 seq_output = sequential.apply({"params": seq_params}, X)
 metrics["mlp"]["sequential"] = record("nn.Sequential", seq_output, seq_params)
-common.print_value("its output", seq_output)
+harness.print_value("its output", seq_output)
 
 print("\n== (c) the MLP class")
 mlp_module = MLP()
@@ -303,7 +263,7 @@ fixed_out, inter = forward(fixed_vars, X)
 fixed_eager = fixed.apply(fixed_vars, X)
 before = inter["intermediates"]["before_loop"][0]
 h = int(inter["intermediates"]["halvings"][0])
-common.print_value("jax.jit(FixedHiddenMLP().apply)(variables, X)", fixed_out)
+harness.print_value("jax.jit(FixedHiddenMLP().apply)(variables, X)", fixed_out)
 print(f"before the loop: sum {float(before.sum()):.4f}, ‖X‖₁ {float(jnp.abs(before).sum()):.4f}")
 print(f"halvings: {h}")
 loop_jit = jax.jit(book_loop)(before)
@@ -369,12 +329,25 @@ chimera = nn.Sequential([NestMLP(), nn.Dense(20), FixedHiddenMLP()])
 chimera_vars = chimera.init(key_chim, X)
 chimera_out = jax.jit(chimera.apply)(chimera_vars, X)
 metrics["chimera"] = record("chimera", chimera_out, chimera_vars["params"])
-common.print_value("chimera(X)", chimera_out)
+harness.print_value("chimera(X)", chimera_out)
 metrics["chimera"].update(output=chimera_out, num_constants=num_params(chimera_vars["constants"]))
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/model_construction/` (or `--out`): `metrics.json`, `"x_shape"`: [2, 20];
+# `"mlp"`: `{"pure"|"sequential"|"mlp_class"|"my_sequential": {"output_shape": [2, 10],
+# "num_params": 7946, "table": [[key path, shape], ...] (jaxdl.params.param_table)}}`;
+# `"same_function_max_abs_diff"`: max |output − Sequential's output| over the other three, given
+# the same parameters; `"fixed_hidden"`: `{"output": the module's output under jax.jit,
+# "output_eager": without jit, "before_loop_sum", "before_loop_l1": sum and ‖·‖₁ of X before the
+# loop, "halvings": h, "book_loop_jit": the book's loop as jax.lax.while_loop under jit,
+# "python_loop": as a Python while loop, "loops_agree": bool (the four within rtol 1e-5: jit may
+# sum in another order), "grad_through_while_loop_error": the first line of jax.grad's error on
+# the book's loop, "grad_finite": bool (jax.grad of the module), "grad_table", "num_params": 420,
+# "num_constants": 400}`; `"nest_mlp"`: `{"output_shape": [2, 16], "num_params", "table"}`;
+# `"chimera"`: `{"output", "output_shape": [], "num_params", "num_constants", "table"}`.
 
 # %%
-common.compare_with_book("model_construction", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("model_construction", metrics, out)
+metrics = harness.finish(out, metrics, {})

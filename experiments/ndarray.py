@@ -13,65 +13,25 @@
 # which operations bind a new array and which donated buffer is reused.
 
 # %%
-"""Data manipulation with JAX arrays (the book's section on tensors / ndarrays).
-
-Follows the book's walk-through with ``jax.numpy``: creating arrays (arange, zeros, ones, normal
-noise from an explicit ``jax.random.key``, nested lists), shape, size and reshape (with -1),
-elementwise arithmetic and exp, concatenation along both axes, comparison, sum, broadcasting,
-indexing and slicing. Where the book writes into a tensor (``X[1, 2] = 9``, ``Z[:] = X + Y``,
-``X += Y``), JAX arrays are immutable: ``X.at[1, 2].set(9)`` returns a new array, and the
-memory saving of in-place updates comes from buffer donation: a function jitted with
-``donate_argnums`` may reuse the donated input's buffer for its output, and the donated input is
-deleted afterwards (``.is_deleted()``). Then conversion to and from NumPy and to Python scalars,
-and device placement. No training; ``--quick`` does the same as the default run.
-
-Command: ``python experiments/ndarray.py [--seed 0 --out results/ndarray --quick]``
-
-metrics.json:
-  ``"arange"``: ``arange(12)``; ``"shape"``: its shape ``[12]``; ``"size"``: 12;
-  ``"reshape_shape"``: shape of ``x.reshape(3, 4)``; ``"reshape_inferred_shape"``: shape of
-  ``x.reshape(-1, 4)``; ``"flatten_shape"``: shape of ``X.reshape(-1)``;
-  ``"zeros_shape"``, ``"ones_shape"``: ``[2, 3, 4]``; ``"normal"``: ``{"shape": [3, 4],
-  "same_key_same_values": bool, "split_key_new_values": bool}``;
-  ``"from_list"``: the array made from the book's nested list;
-  ``"elementwise"``: ``{"x", "y", "add", "sub", "mul", "div", "pow", "exp"}`` for
-  x = [1, 2, 4, 8], y = [2, 2, 2, 2];
-  ``"concat_axis0"`` [6, 4] and ``"concat_axis1"`` [3, 8]: X = arange(12.).reshape(3, 4) and
-  the book's Y joined; ``"equal"``: ``X == Y`` (booleans); ``"sum"``: ``X.sum()`` (66);
-  ``"broadcast"``: ``arange(3).reshape(3, 1) + arange(2).reshape(1, 2)``;
-  ``"last_row"``: ``X[-1]``; ``"rows_1_2"``: ``X[1:3]``;
-  ``"set_element"``: ``X.at[1, 2].set(9)``; ``"set_rows"``: then ``.at[0:2, :].set(12)``;
-  ``"original_unchanged"``: X is still arange(12) after both (bool);
-  ``"add_makes_new_array"``: ``Y = Y + X`` binds a new object (bool);
-  ``"augmented_assign_makes_new_array"``: so does ``W += Y`` (bool);
-  ``"donation"``: ``{"input_deleted": bool, "buffer_reused": bool, "result_correct": bool}``
-  for ``jax.jit(lambda z, x, y: z.at[:].set(x + y), donate_argnums=0)`` (buffer reuse is up to
-  the backend; CPU and GPU do it);
-  ``"numpy"``: ``{"to_numpy_type", "from_numpy_type", "round_trip_equal"}``;
-  ``"scalar"``: ``{"item", "float", "int"}`` of ``jnp.array(3.5)``;
-  ``"devices"``: ``{"available": [str], "platform": str, "array_devices": [str],
-  "device_put_devices": [str]}``.
-"""
-
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness import common
+import harness
 
 # %% [markdown]
 # ## Configuration
 #
-# Only the seed of the random numbers and the output folder. In the notebook, pass flags to
-# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
-# them); on the command line, `python experiments/ndarray.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/ndarray.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("ndarray")
-args, out = common.start(p)
-key = jax.random.key(args.seed)
+BOOK = dict()
+config, out = harness.start("ndarray", BOOK)
+key = jax.random.key(config.seed)
 metrics = {}
 
 # %% [markdown]
@@ -83,13 +43,13 @@ metrics = {}
 # %%
 print("== Getting started")
 x = jnp.arange(12)
-common.print_value("x = jnp.arange(12)", x)
-common.print_value("x.shape", x.shape)
-common.print_value("x.size", x.size)
+harness.print_value("x = jnp.arange(12)", x)
+harness.print_value("x.shape", x.shape)
+harness.print_value("x.size", x.size)
 X = x.reshape(3, 4)
-common.print_value("X = x.reshape(3, 4)", X)
-common.print_value("x.reshape(-1, 4).shape", x.reshape(-1, 4).shape)
-common.print_value("X.reshape(-1).shape", X.reshape(-1).shape)
+harness.print_value("X = x.reshape(3, 4)", X)
+harness.print_value("x.reshape(-1, 4).shape", x.reshape(-1, 4).shape)
+harness.print_value("X.reshape(-1).shape", X.reshape(-1).shape)
 metrics.update(
     arange=x,
     shape=list(x.shape),
@@ -107,10 +67,10 @@ metrics.update(
 
 # %%
 zeros, ones = jnp.zeros((2, 3, 4)), jnp.ones((2, 3, 4))
-common.print_value("jnp.zeros((2, 3, 4))", zeros)
-common.print_value("jnp.ones((2, 3, 4))", ones)
+harness.print_value("jnp.zeros((2, 3, 4))", zeros)
+harness.print_value("jnp.ones((2, 3, 4))", ones)
 normal = jax.random.normal(key, (3, 4))
-common.print_value(f"jax.random.normal(jax.random.key({args.seed}), (3, 4))", normal)
+harness.print_value(f"jax.random.normal(jax.random.key({config.seed}), (3, 4))", normal)
 same = jax.random.normal(key, (3, 4))
 _, subkey = jax.random.split(key)
 other = jax.random.normal(subkey, (3, 4))
@@ -121,7 +81,7 @@ print(
     not bool(jnp.array_equal(normal, other)),
 )
 from_list = jnp.array([[2, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
-common.print_value("jnp.array([[2, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])", from_list)
+harness.print_value("jnp.array([[2, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])", from_list)
 metrics.update(
     zeros_shape=list(zeros.shape),
     ones_shape=list(ones.shape),
@@ -144,16 +104,16 @@ metrics.update(
 print("\n== Operations")
 a, b = jnp.array([1.0, 2, 4, 8]), jnp.array([2, 2, 2, 2])
 ops = {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b, "pow": a**b}
-common.print_value("x + y, x - y, x * y, x / y, x ** y", tuple(ops.values()))
-common.print_value("jnp.exp(x)", jnp.exp(a))
+harness.print_value("x + y, x - y, x * y, x / y, x ** y", tuple(ops.values()))
+harness.print_value("jnp.exp(x)", jnp.exp(a))
 metrics["elementwise"] = {"x": a, "y": b, **ops, "exp": jnp.exp(a)}
 X = jnp.arange(12, dtype=jnp.float32).reshape(3, 4)
 Y = jnp.array([[2.0, 1, 4, 3], [1, 2, 3, 4], [4, 3, 2, 1]])
 cat0, cat1 = jnp.concatenate((X, Y), axis=0), jnp.concatenate((X, Y), axis=1)
-common.print_value("jnp.concatenate((X, Y), axis=0)", cat0)
-common.print_value("jnp.concatenate((X, Y), axis=1)", cat1)
-common.print_value("X == Y", X == Y)
-common.print_value("X.sum()", X.sum())
+harness.print_value("jnp.concatenate((X, Y), axis=0)", cat0)
+harness.print_value("jnp.concatenate((X, Y), axis=1)", cat1)
+harness.print_value("X == Y", X == Y)
+harness.print_value("X.sum()", X.sum())
 metrics.update(concat_axis0=cat0, concat_axis1=cat1, equal=X == Y, sum=X.sum())
 
 # %% [markdown]
@@ -165,8 +125,8 @@ metrics.update(concat_axis0=cat0, concat_axis1=cat1, equal=X == Y, sum=X.sum())
 # %%
 print("\n== Broadcasting")
 c, d = jnp.arange(3).reshape(3, 1), jnp.arange(2).reshape(1, 2)
-common.print_value("a, b", (c, d))
-common.print_value("a + b", c + d)
+harness.print_value("a, b", (c, d))
+harness.print_value("a + b", c + d)
 metrics["broadcast"] = c + d
 
 # %% [markdown]
@@ -178,11 +138,11 @@ metrics["broadcast"] = c + d
 
 # %%
 print("\n== Indexing and slicing")
-common.print_value("X[-1], X[1:3]", (X[-1], X[1:3]))
+harness.print_value("X[-1], X[1:3]", (X[-1], X[1:3]))
 X1 = X.at[1, 2].set(9)
-common.print_value("X.at[1, 2].set(9)  # X[1, 2] = 9 returns a new array", X1)
+harness.print_value("X.at[1, 2].set(9)  # X[1, 2] = 9 returns a new array", X1)
 X2 = X1.at[0:2, :].set(12)
-common.print_value("X.at[0:2, :].set(12)  # X[0:2, :] = 12", X2)
+harness.print_value("X.at[0:2, :].set(12)  # X[0:2, :] = 12", X2)
 unchanged = bool(jnp.array_equal(X, jnp.arange(12.0).reshape(3, 4)))
 print("X itself is unchanged (arrays are immutable):", unchanged)
 metrics.update(
@@ -246,9 +206,9 @@ metrics.update(
 print("\n== Conversion to other Python objects")
 A = np.asarray(X)
 B = jnp.asarray(A)
-common.print_value("type(A), type(B)", (type(A), type(B)))
+harness.print_value("type(A), type(B)", (type(A), type(B)))
 s = jnp.array(3.5)
-common.print_value("a, a.item(), float(a), int(a)", (s, s.item(), float(s), int(s)))
+harness.print_value("a, a.item(), float(a), int(a)", (s, s.item(), float(s), int(s)))
 metrics.update(
     numpy={
         "to_numpy_type": type(A).__name__,
@@ -267,10 +227,10 @@ metrics.update(
 # %%
 print("\n== Devices")
 devices = jax.devices()
-common.print_value("jax.devices()", devices)
-common.print_value("X.devices()", X.devices())
+harness.print_value("jax.devices()", devices)
+harness.print_value("X.devices()", X.devices())
 placed = jax.device_put(X, devices[-1])
-common.print_value(f"jax.device_put(X, {devices[-1]}).devices()", placed.devices())
+harness.print_value(f"jax.device_put(X, {devices[-1]}).devices()", placed.devices())
 metrics["devices"] = {
     "available": [str(dev) for dev in devices],
     "platform": devices[0].platform,
@@ -282,7 +242,26 @@ metrics["devices"] = {
 # ## Against the book
 #
 # The book shows no single number here; the headline lists our scalar results.
+#
+# The run writes `results/ndarray/` (or `--out`): `metrics.json`, `"arange"`: `arange(12)`;
+# `"shape"`: its shape `[12]`; `"size"`: 12; `"reshape_shape"`: shape of `x.reshape(3, 4)`;
+# `"reshape_inferred_shape"`: shape of `x.reshape(-1, 4)`; `"flatten_shape"`: shape of
+# `X.reshape(-1)`; `"zeros_shape"`, `"ones_shape"`: `[2, 3, 4]`; `"normal"`: `{"shape": [3, 4],
+# "same_key_same_values": bool, "split_key_new_values": bool}`; `"from_list"`: the array made from
+# the book's nested list; `"elementwise"`: `{"x", "y", "add", "sub", "mul", "div", "pow", "exp"}`
+# for x = [1, 2, 4, 8], y = [2, 2, 2, 2]; `"concat_axis0"` [6, 4] and `"concat_axis1"` [3, 8]: X =
+# arange(12.).reshape(3, 4) and the book's Y joined; `"equal"`: `X == Y` (booleans); `"sum"`:
+# `X.sum()` (66); `"broadcast"`: `arange(3).reshape(3, 1) + arange(2).reshape(1, 2)`;
+# `"last_row"`: `X[-1]`; `"rows_1_2"`: `X[1:3]`; `"set_element"`: `X.at[1, 2].set(9)`;
+# `"set_rows"`: then `.at[0:2, :].set(12)`; `"original_unchanged"`: X is still arange(12) after
+# both (bool); `"add_makes_new_array"`: `Y = Y + X` binds a new object (bool);
+# `"augmented_assign_makes_new_array"`: so does `W += Y` (bool); `"donation"`: `{"input_deleted":
+# bool, "buffer_reused": bool, "result_correct": bool}` for `jax.jit(lambda z, x, y: z.at[:].set(x
+# + y), donate_argnums=0)` (buffer reuse is up to the backend; CPU and GPU do it); `"numpy"`:
+# `{"to_numpy_type", "from_numpy_type", "round_trip_equal"}`; `"scalar"`: `{"item", "float",
+# "int"}` of `jnp.array(3.5)`; `"devices"`: `{"available": [str], "platform": str,
+# "array_devices": [str], "device_put_devices": [str]}`.
 
 # %%
-common.compare_with_book("ndarray", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("ndarray", metrics, out)
+metrics = harness.finish(out, metrics, {})

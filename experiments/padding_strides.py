@@ -12,49 +12,25 @@
 # and, with one kernel and bias, the same values from all three.
 
 # %%
-"""Padding and stride (the book's 6.3): output shapes of four convolutions of an 8 × 8 input.
-
-X [8, 8] uniform in [0, 1) (the book's ``torch.rand``) from ``--seed``; the book's four
-``nn.Conv2d(1, 1, ...)`` layers: kernel_size=3, padding=1; kernel_size=(5, 3),
-padding=(2, 1); kernel_size=3, padding=1, stride=2; kernel_size=(3, 5), padding=(0, 1),
-stride=(3, 4). Each layer's kernel and bias are drawn as PyTorch's (U(±1/√fan_in),
-fan_in = kh·kw) and applied three ways: ``jaxdl.conv.corr2d(X, K, padding=, stride=) + b``;
-``flax.linen.Conv(1, kernel_size, strides, padding=((p_h, p_h), (p_w, p_w)))`` with the same
-kernel (HWIO) and bias; ``jax.lax.conv_general_dilated`` (NCHW/OIHW). No training;
-``--quick`` does the same as the default run.
-
-Command: ``python experiments/padding_strides.py [--seed 0 --out results/padding_strides
---quick]``
-
-metrics.json:
-  ``"x"`` [8, 8];
-  ``"cases"``: a list, per layer ``{"kernel_size", "padding", "stride" (pairs), "book_shape",
-  "formula_shape" (⌊(n + 2p − k) / s⌋ + 1), "shape" (ours), "flax_shape", "lax_shape",
-  "flax_kernel_shape" (flax's own init: [kh, kw, 1, 1]), "kernel" [kh, kw], "bias",
-  "output", "max_abs_diff_lax", "max_abs_diff_flax"}``;
-  ``"shapes_match_book"``: bool (ours, flax's, lax's and the formula's, every case);
-  ``"max_abs_diff"``: the largest max |ours − lax| or |ours − flax| over the cases.
-"""
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jaxdl.conv import corr2d, pytorch_conv_kernel
 
-from harness import common
+import harness
 
 # %% [markdown]
 # ## Configuration
 #
-# The book's four layers; the seed draws X and each layer's kernel and bias. In the notebook, pass
-# flags to `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]`
-# lists them); on the command line, `python experiments/padding_strides.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/padding_strides.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("padding_strides")
-args, out = common.start(p)
-key_x, *case_keys = jax.random.split(jax.random.key(args.seed), 5)
+BOOK = dict()
+config, out = harness.start("padding_strides", BOOK)
+key_x, *case_keys = jax.random.split(jax.random.key(config.seed), 5)
 # (kernel_size, padding, stride, the shape the book prints)
 CASES = [
     ((3, 3), (1, 1), (1, 1), (8, 8)),
@@ -117,7 +93,7 @@ def formula(n, k, p, s):
 # mixes everything: ⌊(8 + 0 − 3) / 3⌋ + 1 = 2 rows, ⌊(8 + 2 − 5) / 4⌋ + 1 = 2 columns.
 
 # %%
-common.show_source(corr2d)
+harness.show_source(corr2d)
 for key, (kernel_size, padding, stride, book_shape) in zip(case_keys, CASES, strict=True):
     key_k, key_b = jax.random.split(key)
     kernel = pytorch_conv_kernel(key_k, kernel_size)
@@ -162,7 +138,14 @@ print("every shape as the book's:", metrics["shapes_match_book"])
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/padding_strides/` (or `--out`): `metrics.json`, `"x"` [8, 8]; `"cases"`:
+# a list, per layer `{"kernel_size", "padding", "stride" (pairs), "book_shape", "formula_shape"
+# (⌊(n + 2p − k) / s⌋ + 1), "shape" (ours), "flax_shape", "lax_shape", "flax_kernel_shape" (flax's
+# own init: [kh, kw, 1, 1]), "kernel" [kh, kw], "bias", "output", "max_abs_diff_lax",
+# "max_abs_diff_flax"}`; `"shapes_match_book"`: bool (ours, flax's, lax's and the formula's, every
+# case); `"max_abs_diff"`: the largest max |ours − lax| or |ours − flax| over the cases.
 
 # %%
-common.compare_with_book("padding_strides", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("padding_strides", metrics, out)
+metrics = harness.finish(out, metrics, {})

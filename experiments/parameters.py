@@ -16,42 +16,6 @@
 # (121 parameters, not 193) whose gradient is the sum of its two uses' gradients.
 
 # %%
-"""Parameter management, the JAX way (the book's section 5.2).
-
-The book's net ``nn.Sequential([nn.Dense(8), nn.relu, nn.Dense(1)])`` on X [2, 4], uniform in
-[0, 1) from ``--seed``. Access: ``params["layers_2"]`` is the book's ``net[2].state_dict()``
-(flax names a Sequential's layers by position, ``layers_0`` and ``layers_2`` as PyTorch's
-``0`` and ``2``); kernels are [in, out], PyTorch's weights [out, in]. Gradients are not
-stored on parameters (the book's ``weight.grad``): ``jax.grad`` returns a tree of the same
-structure. All at once: ``jaxdl.params.param_table``; the book's ``state_dict()['2.bias']`` by
-path with ``flax.traverse_util.flatten_dict``. Nested: the book's ``block1``/``block2``/
-``rgnet`` and ``rgnet[0][1][0].bias``. Initialization through ``kernel_init``/``bias_init``:
-normal σ = 0.01 with zero biases, constant 1, Xavier uniform for the first layer and constant
-42 for the second, and the book's ``my_init`` (uniform(−10, 10), then 0 where |w| < 5) written
-as an initializer. Setting: a new tree with the first kernel + 1 and [0, 0] = 42
-(``.at[].set``). Tied: ``shared = nn.Dense(8)`` used twice in one Sequential; its gradient
-(of the sum of the outputs) against two separate copies of the same values, whose gradients
-are summed. No training; ``--quick`` does the same as the default run.
-
-Command: ``python experiments/parameters.py [--seed 0 --out results/parameters --quick]``
-
-metrics.json:
-  ``"output_shape"``: [2, 1]; ``"layers_2"``: ``{"kernel_shape": [8, 1], "bias_shape": [1],
-  "bias"}``; ``"table"``: ``[[key path, shape], ...]`` of the net; ``"layers_0_table"``;
-  ``"num_params"``: 49; ``"grad_table_equals_table"``: bool; ``"bias_by_path_equal"``: bool;
-  ``"rgnet"``: ``{"output_shape", "num_params", "table", "nested_bias_shape"}``;
-  ``"init"``: ``{"normal": {"kernel_std", "biases_zero", "weight0"}, "constant": {"weight0",
-  "bias0"}, "xavier_42": {"weight0", "xavier_bound", "xavier_max_abs", "layers_2_kernel"}}``
-  (``weight0``: the book's ``net[0].weight[0]``, ``kernel[:, 0]``);
-  ``"my_init"``: ``{"kernel_shapes", "weight_rows": the book's ``net[0].weight[:2]``,
-  "zero_or_at_least_5": bool, "fraction_zero"}``;
-  ``"set"``: ``{"weight0_before", "weight0_after", "original_unchanged": bool}``;
-  ``"tied"``: ``{"num_params": 121, "untied_num_params": 193, "table", "x", "params",
-  "grad": jax.grad of the sum of the outputs, "grad_first_use", "grad_second_use": the two
-  copies' gradients of the shared kernel, "grad_equals_sum_of_copies": bool,
-  "max_abs_diff"}``.
-"""
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -59,19 +23,19 @@ from flax import traverse_util
 
 from jaxdl.params import num_params, param_table
 
-from harness import common
+import harness
 
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws X and every model's parameters (one key per use). In the notebook, pass flags to
-# `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]` lists
-# them); on the command line, `python experiments/parameters.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/parameters.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("parameters")
-args, out = common.start(p)
-keys = jax.random.split(jax.random.key(args.seed), 8)
+BOOK = dict()
+config, out = harness.start("parameters", BOOK)
+keys = jax.random.split(jax.random.key(config.seed), 8)
 key_x, key_net, key_rg, key_normal, key_constant, key_mixed, key_my, key_tied = keys
 X = jax.random.uniform(key_x, (2, 4))
 metrics = {}
@@ -87,8 +51,8 @@ metrics = {}
 net = nn.Sequential([nn.Dense(8), nn.relu, nn.Dense(1)])
 params = net.init(key_net, X)["params"]
 output = net.apply({"params": params}, X)
-common.print_value("net.apply({'params': params}, X)", output)
-common.print_value("params['layers_2']  (the book's net[2].state_dict())", params["layers_2"])
+harness.print_value("net.apply({'params': params}, X)", output)
+harness.print_value("params['layers_2']  (the book's net[2].state_dict())", params["layers_2"])
 bias = params["layers_2"]["bias"]
 print(f"type(params['layers_2']['bias']): {type(bias).__name__}, a plain array")
 metrics.update(
@@ -121,7 +85,7 @@ metrics["grad_table_equals_table"] = same
 print("param_table(params['layers_0']):", param_table(params["layers_0"]))
 print("param_table(params):", *param_table(params))
 flat = traverse_util.flatten_dict(params, sep="/")
-common.print_value("flatten_dict(params, sep='/')['layers_2/bias']", flat["layers_2/bias"])
+harness.print_value("flatten_dict(params, sep='/')['layers_2/bias']", flat["layers_2/bias"])
 metrics.update(
     layers_0_table=param_table(params["layers_0"]),
     table=param_table(params),
@@ -155,7 +119,7 @@ print(f"rgnet(X): {rg_output.shape}; {num_params(rg_params)} parameters")
 for path, shape in param_table(rg_params):
     print(f"  {path}: {shape}")
 nested_bias = rg_params["layers_0"]["layers_1"]["layers_0"]["bias"]
-common.print_value("rg_params['layers_0']['layers_1']['layers_0']['bias']", nested_bias)
+harness.print_value("rg_params['layers_0']['layers_1']['layers_0']['bias']", nested_bias)
 metrics["rgnet"] = {
     "output_shape": list(rg_output.shape),
     "num_params": num_params(rg_params),
@@ -189,14 +153,14 @@ normal = nn.initializers.normal(stddev=0.01)
 p_normal = two_layers(normal, normal).init(key_normal, X)["params"]
 kernels = jnp.concatenate([p_normal[k]["kernel"].ravel() for k in ("layers_0", "layers_2")])
 biases = jnp.concatenate([p_normal[k]["bias"] for k in ("layers_0", "layers_2")])
-common.print_value(
+harness.print_value(
     "normal(0.01): kernel[:, 0], bias[0]", (p_normal["layers_0"]["kernel"][:, 0], biases[0])
 )
 print(f"std of the 40 weights: {float(jnp.std(kernels)):.4f}")
 
 one = nn.initializers.constant(1.0)
 p_constant = two_layers(one, one).init(key_constant, X)["params"]
-common.print_value(
+harness.print_value(
     "constant(1): kernel[:, 0], bias[0]",
     (p_constant["layers_0"]["kernel"][:, 0], p_constant["layers_0"]["bias"][0]),
 )
@@ -204,9 +168,11 @@ common.print_value(
 xavier = nn.initializers.xavier_uniform()
 p_mixed = two_layers(xavier, nn.initializers.constant(42.0)).init(key_mixed, X)["params"]
 bound = (6 / (4 + 8)) ** 0.5
-common.print_value("xavier_uniform, first layer: kernel[:, 0]", p_mixed["layers_0"]["kernel"][:, 0])
+harness.print_value(
+    "xavier_uniform, first layer: kernel[:, 0]", p_mixed["layers_0"]["kernel"][:, 0]
+)
 print(f"  every |w| <= √(6 / (4 + 8)) = {bound:.4f}")
-common.print_value("constant(42), second layer: kernel.T", p_mixed["layers_2"]["kernel"].T)
+harness.print_value("constant(42), second layer: kernel.T", p_mixed["layers_2"]["kernel"].T)
 metrics["init"] = {
     "normal": {
         "kernel_std": jnp.std(kernels),
@@ -243,7 +209,7 @@ def my_init(key, shape, dtype=jnp.float32):
 
 
 p_my = two_layers(my_init, my_init).init(key_my, X)["params"]
-common.print_value(
+harness.print_value(
     "kernel[:, :2].T  (the book's net[0].weight[:2])", p_my["layers_0"]["kernel"][:, :2].T
 )
 ws = jnp.concatenate([p_my[k]["kernel"].ravel() for k in ("layers_0", "layers_2")])
@@ -267,7 +233,7 @@ metrics["my_init"] = {
 kernel = p_my["layers_0"]["kernel"]
 new_kernel = (kernel + 1).at[0, 0].set(42.0)
 p_set = {**p_my, "layers_0": {**p_my["layers_0"], "kernel": new_kernel}}
-common.print_value("after + 1 and [0, 0] = 42: kernel[:, 0]", p_set["layers_0"]["kernel"][:, 0])
+harness.print_value("after + 1 and [0, 0] = 42: kernel[:, 0]", p_set["layers_0"]["kernel"][:, 0])
 unchanged = bool(jnp.array_equal(p_my["layers_0"]["kernel"], kernel))
 print("the original tree is unchanged:", unchanged)
 metrics["set"] = {
@@ -336,7 +302,20 @@ metrics["tied"] = {
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/parameters/` (or `--out`): `metrics.json`, `"output_shape"`: [2, 1];
+# `"layers_2"`: `{"kernel_shape": [8, 1], "bias_shape": [1], "bias"}`; `"table"`: `[[key path,
+# shape], ...]` of the net; `"layers_0_table"`; `"num_params"`: 49; `"grad_table_equals_table"`:
+# bool; `"bias_by_path_equal"`: bool; `"rgnet"`: `{"output_shape", "num_params", "table",
+# "nested_bias_shape"}`; `"init"`: `{"normal": {"kernel_std", "biases_zero", "weight0"},
+# "constant": {"weight0", "bias0"}, "xavier_42": {"weight0", "xavier_bound", "xavier_max_abs",
+# "layers_2_kernel"}}` (`weight0`: the book's `net[0].weight[0]`, `kernel[:, 0]`); `"my_init"`:
+# `{"kernel_shapes", "weight_rows": the book's `net[0].weight[:2]`, "zero_or_at_least_5": bool,
+# "fraction_zero"}`; `"set"`: `{"weight0_before", "weight0_after", "original_unchanged": bool}`;
+# `"tied"`: `{"num_params": 121, "untied_num_params": 193, "table", "x", "params", "grad":
+# jax.grad of the sum of the outputs, "grad_first_use", "grad_second_use": the two copies'
+# gradients of the shared kernel, "grad_equals_sum_of_copies": bool, "max_abs_diff"}`.
 
 # %%
-common.compare_with_book("parameters", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("parameters", metrics, out)
+metrics = harness.finish(out, metrics, {})

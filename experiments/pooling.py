@@ -15,31 +15,6 @@
 # `max_pool` / `avg_pool`, with no difference.
 
 # %%
-"""Pooling (the book's 6.5): max and average pooling, with padding, stride and channels.
-
-X = [[0..8]] (3 × 3): the book's ``pool2d`` loop (``jaxdl.conv.pool2d_loop``) and the
-vectorised ``jaxdl.conv.pool2d`` (stride 1), window (2, 2), max and avg. X = arange(16)
-[1, 4, 4] (the book's [1, 1, 4, 4] without the batch axis): the book's ``nn.MaxPool2d(3)``;
-``MaxPool2d(3, padding=1, stride=2)``; ``MaxPool2d((2, 3), stride=(2, 3), padding=(0, 1))``;
-``cat(X, X + 1)`` [2, 4, 4] with ``MaxPool2d(3, padding=1, stride=2)``; and beyond the book
-``AvgPool2d(3, padding=1, stride=2)`` (zeros of the padding counted in each window, PyTorch's
-``count_include_pad=True``; hand values). Each through ``jax.lax.reduce_window`` (max: −inf
-padding; avg: a zero-padded window sum / window size) and ``flax.linen.max_pool`` /
-``avg_pool(count_include_pad=True)``. No randomness, no training; ``--quick`` does the same
-as the default run.
-
-Command: ``python experiments/pooling.py [--out results/pooling --quick]``
-
-metrics.json:
-  ``"pool2d"``: ``{"X" [3, 3], "max", "avg" (vectorised), "max_loop", "avg_loop",
-  "max_abs_error_vs_book"}``;
-  ``"cases"``: a list, per layer ``{"name", "mode", "pool_size", "stride", "padding"
-  (pairs), "input" [c, 4, 4], "Y", "expected" (the book's printout, or hand values), "source"
-  ("book" or "hand"), "max_abs_error" (vs expected), "max_abs_diff_lax", "max_abs_diff_flax"}``;
-  ``"max_abs_error_vs_book"``: over every value the book prints; ``"max_abs_diff"``: the
-  largest |ours − reduce_window| or |ours − flax| over the cases.
-"""
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -47,18 +22,18 @@ import numpy as np
 
 from jaxdl.conv import pool2d, pool2d_loop
 
-from harness import common
+import harness
 
 # %% [markdown]
 # ## Configuration
 #
-# Nothing to choose: the book's inputs and layers (the seed is recorded, and draws nothing). In the
-# notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])`
-# (`["--help"]` lists them); on the command line, `python experiments/pooling.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/pooling.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("pooling")
-args, out = common.start(p)
+BOOK = dict()
+config, out = harness.start("pooling", BOOK)
 metrics = {}
 
 # %% [markdown]
@@ -69,7 +44,7 @@ metrics = {}
 # strided slices of the input and reduces them with `jnp.maximum` or their mean.
 
 # %%
-common.show_source(pool2d_loop)
+harness.show_source(pool2d_loop)
 X = jnp.arange(9.0).reshape(3, 3)
 pooled = {
     "max": pool2d(X, (2, 2), stride=1),
@@ -78,7 +53,7 @@ pooled = {
     "avg_loop": pool2d_loop(X, (2, 2), "avg"),
 }
 for name, value in pooled.items():
-    common.print_value(f"{name}: pool2d(X, (2, 2))", value)
+    harness.print_value(f"{name}: pool2d(X, (2, 2))", value)
 BOOK_3x3 = {"max": np.array([[4.0, 5.0], [7.0, 8.0]]), "avg": np.array([[2.0, 3.0], [5.0, 6.0]])}
 metrics["pool2d"] = {
     "X": X,
@@ -122,7 +97,7 @@ def flax_pool(X, window, stride, padding, mode):
     return nn.avg_pool(x, window, stride, pads, count_include_pad=True)[..., 0]
 
 
-common.show_source(pool2d)
+harness.show_source(pool2d)
 X16 = jnp.arange(16.0).reshape(1, 4, 4)
 X2 = jnp.concatenate([X16, X16 + 1])
 CASES = [
@@ -188,7 +163,7 @@ for name, x, mode, window, stride, padding, expected, source in CASES:
         "max_abs_diff_flax": float(jnp.abs(Y - flax_pool(x, window, stride, padding, mode)).max()),
     }
     metrics["cases"].append(case)
-    common.print_value(f"{name} ({source}: {np.round(expected, 4).tolist()})", Y)
+    harness.print_value(f"{name} ({source}: {np.round(expected, 4).tolist()})", Y)
     print(
         f"  max |ours − reduce_window| {case['max_abs_diff_lax']:.1e}, |ours − flax| "
         f"{case['max_abs_diff_flax']:.1e}"
@@ -203,7 +178,15 @@ metrics["max_abs_diff"] = max(
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/pooling/` (or `--out`): `metrics.json`, `"pool2d"`: `{"X" [3, 3], "max",
+# "avg" (vectorised), "max_loop", "avg_loop", "max_abs_error_vs_book"}`; `"cases"`: a list, per
+# layer `{"name", "mode", "pool_size", "stride", "padding" (pairs), "input" [c, 4, 4], "Y",
+# "expected" (the book's printout, or hand values), "source" ("book" or "hand"), "max_abs_error"
+# (vs expected), "max_abs_diff_lax", "max_abs_diff_flax"}`; `"max_abs_error_vs_book"`: over every
+# value the book prints; `"max_abs_diff"`: the largest |ours − reduce_window| or |ours − flax|
+# over the cases.
 
 # %%
-common.compare_with_book("pooling", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("pooling", metrics, out)
+metrics = harness.finish(out, metrics, {})

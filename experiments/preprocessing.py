@@ -12,29 +12,6 @@
 # `Alley_Pave` and `Alley_nan`, and the final X and y, which should equal the book's.
 
 # %%
-"""Data preprocessing with pandas (the book's section on the house_tiny.csv example).
-
-As the book: writes ``house_tiny.csv`` (4 houses: number of rooms, alley type, price, with
-missing values ``NA``), reads it with pandas, fills the numeric NA with the column mean
-(NumRooms: 3.0), one-hot encodes the categorical column with a category for NA
-(``Alley_Pave``, ``Alley_nan``), and converts to arrays. The pandas steps are
-``jaxdl.data.tabular.fill_numeric_na`` and ``one_hot_encode``; the conversion is
-``jaxdl.data.tabular.load_csv(path, target="Price")``, which returns float32 JAX arrays (the
-book's tensors are float64 and int64). No training; ``--quick`` does the same as the default run.
-
-Command: ``python experiments/preprocessing.py [--out results/preprocessing --quick]``
-(the CSV is written to the output folder, not to ``../data``).
-
-metrics.json:
-  ``"csv"``: the CSV file's name (``"house_tiny.csv"``, in the output folder);
-  ``"num_rows"``: 4; ``"missing_per_column"``: ``{column: number of NA}`` as read;
-  ``"fill_values"``: ``{numeric feature column: the mean used to fill its NA}``;
-  ``"feature_names"``: the columns of X, ``["NumRooms", "Alley_Pave", "Alley_nan"]``;
-  ``"X"``: the features [4, 3] (book: [[3, 1, 0], [2, 0, 1], [4, 0, 1], [3, 0, 1]]);
-  ``"y"``: the prices [4] (book: [127500, 106000, 178100, 140000]);
-  ``"dtype"``: the dtype of X and y (``"float32"``).
-"""
-
 import tempfile
 from pathlib import Path
 
@@ -43,7 +20,7 @@ import pandas as pd
 from jaxdl.data.tabular import fill_numeric_na, load_csv, one_hot_encode
 from jaxdl.results import write_text
 
-from harness import common
+import harness
 
 HOUSE_TINY = """NumRooms,Alley,Price
 NA,Pave,127500
@@ -56,13 +33,13 @@ TARGET = "Price"
 # %% [markdown]
 # ## Configuration
 #
-# Only the output folder. In the notebook, pass flags to `common.start` in the cell below, e.g.
-# `common.start(p, ["--seed", "1"])` (`["--help"]` lists them); on the command line, `python
-# experiments/preprocessing.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/preprocessing.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("preprocessing")
-args, out = common.start(p)
+BOOK = dict()
+config, out = harness.start("preprocessing", BOOK)
 
 # %% [markdown]
 # ## Reading the dataset
@@ -86,7 +63,7 @@ print(data)
 # value and one for "missing" (the book's `pd.get_dummies(inputs, dummy_na=True)`).
 
 # %%
-common.show_source(fill_numeric_na, one_hot_encode)
+harness.show_source(fill_numeric_na, one_hot_encode)
 
 # %%
 inputs = data.drop(columns=[TARGET])
@@ -103,7 +80,7 @@ print(encoded)
 # and int64) with the names of the feature columns.
 
 # %%
-common.show_source(load_csv)
+harness.show_source(load_csv)
 
 # %%
 table = load_csv(data_file, TARGET)
@@ -126,7 +103,15 @@ metrics = {
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/preprocessing/` (or `--out`): `metrics.json`, `"csv"`: the CSV file's
+# name (`"house_tiny.csv"`, in the output folder); `"num_rows"`: 4; `"missing_per_column"`:
+# `{column: number of NA}` as read; `"fill_values"`: `{numeric feature column: the mean used to
+# fill its NA}`; `"feature_names"`: the columns of X, `["NumRooms", "Alley_Pave", "Alley_nan"]`;
+# `"X"`: the features [4, 3] (book: [[3, 1, 0], [2, 0, 1], [4, 0, 1], [3, 0, 1]]); `"y"`: the
+# prices [4] (book: [127500, 106000, 178100, 140000]); `"dtype"`: the dtype of X and y
+# (`"float32"`).
 
 # %%
-common.compare_with_book("preprocessing", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("preprocessing", metrics, out)
+metrics = harness.finish(out, metrics, {})

@@ -16,38 +16,6 @@
 # reverse order, s, L, o, h, z: backpropagation.
 
 # %%
-"""Forward and backward propagation by hand, checked against ``jax.grad`` (the book's 4.7).
-
-The book's network: x ∈ R^784 (Fashion-MNIST-sized), no biases, z = W1 x, h = ReLU(z),
-o = W2 h with 10 outputs, L = cross-entropy(o, y) (the mean over the minibatch),
-s = λ/2 (‖W1‖²_F + ‖W2‖²_F), J = L + s. One minibatch of random inputs in [0, 1) with random
-labels (no data download; no training), weights N(0, 0.01²) as the book's MLP. The gradients
-of J by the book's backpropagation formulas (``jaxdl.propagation.backward``) are compared
-with ``jax.grad`` in float32 and in float64. The computational graph is JAX's own:
-``jax.make_jaxpr`` of J and of its gradient, whose equations carry the name (a
-``jax.named_scope``) of the book's node they compute.
-
-Command: ``python experiments/propagation.py [--lambd 0.01 --num-hiddens 256 --batch-size 256
---seed 0 --out results/propagation --quick]`` (``--quick``: a batch of 8).
-
-metrics.json:
-  ``"J"``, ``"L"``, ``"s"``: the objective, the loss and the penalty (float32);
-  ``"max_abs_diff_W1"``, ``"max_abs_diff_W2"``: max |∂J/∂W by hand − by jax.grad|;
-  ``"max_rel_diff"``: the larger over W1 and W2 of max |hand − jax.grad| / max |jax.grad|
-  (with full float32 matrix products, also on GPU and TPU);
-  ``"max_rel_diff_float64"``: the same in float64;
-  ``"num_eqns_forward"``, ``"num_eqns_grad"``: equations in the jaxpr of J and of its gradient
-  (a nested ``jit``, such as ``jnp.where``'s, counts as one);
-  ``"eqns_by_node"``: ``{"forward"|"grad_forward"|"grad_backward": {node: equations}}`` (the
-  gradient's equations of the forward pass, ``jvp(node)``, and of the backward pass,
-  ``transpose(jvp(node))``); ``"backward_order"``: the nodes in the order the gradient's
-  backward pass visits them; ``"config"``: ``{"batch_size", "num_inputs", "num_hiddens",
-  "num_outputs", "lambd", "activation", "loss", "init_std"}``.
-Files: ``forward_jaxpr.txt`` and ``grad_jaxpr.txt`` (each equation annotated with its node);
-figure ``graph.png`` (the forward graph of J as the jaxpr has it).
-"""
-
-import argparse
 import re
 
 import jax
@@ -59,7 +27,9 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from jaxdl.plotting import new_figure
 from jaxdl.propagation import backward, forward, init_params, objective
 
-from harness import common
+import harness
+from harness import Setting
+from harness.config import non_negative_float
 
 NUM_INPUTS, NUM_OUTPUTS, INIT_STD = 784, 10, 0.01
 INPUTS = ("W1", "W2", "x", "y", "λ")  # the jaxpr's inputs: params (w1, w2), x, y, lam
@@ -83,40 +53,33 @@ LABELS = {
 }
 
 
-def non_negative_float(text: str) -> float:
-    """argparse type: a number >= 0 that float32, the dtype of λ here, holds as finite."""
-    value = float(text)
-    if not 0 <= value <= np.finfo(np.float32).max:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
-
-
 # %% [markdown]
 # ## Configuration
 #
 # The book gives no λ for this section; 0.01 makes the penalty s about 0.1 next to a loss of about
-# log 10 ≈ 2.3. In the notebook, pass flags to `common.start` in the cell below, e.g.
-# `common.start(p, ["--seed", "1"])` (`["--help"]` lists them); on the command line, `python
-# experiments/propagation.py --help`.
+# log 10 ≈ 2.3. Edit the settings here to try others; on the command line each is a flag (`python
+# experiments/propagation.py --help`); `--quick` takes a batch of 8.
 
 # %%
-p = common.parser("propagation", batch_size=256)
-p.add_argument("--lambd", type=non_negative_float, default=0.01, help="weight decay λ >= 0")
-p.add_argument("--num-hiddens", type=common.positive_int, default=256, help="hidden units")
-args, out = common.start(p)
-if args.quick:
-    args.batch_size = 8
-config = {
-    "batch_size": args.batch_size,
+BOOK = dict(lambd=0.01, num_hiddens=256, batch_size=256)
+QUICK = dict(batch_size=8)
+config, out = harness.start(
+    "propagation",
+    BOOK,
+    quick=QUICK,
+    settings={"lambd": Setting(non_negative_float, "weight decay λ")},
+)
+network = {
+    "batch_size": config.batch_size,
     "num_inputs": NUM_INPUTS,
-    "num_hiddens": args.num_hiddens,
+    "num_hiddens": config.num_hiddens,
     "num_outputs": NUM_OUTPUTS,
-    "lambd": args.lambd,
+    "lambd": config.lambd,
     "activation": "relu",
     "loss": "cross_entropy",
     "init_std": INIT_STD,
 }
-print(f"{NUM_INPUTS}-{args.num_hiddens}-{NUM_OUTPUTS}, no biases, ReLU, λ = {args.lambd:g}")
+print(f"{NUM_INPUTS}-{config.num_hiddens}-{NUM_OUTPUTS}, no biases, ReLU, λ = {config.lambd:g}")
 
 # %% [markdown]
 # ## The network from scratch
@@ -127,7 +90,7 @@ print(f"{NUM_INPUTS}-{args.num_hiddens}-{NUM_OUTPUTS}, no biases, ReLU, λ = {ar
 # Weights are stored as in the book's math, W₁ [hidden, inputs] and W₂ [outputs, hidden].
 
 # %%
-common.show_source(forward, backward)
+harness.show_source(forward, backward)
 
 # %% [markdown]
 # ## Forward propagation
@@ -137,11 +100,11 @@ common.show_source(forward, backward)
 # near 0, the softmax near uniform, and L near log 10.
 
 # %%
-key_params, key_x, key_y = jax.random.split(jax.random.key(args.seed), 3)
-params = init_params(key_params, NUM_INPUTS, args.num_hiddens, NUM_OUTPUTS, init_std=INIT_STD)
-x = jax.random.uniform(key_x, (args.batch_size, NUM_INPUTS))
-y = jax.random.randint(key_y, (args.batch_size,), 0, NUM_OUTPUTS)
-lam = jnp.float32(args.lambd)
+key_params, key_x, key_y = jax.random.split(jax.random.key(config.seed), 3)
+params = init_params(key_params, NUM_INPUTS, config.num_hiddens, NUM_OUTPUTS, init_std=INIT_STD)
+x = jax.random.uniform(key_x, (config.batch_size, NUM_INPUTS))
+y = jax.random.randint(key_y, (config.batch_size,), 0, NUM_OUTPUTS)
+lam = jnp.float32(config.lambd)
 fp = forward(params, x, y, lam)
 for name in ("x", "z", "h", "o"):
     print(f"{name}: {getattr(fp, name).shape}")
@@ -174,7 +137,7 @@ with jax.default_matmul_precision("highest"):
     diffs, rel = compare(params, x, y, lam)
 with jax.enable_x64(True):
     params64, x64 = jax.tree.map(lambda a: jnp.asarray(np.asarray(a), jnp.float64), (params, x))
-    _, rel64 = compare(params64, x64, y, jnp.float64(args.lambd))
+    _, rel64 = compare(params64, x64, y, jnp.float64(config.lambd))
 metrics |= {
     "max_abs_diff_W1": diffs[0],
     "max_abs_diff_W2": diffs[1],
@@ -287,7 +250,7 @@ def draw_graph(nodes: dict[str, int], edges: list[tuple[str, str]]):
 
 
 figures = {"graph.png": draw_graph(forward_nodes, edges)}
-common.show(figures["graph.png"])
+harness.show(figures["graph.png"])
 
 # %% [markdown]
 # ## Backpropagation, as JAX does it
@@ -314,7 +277,7 @@ metrics |= {
         "grad_backward": grad_backward,
     },
     "backward_order": list(grad_backward),
-    "config": config,
+    "config": network,
 }
 print(f"{'node':6s}{'J':>6s}{'grad: forward':>15s}{'grad: backward':>16s}")
 for node in forward_nodes:
@@ -326,7 +289,21 @@ print(f"the backward pass visits: {' → '.join(grad_backward)}")
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/propagation/` (or `--out`): `metrics.json`, `"J"`, `"L"`, `"s"`: the
+# objective, the loss and the penalty (float32); `"max_abs_diff_W1"`, `"max_abs_diff_W2"`: max
+# |∂J/∂W by hand − by jax.grad|; `"max_rel_diff"`: the larger over W1 and W2 of max |hand −
+# jax.grad| / max |jax.grad| (with full float32 matrix products, also on GPU and TPU);
+# `"max_rel_diff_float64"`: the same in float64; `"num_eqns_forward"`, `"num_eqns_grad"`:
+# equations in the jaxpr of J and of its gradient (a nested `jit`, such as `jnp.where`'s, counts
+# as one); `"eqns_by_node"`: `{"forward"|"grad_forward"|"grad_backward": {node: equations}}` (the
+# gradient's equations of the forward pass, `jvp(node)`, and of the backward pass,
+# `transpose(jvp(node))`); `"backward_order"`: the nodes in the order the gradient's backward pass
+# visits them; `"config"`: `{"batch_size", "num_inputs", "num_hiddens", "num_outputs", "lambd",
+# "activation", "loss", "init_std"}`. Files: `forward_jaxpr.txt` and `grad_jaxpr.txt` (each
+# equation annotated with its node); figure `graph.png` (the forward graph of J as the jaxpr has
+# it).
 
 # %%
-common.compare_with_book("propagation", metrics, out)
-metrics = common.finish(out, metrics, figures)
+harness.compare_with_book("propagation", metrics, out)
+metrics = harness.finish(out, metrics, figures)

@@ -19,38 +19,6 @@
 # original gives. All files go to a temporary folder; `--out` gets metrics.json only.
 
 # %%
-"""Saving and loading arrays and pytrees (the book's section on file I/O).
-
-As the book: x = arange(4) saved with ``jnp.save`` and loaded with ``jnp.load``; the list
-[x, y] (y = zeros(4)) and the dict {"x": x, "y": y} through one ``.npz`` file each. Then the
-book's MLP 20-256-10 (``jaxdl.models.mlp.mlp((256,), 10)``, inputs X = uniform [2, 20] drawn
-from ``--seed``): its parameter pytree saved with ``orbax.checkpoint.StandardCheckpointer`` and
-restored into the shapes and dtypes of a fresh model (``jax.eval_shape`` of its ``init``, the
-book's ``clone = MLP()``), compared leaf by leaf (dtype, shape, bytes), and the clone's output
-compared with the original's. Then a whole ``jaxdl.model.TrainState`` (params, model_state,
-``optax.adam(1e-3)``'s state, step) after 3 training steps on random labels, saved and restored
-the same way, compared bit for bit, and one more step taken from each. Also: restored without a
-target, the TrainState comes back as plain dicts and lists; a bfloat16 array through ``.npz``
-comes back as raw 2-byte records (``|V2``), through orbax as bfloat16. Files go to a
-``tempfile.TemporaryDirectory()``, removed at the end. No training beyond those steps;
-``--quick`` does the same as the default run.
-
-Command: ``python experiments/read_write.py [--seed 0 --out results/read_write --quick]``
-
-metrics.json:
-  ``"x_loaded"``: x after ``jnp.save``/``jnp.load`` ([0, 1, 2, 3]); ``"x_dtype"``: its dtype;
-  ``"list_round_trip_equal"``, ``"dict_round_trip_equal"``: bool; ``"dict_keys"``: ["x", "y"];
-  ``"npz_bfloat16_dtype"``: the dtype a bfloat16 array comes back with from ``.npz``;
-  ``"orbax_bfloat16_dtype"``: the dtype it comes back with from orbax ("bfloat16");
-  ``"num_params"``: parameters saved (7946); ``"param_shapes"``: ``{path: shape}``;
-  ``"params_bit_identical"``: bool; ``"clone_output_equal"``: bool (the book's
-  ``Y_clone == Y``, all entries); ``"clone_output_shape"``: [2, 10];
-  ``"train_state"``: ``{"steps_before_save": 3, "restored_step", "num_leaves", "num_values",
-  "losses": the 3 losses, "untargeted_restore_type": the type restored without a target}``;
-  ``"train_state_bit_identical"``: bool; ``"resumed_step_equal"``: bool (the step after the
-  restored state equals the step after the original, bit for bit, loss too).
-"""
-
 import tempfile
 from pathlib import Path
 
@@ -65,7 +33,7 @@ from jaxdl.model import TrainState, init_state
 from jaxdl.models.mlp import scratch_mlp
 from jaxdl.params import num_params
 
-from harness import common
+import harness
 
 STEPS = 3  # training steps before the training state is saved
 
@@ -87,14 +55,14 @@ def bit_identical(a, b) -> bool:
 # %% [markdown]
 # ## Configuration
 #
-# The seed draws the MLP's parameters, its inputs and the labels of the training steps. In the
-# notebook, pass flags to `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])`
-# (`["--help"]` lists them); on the command line, `python experiments/read_write.py --help`.
+# Nothing to set: the section runs the book's examples. On the command line, `python
+# experiments/read_write.py --help` lists the flags every section has (`--seed`, `--out`,
+# `--quick`).
 
 # %%
-p = common.parser("read_write")
-args, out = common.start(p)
-key_init, key_x, key_y = jax.random.split(jax.random.key(args.seed), 3)
+BOOK = dict()
+config, out = harness.start("read_write", BOOK)
+key_init, key_x, key_y = jax.random.split(jax.random.key(config.seed), 3)
 folder = tempfile.TemporaryDirectory(prefix="jaxdl-read-write-")
 tmp = Path(folder.name)
 metrics = {}
@@ -113,19 +81,19 @@ print("== Loading and saving arrays")
 x = jnp.arange(4)
 jnp.save(tmp / "x-file.npy", x)
 x2 = jnp.load(tmp / "x-file.npy")
-common.print_value("x2", x2)
+harness.print_value("x2", x2)
 
 y = jnp.zeros(4)
 np.savez(tmp / "x-files.npz", x, y)
 with np.load(tmp / "x-files.npz") as files:
     x2, y2 = (jnp.asarray(files[f"arr_{i}"]) for i in range(2))
-common.print_value("(x2, y2)", (x2, y2))
+harness.print_value("(x2, y2)", (x2, y2))
 
 mydict = {"x": x, "y": y}
 np.savez(tmp / "mydict.npz", **mydict)
 with np.load(tmp / "mydict.npz") as files:
     mydict2 = {name: jnp.asarray(files[name]) for name in files.files}
-common.print_value("mydict2", mydict2)
+harness.print_value("mydict2", mydict2)
 metrics.update(
     x_loaded=jnp.load(tmp / "x-file.npy"),
     x_dtype=str(jnp.load(tmp / "x-file.npy").dtype),
@@ -175,7 +143,7 @@ target = jax.eval_shape(lambda key: model.init(key, X)[0], key_init)
 with ocp.StandardCheckpointer() as checkpointer:
     clone_params = checkpointer.restore(tmp / "mlp.params", target)
 Y_clone, _ = model.apply(clone_params, {}, X, train=False)
-common.print_value("Y_clone == Y", Y_clone == Y)
+harness.print_value("Y_clone == Y", Y_clone == Y)
 
 shapes = {
     jax.tree_util.keystr(path): list(leaf.shape)
@@ -270,7 +238,19 @@ folder.cleanup()
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/read_write/` (or `--out`): `metrics.json`, `"x_loaded"`: x after
+# `jnp.save`/`jnp.load` ([0, 1, 2, 3]); `"x_dtype"`: its dtype; `"list_round_trip_equal"`,
+# `"dict_round_trip_equal"`: bool; `"dict_keys"`: ["x", "y"]; `"npz_bfloat16_dtype"`: the dtype a
+# bfloat16 array comes back with from `.npz`; `"orbax_bfloat16_dtype"`: the dtype it comes back
+# with from orbax ("bfloat16"); `"num_params"`: parameters saved (7946); `"param_shapes"`: `{path:
+# shape}`; `"params_bit_identical"`: bool; `"clone_output_equal"`: bool (the book's `Y_clone ==
+# Y`, all entries); `"clone_output_shape"`: [2, 10]; `"train_state"`: `{"steps_before_save": 3,
+# "restored_step", "num_leaves", "num_values", "losses": the 3 losses, "untargeted_restore_type":
+# the type restored without a target}`; `"train_state_bit_identical"`: bool;
+# `"resumed_step_equal"`: bool (the step after the restored state equals the step after the
+# original, bit for bit, loss too).
 
 # %%
-common.compare_with_book("read_write", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("read_write", metrics, out)
+metrics = harness.finish(out, metrics, {})

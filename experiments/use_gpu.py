@@ -24,43 +24,6 @@
 # giving exactly the product computed on one device.
 
 # %%
-"""Devices, placement and sharding with JAX (the book's section on GPUs).
-
-As the book, with ``jax.devices()`` in place of ``torch.cuda``: the devices, their count and
-kinds, the default backend, the CPU devices; ``try_gpu(i)`` and ``try_all_gpus()`` falling back
-on the CPU. An array's devices and sharding, committed or not; ``jax.device_put`` to a device
-(on one device with ``may_alias=False``, which forces a copy). With two devices or more: adding
-arrays committed to two devices raises a ValueError, and moving one first works. The book's
-``net = nn.Sequential(nn.Linear(3, 1)).to(device)``: a ``flax.linen.Dense(1)`` whose
-parameters are put on ``try_gpu()`` with ``jax.device_put`` and applied to X = ones(2, 3)
-there, compared with the CPU's output. Then what ``--devices N`` does in training
-(``jaxdl.parallel``): a 1-D mesh over N devices, a batch of 8 (rounded up to a multiple of N)
-sharded along its first axis with ``NamedSharding(mesh, P("data"))``, the weights
-replicated, the jitted product ``x @ W`` computed shard by shard; x and W hold small integers,
-so every sum is exact in any order and the sharded product must equal the one-device product
-exactly. Finally the time of a 1000×1000 float32 matrix product on each device kind (printed
-and recorded, never checked). ``--quick`` does the same as the default run.
-
-Command: ``python experiments/use_gpu.py [--devices all --seed 0 --out results/use_gpu
---quick]``; ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` gives a CPU two devices.
-
-metrics.json:
-  ``"platform"``: ``jax.default_backend()``; ``"device_count"``: ``jax.device_count()``;
-  ``"devices"``: their names; ``"device_kinds"``: their kinds (sorted, once each);
-  ``"cpu_devices"``: ``jax.devices("cpu")``; ``"try_gpu"``, ``"try_gpu_10"``: devices;
-  ``"try_all_gpus"``: [devices];
-  ``"array"``: ``{"devices", "sharding", "committed", "committed_after_device_put"}`` of a new
-  array; ``"copy"``: ``{"from", "to", "new_buffer": bool}`` of ``jax.device_put``;
-  ``"different_devices_raise"``: bool, or None on one device; ``"sum_device"``: where the sum
-  after the move lives; ``"device_put_equal"``: bool (every array moved holds the same bytes);
-  ``"model"``: ``{"params_devices", "output_devices", "output_shape",
-  "max_abs_diff_vs_cpu"}``;
-  ``"sharded"``: ``{"devices", "batch", "input_spec", "output_spec", "input_shard_devices",
-  "output_shard_shapes", "param_shard_shapes"}``; ``"shard_shapes"``: the shape of each
-  shard of the batch; ``"sharded_equals_unsharded"``: bool;
-  ``"matmul_1000_ms"``: ``{platform: milliseconds}`` (timing, machine-dependent).
-"""
-
 import time
 
 import flax.linen as nn
@@ -72,7 +35,9 @@ from jax.sharding import NamedSharding, PartitionSpec
 from jaxdl import parallel
 from jaxdl.model import from_flax
 
-from harness import common
+import harness
+from harness import Setting
+from harness.config import device_count
 
 BATCH = 8  # examples of the sharded batch (rounded up to a multiple of the devices)
 FEATURES, OUTPUTS = 20, 10
@@ -121,21 +86,18 @@ def names(devices) -> list[str]:
 # %% [markdown]
 # ## Configuration
 #
-# `--devices` is the number of devices to shard the batch over in the last part, or `all` (the
-# default here: every device this machine has). The seed draws the arrays. In the notebook, pass
-# flags to `common.start` in the cell below, e.g. `common.start(p, ["--seed", "1"])` (`["--help"]`
-# lists them); on the command line, `python experiments/use_gpu.py --help`.
+# `num_devices` is the number of devices to shard the batch over in the last part, or `"all"`
+# (every device this machine has). The seed draws the arrays. On the command line each setting
+# is a flag (`python experiments/use_gpu.py --help`).
 
 # %%
-p = common.parser("use_gpu")
-p.add_argument(
-    "--devices",
-    type=common.device_count,
-    default="all",
-    help="shard the batch over N local devices, or 'all' (default all)",
+BOOK = dict(num_devices="all")
+config, out = harness.start(
+    "use_gpu",
+    BOOK,
+    settings={"num_devices": Setting(device_count, "shard the batch over N devices, or all")},
 )
-args, out = common.start(p)
-key_y, key_x, key_w, key_model, key_time = jax.random.split(jax.random.key(args.seed), 5)
+key_y, key_x, key_w, key_model, key_time = jax.random.split(jax.random.key(config.seed), 5)
 metrics = {}
 
 # %% [markdown]
@@ -280,7 +242,7 @@ metrics["device_put_equal"] = moved_equal and same_bytes(params, params_on)
 
 # %%
 print("\n== What --devices N does")
-mesh = parallel.data_mesh(args.devices)
+mesh = parallel.data_mesh(config.num_devices)
 batch = parallel.batch_slots(BATCH, mesh)
 xb = jax.random.randint(key_x, (batch, FEATURES), -4, 5).astype(jnp.float32)
 W = jax.random.randint(key_w, (FEATURES, OUTPUTS), -4, 5).astype(jnp.float32)
@@ -338,7 +300,20 @@ metrics["matmul_1000_ms"] = timings
 
 # %% [markdown]
 # ## Against the book
+#
+# The run writes `results/use_gpu/` (or `--out`): `metrics.json`, `"platform"`:
+# `jax.default_backend()`; `"device_count"`: `jax.device_count()`; `"devices"`: their names;
+# `"device_kinds"`: their kinds (sorted, once each); `"cpu_devices"`: `jax.devices("cpu")`;
+# `"try_gpu"`, `"try_gpu_10"`: devices; `"try_all_gpus"`: [devices]; `"array"`: `{"devices",
+# "sharding", "committed", "committed_after_device_put"}` of a new array; `"copy"`: `{"from",
+# "to", "new_buffer": bool}` of `jax.device_put`; `"different_devices_raise"`: bool, or None on
+# one device; `"sum_device"`: where the sum after the move lives; `"device_put_equal"`: bool
+# (every array moved holds the same bytes); `"model"`: `{"params_devices", "output_devices",
+# "output_shape", "max_abs_diff_vs_cpu"}`; `"sharded"`: `{"devices", "batch", "input_spec",
+# "output_spec", "input_shard_devices", "output_shard_shapes", "param_shard_shapes"}`;
+# `"shard_shapes"`: the shape of each shard of the batch; `"sharded_equals_unsharded"`: bool;
+# `"matmul_1000_ms"`: `{platform: milliseconds}` (timing, machine-dependent).
 
 # %%
-common.compare_with_book("use_gpu", metrics, out)
-metrics = common.finish(out, metrics, {})
+harness.compare_with_book("use_gpu", metrics, out)
+metrics = harness.finish(out, metrics, {})

@@ -1,10 +1,9 @@
 """JSON-ready descriptions of what defines a run: numbers, arrays, functions with the arguments
 bound to them, and dataclasses (flax modules) by their fields.
 
-A run's identity (:class:`jaxdl.engine.record.Run`) and a flax model's config are made of
-these, so two runs that differ in any value they can see differ in their descriptions: a huber
-``delta`` bound by ``functools.partial``, a ``λ`` closed over by a regularizer, a partial field
-of a flax module (``functools.partial(nn.BatchNorm, momentum=0.9)``).
+A run's record (:class:`jaxdl.engine.record.Run`) and a flax model's config are made of these:
+a module's fields, a partial's bound arguments (``functools.partial(nn.BatchNorm,
+momentum=0.9)``), a declared configuration's values.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import inspect
 import math
 from collections.abc import Callable, Mapping
 
@@ -85,22 +83,13 @@ def describe(value, _path: tuple = ()):
     - a dataclass (a flax module) as ``{"name": its class, **its fields}`` (not ``parent``
       and ``name``);
     - a ``functools.partial`` as ``{"function", "args", "keywords"}`` (the empty ones left out);
-    - a function as its :func:`function_name`; a lambda, a nested function, a function of the
-      script being run (``__main__``) or a bound method, when it can be seen to hold values,
-      as ``{"function": name, "closure": {variable: value}, "globals": {name: value},
-      "defaults": [...], "self": ...}`` (only those it has): the values it closes over (a λ
-      in a lambda), the plain module-level values it reads (numbers, strings, arrays: a
-      notebook's ``LAMBDA = 3.0``), a lambda's default arguments, a method's object;
-    - a class by its name with its package, anything else by its kind,
+    - a function or a class as its :func:`function_name` (what it closes over is not read:
+      a run declares the values that define it), anything else by its kind,
       ``"<package.Class>"``; a value met again inside itself as ``"<cycle>"``.
 
     >>> import functools, optax
     >>> describe(functools.partial(optax.huber_loss, delta=2.0))
     {'function': 'optax.huber_loss', 'keywords': {'delta': 2.0}}
-    >>> def penalty(lam):
-    ...     return lambda w: lam * w
-    >>> describe(penalty(3.0))["closure"]
-    {'lam': 3.0}
     """
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -141,21 +130,8 @@ def describe(value, _path: tuple = ()):
         if value.keywords:
             described["keywords"] = {k: inner(v) for k, v in value.keywords.items()}
         return described
-    if isinstance(value, type):
+    if isinstance(value, type) or callable(value):
         return function_name(value)
-    if callable(value) and not _defined_inline(value):
-        return function_name(value)  # a library's or a module's function: its name says it
-    if callable(value):
-        held = {
-            "closure": {k: inner(v) for k, v in _closure(value)},
-            "globals": {k: inner(v) for k, v in _plain_globals(value)},
-        }
-        if "<lambda>" in getattr(value, "__qualname__", ""):  # `lambda o, y, d=delta: ...`
-            held["defaults"] = [inner(v) for v in getattr(value, "__defaults__", None) or ()]
-        if inspect.ismethod(value):
-            held["self"] = inner(value.__self__)
-        held = {k: v for k, v in held.items() if v}
-        return {"function": function_name(value), **held} if held else function_name(value)
     return _kind(value)
 
 
@@ -164,41 +140,6 @@ def _describe_array(a: np.ndarray):
         values = [describe(number(v)) for v in a.ravel()]
         return values[0] if a.ndim == 0 else np.reshape(np.array(values, object), a.shape).tolist()
     return {"shape": list(a.shape), "dtype": str(a.dtype), "sha256": array_digest([a])}
-
-
-def _defined_inline(fn) -> bool:
-    """A lambda, a nested function, a bound method, or a function of the script being run
-    (``__main__``, a notebook): functions whose values a name does not pin down. A function
-    at the top of an importable module (``jaxdl.huber_loss``) is known by its name."""
-    fn = getattr(fn, "__func__", fn)
-    name = getattr(fn, "__qualname__", "")
-    return "<" in name or getattr(fn, "__module__", None) == "__main__" or inspect.ismethod(fn)
-
-
-def _closure(fn) -> list[tuple[str, object]]:
-    """The values a Python function closes over, by variable name (empty cells left out)."""
-    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None) or ()
-    found = []
-    for name, cell in zip(code.co_freevars if code else (), cells, strict=False):
-        try:
-            found.append((name, cell.cell_contents))
-        except ValueError:  # a cell not filled yet
-            continue
-    return found
-
-
-def _plain_globals(fn) -> list[tuple[str, object]]:
-    """The module-level numbers, strings and arrays a Python function reads, by name (not the
-    functions, classes and modules it calls, which its code names)."""
-    code, namespace = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
-    if code is None or namespace is None:
-        return []
-    plain = (bool, int, float, str, np.generic, np.ndarray, jax.Array)
-    return [
-        (name, namespace[name])
-        for name in sorted(set(code.co_names))
-        if name in namespace and isinstance(namespace[name], plain)
-    ]
 
 
 def _is_key(value) -> bool:

@@ -75,7 +75,7 @@ def run_experiment(tmp_path, capsys):
     Returns ``(metrics, stdout, out_dir)`` with the metrics as written to metrics.json.
     """
 
-    from harness.common import run_script  # experiments/ is on the path (above)
+    from harness.section import run_script  # experiments/ is on the path (above)
 
     def run(name: str, *args: str, quick: bool = True):
         out = tmp_path / name

@@ -287,7 +287,7 @@ def test_result_and_run_under_jit_and_vmap(regression_data):
     assert run_.model == {"name": "linear_regression", "init_std": 0.01}
     assert run_.loss.endswith("half_squared")
     assert run_.optimizer == {"learning_rate": 0.03}
-    assert (run_.batch_size, run_.epochs, run_.regularizer, run_.metrics) == (10, 2, None, {})
+    assert (run_.config, run_.batch_size, run_.epochs) == (None, 10, 2)
     assert run_.key == np.asarray(jax.random.key_data(key)).tolist()
     digest = hashlib.sha256(np.asarray(x).tobytes() + np.asarray(y).tobytes()).hexdigest()
     assert run_.data == {

@@ -21,8 +21,8 @@ import pytest
 from jaxdl.data.synthetic import polynomial_data, synthetic_regression
 from jaxdl.engine.keys import run_keys
 
-from harness.common import run_script
 from harness.reference import BOOK, within
+from harness.section import run_script
 from references import initial_params, numpy_eval, numpy_sgd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,8 +193,10 @@ def test_weight_decay_book_configuration(run_experiment):
         check_run(run, epochs=100, batch_size=5, lr=0.003, data=train, train_eval=train, test=test)
         assert run["eval_data"]["train_eval"] == run["data"], name
         assert run["model"]["init_std"] == 1.0, name
-    assert runs["scratch"]["regularizer"] is not None and runs["sweep"]["regularizer"] is not None
-    assert runs["concise"]["regularizer"] is None
+    # Each run's record holds its declared configuration, the λ it swept among it.
+    for name in ("scratch", "concise"):
+        assert runs[name]["config"] == metrics["flags"] | {"variant": name, "lambdas": [0.0, 3.0]}
+    assert runs["sweep"]["config"]["lambdas"] == sweep["lambda"]
     assert runs["scratch"]["loss"] == "jaxdl.squared_loss"
     assert runs["concise"]["loss"] == "optax.squared_error"
 
@@ -256,7 +258,7 @@ def test_fashion_mnist_classifiers_quick(run_experiment, name):
         run = m["run"]
         train, test = shapes(2000, 28, 28, 1), shapes(500, 28, 28, 1)
         check_run(run, epochs=10, batch_size=256, lr=0.1, data=train, test=test)
-        assert list(run["metrics"]) == ["acc"]
+        assert run["config"] == metrics["flags"]  # the declared configuration
     assert metrics["scratch"]["run"]["model"]["name"] == name
     assert metrics["scratch"]["run"]["loss"] == "jaxdl.cross_entropy"
     assert metrics["concise"]["run"]["loss"] == "optax.softmax_cross_entropy_with_integer_labels"
@@ -291,7 +293,7 @@ def test_mlp_flags(run_experiment):
     metrics, stdout, _ = run_experiment(
         "mlp", "--epochs", "1", "--num-hiddens", "64", "32", "--activation", "tanh"
     )
-    assert metrics["config"] == {"num_hiddens": [64, 32], "activation": "tanh"}
+    assert metrics["flags"]["num_hiddens"] == [64, 32] and metrics["flags"]["activation"] == "tanh"
     assert "784-64-32-10, tanh" in stdout
     for variant in ("scratch", "concise"):
         model = metrics[variant]["run"]["model"]
@@ -395,5 +397,5 @@ def test_dropout_quick_learns_and_records_its_network(run_experiment):
         model = m["run"]["model"]
         assert model["num_hiddens"] == [256, 256] and model["dropout_rates"] == [0.2, 0.5]
         assert m["run"]["optimizer"]["learning_rate"] == 0.5
-    assert metrics["config"] == {"num_hiddens": [256, 256], "dropout_rates": [0.2, 0.5]}
+    assert metrics["flags"]["dropout"] == [0.2, 0.5]
     assert (out / "curves.png").exists() and (out / "predictions.png").exists()

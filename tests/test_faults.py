@@ -14,7 +14,7 @@ import pytest
 
 from jaxdl.optim import sgd
 
-from harness.common import run_script
+from harness.section import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 

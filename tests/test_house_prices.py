@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import logging
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 from jaxdl.data import house_prices as hp
 from jaxdl.data.house_prices_synthetic import SCHEMA, write_synthetic_house_prices
 from jaxdl.engine import fit
+from jaxdl.errors import InputError
 from jaxdl.metrics import log_rmse, squared_log_error
 from jaxdl.models.linear import pytorch_linear
 from jaxdl.optim import adam
@@ -279,11 +281,12 @@ def test_the_experiment_reads_a_data_dir_and_refuses_bad_flags(run_experiment, c
     assert metrics["data"]["num_train"] == 200 and metrics["data"]["source"] == str(SHIPPED)
     assert len(pd.read_csv(out / "submission.csv")) == 80
     assert len(metrics["history"]["final_train_log_rmse"]) == 100
-    for flags, message in (
-        (["--quick", "--data-dir", str(SHIPPED)], "argument --data-dir: not with --synthetic"),
-        (["--weight-decay", "-1"], "argument --weight-decay: expected a number >= 0"),
-        (["--synthetic", "--folds", "1"], "argument --folds: expected an integer in [2, 1460]"),
+    with pytest.raises(SystemExit):  # a bad value of a flag: argparse's refusal, status 2
+        run_experiment("kaggle_house_prices", "--weight-decay", "-1", quick=False)
+    assert "argument --weight-decay: expected a finite number >= 0" in capsys.readouterr().err
+    for flags, message in (  # values each fine alone: the section's refusal, before any compute
+        (["--quick", "--data-dir", str(SHIPPED)], "--data-dir: not with --synthetic"),
+        (["--synthetic", "--folds", "1"], "folds: expected an integer in [2, 1460], got 1"),
     ):
-        with pytest.raises(SystemExit):
+        with pytest.raises(InputError, match=re.escape(message)):
             run_experiment("kaggle_house_prices", *flags, quick=False)
-        assert message in capsys.readouterr().err

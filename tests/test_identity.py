@@ -1,5 +1,5 @@
-"""A run's identity covers every setting it can see (engine v3): a checkpoint is refused by a
-run that differs in a partial's keyword (huber's delta), a value a regularizer closes over (λ),
+"""A run's record is what the run declares: a checkpoint is refused by a run that differs in a
+setting of its declared configuration (a regularizer's λ), a partial's keyword (huber's delta),
 the decoupled weight decay, the ``valid`` mask or a flax module's field (batch norm's momentum,
 also as a ``functools.partial`` field); it is not refused by the same run after an optimizer
 library renames its state classes. Each through ``fit`` with a checkpoint folder."""
@@ -66,12 +66,17 @@ def penalty(lam):
     return lambda params: lam * l2_penalty(params["w"])
 
 
-def test_a_changed_lambda_of_a_regularizer_is_refused(data, tmp_path):
-    _fit(tmp_path, data, regularizer=penalty(0.1))
+def test_a_changed_setting_of_the_declared_configuration_is_refused(data, tmp_path):
+    """What a function closes over is not read: the run declares its λ, and the record holds
+    the declaration."""
+    _fit(tmp_path, data, regularizer=penalty(0.1), config={"lambd": 0.1, "batch_size": 8})
     with pytest.raises(ValueError) as error:
-        _fit(tmp_path, data, regularizer=penalty(0.3))
-    assert _refused(error) == ["regularizer.closure.lam: 0.1 in the checkpoint, 0.3 in this run"]
-    _fit(tmp_path, data, epochs=3, regularizer=penalty(0.1))  # the same λ resumes
+        _fit(tmp_path, data, regularizer=penalty(0.3), config={"lambd": 0.3, "batch_size": 8})
+    assert _refused(error) == ["config.lambd: 0.1 in the checkpoint, 0.3 in this run"]
+    resumed = _fit(
+        tmp_path, data, epochs=3, regularizer=penalty(0.1), config={"lambd": 0.1, "batch_size": 8}
+    )
+    assert resumed.run.config == {"lambd": 0.1, "batch_size": 8}
 
 
 def test_a_changed_decoupled_weight_decay_is_refused(data, tmp_path):

@@ -422,7 +422,7 @@ def test_experiment_quick_trains_each_network_on_resized_minibatches(run_experim
 
 @pytest.mark.parametrize("models", ["lenet", "nin,nin", ""])
 def test_a_bad_models_flag_is_refused_naming_it(tmp_path, capsys, models):
-    from harness.common import run_script
+    from harness.section import run_script
 
     with pytest.raises(SystemExit) as exit_:
         run_script("modern_cnns", ["--quick", "--out", str(tmp_path), "--models", models])

@@ -1,4 +1,4 @@
-"""A run's identity: function names, data fingerprints, optimizer descriptions, Run."""
+"""A run's record: function names, data fingerprints, optimizer descriptions, Run."""
 
 import dataclasses
 import functools
@@ -170,13 +170,11 @@ def _data(seed=0, n=12):
 def _describe(**changes):
     x, y = _data()
     options = dict(
+        config={"epochs": 3, "lr": 0.1, "num_hiddens": [5]},
         model=scratch_mlp((5,), 3).config,
         loss=cross_entropy,
         optimizer=sgd(0.1),
         params={"w": jax.ShapeDtypeStruct((4, 3), jnp.float32)},
-        regularizer=None,
-        metrics={"acc": correct},
-        transform=None,
         batch_size=4,
         epochs=3,
         key=jax.random.key(7),
@@ -201,11 +199,9 @@ def test_describe_records_every_setting():
         "activation": "relu",
         "init_std": 0.01,
     }
+    assert run.config == {"epochs": 3, "lr": 0.1, "num_hiddens": [5]}
     assert run.loss == "jaxdl.cross_entropy"
     assert run.optimizer == {"learning_rate": 0.1}
-    assert run.regularizer is None
-    assert run.transform is None
-    assert run.metrics == {"acc": "jaxdl.correct"}
     assert (run.batch_size, run.epochs) == (4, 3)
     assert run.key == np.asarray(jax.random.key_data(jax.random.key(7))).tolist()
     assert run.data == {
@@ -216,13 +212,30 @@ def test_describe_records_every_setting():
     assert run.eval_data["test"]["sha256"] == _digest(x[:6], y[:6])
 
 
+def test_a_digest_taken_at_load_stands_for_every_sets_and_no_array_is_hashed(monkeypatch):
+    import jaxdl.engine.record as record
+
+    def no_hashing(arrays):
+        raise AssertionError("the arrays were hashed")
+
+    monkeypatch.setattr(record, "array_digest", no_hashing)
+    run = _describe(data_digest="f" * 64)
+    assert run.data["sha256"] == run.eval_data["test"]["sha256"] == "f" * 64
+    assert run.data["shapes"] == [[12, 4], [12]]
+
+
+def test_a_partial_loss_is_recorded_with_its_bound_arguments():
+    run = _describe(loss=functools.partial(optax.huber_loss, delta=2.0))
+    assert run.loss == {"function": "optax.huber_loss", "keywords": {"delta": 2.0}}
+
+
 def test_to_dict_from_dict_round_trip_through_json():
-    run = _describe(regularizer=l2_penalty)
+    run = _describe()
     text = json.dumps(run.to_dict())
     again = Run.from_dict(json.loads(text))
     assert again == run
     assert again.differences(run) == []
-    assert json.loads(text)["regularizer"] == "jaxdl.l2_penalty"
+    assert json.loads(text)["config"]["num_hiddens"] == [5]
     assert set(json.loads(text)) == {f.name for f in dataclasses.fields(Run)}
 
 
@@ -237,7 +250,8 @@ def test_to_dict_from_dict_round_trip_through_json():
 def test_from_dict_refuses_other_fields(change):
     values = _describe().to_dict()
     change(values)
-    with pytest.raises(ValueError, match=r"^run: expected the fields \['batch_size', 'data'"):
+    expected = r"^run: expected the fields \['batch_size', 'config', 'data'"
+    with pytest.raises(ValueError, match=expected):
         Run.from_dict(values)
 
 
@@ -266,7 +280,7 @@ def test_differences_name_nested_fields_with_both_values():
 
 
 def test_differences_of_fields_present_on_one_side_only():
-    a = Run({"name": "m", "width": 3}, "l", {}, None, {}, None, 10, 3, None, {}, {})
+    a = Run(None, {"name": "m", "width": 3}, "l", {}, 10, 3, None, {}, {})
     b = dataclasses.replace(a, model={"name": "m", "depth": 2}, loss="k")
     assert b.differences(a) == [
         ("model.depth", None, 2),
@@ -276,7 +290,7 @@ def test_differences_of_fields_present_on_one_side_only():
 
 
 def test_differences_of_lists_compare_whole():
-    a = Run({"num_hiddens": [256]}, "l", {}, None, {}, None, 10, 3, [0, 1], {}, {})
+    a = Run(None, {"num_hiddens": [256]}, "l", {}, 10, 3, [0, 1], {}, {})
     b = dataclasses.replace(a, model={"num_hiddens": [256, 128]}, key=[0, 2])
     assert b.differences(a) == [("model.num_hiddens", [256], [256, 128]), ("key", [0, 1], [0, 2])]
 
@@ -319,6 +333,10 @@ def test_check_resume_fewer_epochs_than_done_is_refused():
             "'optax.softmax_cross_entropy_with_integer_labels' in this run",
         ),
         ({"key": jax.random.key(8)}, "  key: [0, 7] in the checkpoint, [0, 8] in this run"),
+        (
+            {"config": {"epochs": 3, "lr": 0.3, "num_hiddens": [5]}},
+            "  config.lr: 0.1 in the checkpoint, 0.3 in this run",
+        ),
     ],
 )
 def test_check_resume_refuses_one_other_setting(changes, line):

@@ -75,7 +75,9 @@ from jaxdl.selection import fold_arrays, make_fold_trainer, masked_linear
 if __name__ == "__main__":
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from harness import SECTIONS, classifiers, common
+from harness import SECTIONS, classifiers
+from harness.config import Config, positive_int
+from harness.section import REFUSALS
 
 MAX_DEGREE = 20  # the polynomial problem's features, polynomial_data's default
 
@@ -310,7 +312,7 @@ def run_all_cold_and_warm(quick: bool) -> dict:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(prog="benchmark.py", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("results/benchmark"))
-    p.add_argument("--repeats", type=common.positive_int, default=7)
+    p.add_argument("--repeats", type=positive_int, default=7)
     p.add_argument("--quick", action="store_true", help="small sizes, for the test suite")
     p.add_argument("--run-all", action="store_true", help="also time run_all.py cold and warm")
     args = p.parse_args(argv)
@@ -324,7 +326,8 @@ def main(argv=None) -> dict:
         "bandwidth_gbs": bandwidth_gbs((1 if args.quick else 256) * 2**20, repeats),
     }
     start = time.perf_counter()
-    x_train, y_train = classifiers.fashion_mnist_on_device(None, quick=args.quick).train
+    sizes = {"train_size": 2000, "test_size": 500} if args.quick else {}
+    x_train, y_train = classifiers.fashion_mnist(Config(sizes)).train
     results["data_load_s"] = time.perf_counter() - start
 
     n, batch_size = len(x_train), 256
@@ -443,5 +446,5 @@ def main(argv=None) -> dict:
 if __name__ == "__main__":
     try:
         main()
-    except common.REFUSALS as error:  # data not found: the message, not a traceback
+    except REFUSALS as error:  # data not found: the message, not a traceback
         sys.exit(f"benchmark.py: error: {error}")

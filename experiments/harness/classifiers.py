@@ -1,16 +1,14 @@
-"""The Fashion-MNIST classifiers' training and report, as the book's ``train_ch3`` and
-``predict_ch3``: the data on the device, every variant trained (several seeds at once with
-``--seeds``, data-parallel with ``--devices``), then the metrics and the figures
-(``curves.png``, ``predictions.png``). ``softmax_regression.py``, ``mlp.py`` and ``dropout.py``
-use it.
+"""The Fashion-MNIST classifiers' one door: :func:`train` takes the variants, the data and the
+run's configuration, trains every variant as the book's ``train_ch3``/``train_ch6`` (several
+seeds at once with ``--seeds``, data-parallel with ``--devices``), and returns the results,
+the metrics, the figures (``curves.png``, ``predictions.png``, as ``predict_ch3``) and each
+variant's key. :func:`fashion_mnist` loads the data once, onto the device.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
+import hashlib
 import time
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -25,119 +23,141 @@ from jaxdl.model import predict
 from jaxdl.parallel import setup_devices
 from jaxdl.plotting import classifier_curves, predictions_figure
 
+from harness.config import Config
 from harness.report import with_spread
 
-QUICK_TRAIN, QUICK_TEST = 2000, 500
+HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
 
 class ClassifierData(NamedTuple):
-    """Fashion-MNIST on the device: images float32 [N, 28, 28, 1] in [0, 1], labels int32 [N],
-    and the uint8 test images [N, 28, 28] kept on the host for figures."""
+    """Images float32 [N, 28, 28, 1] in [0, 1] and labels int32 [N] on the device, the uint8
+    test images [N, 28, 28] on the host for figures, and a digest of the data set, taken when
+    it was loaded (the run record's fingerprint: the data are not hashed again)."""
 
     train: tuple[jax.Array, jax.Array]
     test: tuple[jax.Array, jax.Array]
     test_images: np.ndarray
+    digest: str
+
+    @classmethod
+    def of(cls, train, test) -> ClassifierData:
+        """The data of host splits ``(images uint8 [N, 28, 28], labels [N])``, moved to the
+        device; the digest is of their bytes."""
+        h = hashlib.sha256()
+        for a in (*train, *test):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return cls._on_device(train, test, h.hexdigest())
+
+    @classmethod
+    def _on_device(cls, train, test, digest: str) -> ClassifierData:
+        x_train, y_train = to_device(train[0]), jnp.asarray(train[1])
+        x_test, y_test = to_device(test[0]), jnp.asarray(test[1])
+        return cls((x_train, y_train), (x_test, y_test), np.asarray(test[0]), digest)
 
 
-def fashion_mnist_on_device(data_dir: Path | None, *, quick: bool) -> ClassifierData:
-    """Loads Fashion-MNIST and moves it to the device once; ``quick`` keeps the first 2000
-    training and 500 test examples."""
+def fashion_mnist(config: Config) -> ClassifierData:
+    """Fashion-MNIST (from ``config.data_dir`` or the usual sources, each file checked by its
+    digest), its first ``train_size`` training and ``test_size`` test images where the
+    configuration sets them, on the device."""
     start = time.perf_counter()
-    data = load_fashion_mnist(data_dir)
-    train, test = data.train, data.test
-    if quick:
-        train = type(train)(train.images[:QUICK_TRAIN], train.labels[:QUICK_TRAIN])
-        test = type(test)(test.images[:QUICK_TEST], test.labels[:QUICK_TEST])
-    x_train, y_train = to_device(train.images), jnp.asarray(train.labels)
-    x_test, y_test = to_device(test.images), jnp.asarray(test.labels)
-    y_test.block_until_ready()
+    data = load_fashion_mnist(config.data_dir)
+    sizes = [config.settings.get("train_size"), config.settings.get("test_size")]
+    train, test = (
+        (s.images[:n], s.labels[:n]) for s, n in zip((data.train, data.test), sizes, strict=True)
+    )
+    digest = hashlib.sha256(repr((sorted(data.digests.items()), sizes)).encode()).hexdigest()
+    data = ClassifierData._on_device(train, test, digest)
+    data.test[1].block_until_ready()
     print(
-        f"Fashion-MNIST: {len(train.labels)} training and {len(test.labels)} test images "
-        f"on {x_train.devices()} in {time.perf_counter() - start:.2f} s"
+        f"Fashion-MNIST: {len(train[1])} training and {len(test[1])} test images "
+        f"on {data.train[0].devices()} in {time.perf_counter() - start:.2f} s"
     )
-    return ClassifierData((x_train, y_train), (x_test, y_test), test.images)
+    return data
 
 
-def subset(data: ClassifierData, train_size: int | None, test_size: int | None) -> ClassifierData:
-    """The first ``train_size`` training and ``test_size`` test examples of ``data`` (None:
-    all of them)."""
-    (x, y), (x_test, y_test) = data.train, data.test
-    train, test = slice(train_size), slice(test_size)
-    return ClassifierData(
-        (x[train], y[train]), (x_test[test], y_test[test]), data.test_images[test]
+class Variant(NamedTuple):
+    """One classifier to train: its model, per-example loss and optimizer, and its own batch
+    size where it is not the configuration's (the modern networks')."""
+
+    model: object
+    loss: object
+    optimizer: object
+    batch_size: int | None = None
+
+
+class Trained(NamedTuple):
+    """What :func:`train` returns: each variant's :class:`jaxdl.engine.Result`, its key (the
+    root of its run: a batch of keys [seeds] with several seeds), the metrics (as
+    ``metrics.json`` holds them) and the figures (``{file name: Figure}``)."""
+
+    results: dict[str, Result]
+    keys: dict[str, jax.Array]
+    metrics: dict
+    figures: dict
+
+
+def variant_keys(seed: int, seeds: int, names) -> dict[str, jax.Array]:
+    """Each variant's key: the i-th of ``jax.random.split(jax.random.key(seed), n)`` for n
+    variants; with ``seeds`` N > 1, a batch of N keys, the i-th of each seed's split."""
+    keys = jax.vmap(lambda s: jax.random.split(jax.random.key(s), len(names)), out_axes=1)(
+        jnp.arange(seed, seed + seeds)
     )
+    return {name: k[0] if seeds == 1 else k for name, k in zip(names, keys, strict=True)}
 
 
-def mesh_from_flags(devices, coordinator, num_processes, process_id, timeout=300.0):
-    """The training mesh of the flags ``--devices``, ``--coordinator``, ``--num-processes``,
-    ``--process-id`` and ``--distributed-timeout`` (:func:`jaxdl.parallel.setup_devices`);
-    says what it spans."""
+def train(variants: dict, data: ClassifierData, config: Config) -> Trained:
+    """Trains each variant ``{name: (model, loss, optimizer[, batch_size])}`` on ``data`` as the
+    book's ``train_ch3`` (accuracy on the training minibatches and on the test set after each
+    epoch), with its key from ``config.seed`` (:func:`variant_keys`), and reports them.
+
+    Every epoch shows as it ends (the curves redrawn in a notebook, a line in a terminal:
+    :class:`jaxdl.engine.ProgressBoard`). With ``config.seeds`` N > 1, the seeds ``seed ..
+    seed + N - 1`` train at once (a batch of keys: one program), each with the keys the seed
+    alone would have, and the figures are their means with the spread.
+    """
+    variants = {name: Variant(*v) for name, v in variants.items()}
+    seeds = config.seeds or 1
+    keys = variant_keys(config.seed, seeds, list(variants))
     mesh = setup_devices(
-        devices,
-        coordinator=coordinator,
-        num_processes=num_processes,
-        process_id=process_id,
-        timeout=timeout,
+        config.devices,
+        coordinator=config.coordinator,
+        num_processes=config.num_processes,
+        process_id=config.process_id,
+        timeout=config.distributed_timeout,
     )
     if mesh is not None:
         print(
             f"process {jax.process_index()} of {jax.process_count()}: data parallel over "
             f"{mesh.size} devices: {mesh.devices.tolist()}"
         )
-    return mesh
-
-
-def train_classifiers(
-    variants: dict,
-    data: ClassifierData,
-    *,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    seeds: int = 1,
-    mesh=None,
-    checkpoint_dir: Path | None = None,
-) -> dict[str, Result]:
-    """Trains each ``{name: (model, loss, optimizer)}`` on Fashion-MNIST as the book's
-    ``train_ch3`` (accuracy on the training minibatches and on the test set after each epoch),
-    each variant with its own key from ``seed``; shows every epoch as it ends (the curves
-    redrawn in a notebook, a line in a terminal: :class:`jaxdl.engine.progress.ProgressBoard`).
-    With ``seeds`` N > 1, the seeds ``seed .. seed + N - 1`` train at once (a batch of keys:
-    one program), each with the keys the seed alone would have; histories are [N, epochs]
-    then."""
-    keys = jax.vmap(lambda s: jax.random.split(jax.random.key(s), len(variants)), out_axes=1)(
-        jnp.arange(seed, seed + seeds)
-    )
-    keys = keys[:, 0] if seeds == 1 else keys
     if seeds > 1:
         print(f"each epoch's figures are the means over {seeds} seeds")
-    board = ProgressBoard(epochs, runs=list(variants), draw=classifier_curves)
+    board = ProgressBoard(config.epochs, runs=list(variants), draw=classifier_curves)
     results = {}
-    for key, (name, (model, loss, optimizer)) in zip(keys, variants.items(), strict=True):
+    for name, (model, loss, optimizer, batch_size) in variants.items():
         results[name] = fit(
             model,
             loss,
             optimizer,
             data.train,
-            epochs=epochs,
-            batch_size=batch_size,
-            key=key,
+            epochs=config.epochs,
+            batch_size=batch_size or config.batch_size,
+            key=keys[name],
             eval_data={"test": data.test},
             metrics={"acc": correct},
+            config=config.flags,
+            data_digest=data.digest,
             desc=name,
             mesh=mesh,
-            checkpoint_dir=checkpoint_dir and checkpoint_dir / name,
+            checkpoint_dir=config.checkpoint_dir and config.checkpoint_dir / name,
             on_epoch=board.run(name),
         )
-    return results
+    metrics, figures = _report(variants, results, data)
+    return Trained(results, keys, metrics, figures)
 
 
-HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
-
-
-def report_classifiers(variants: dict, results: dict[str, Result], data: ClassifierData):
-    """The classifiers' metrics and figures: ``(metrics, {"curves.png": ...,
-    "predictions.png": ...})``; prints each variant's final figures."""
+def _report(variants: dict, results: dict[str, Result], data: ClassifierData):
+    """The classifiers' metrics and figures; prints each variant's final figures."""
     metrics, predicted = {}, {}
     for name, result in results.items():
         seeds = (
@@ -159,7 +179,7 @@ def report_classifiers(variants: dict, results: dict[str, Result], data: Classif
         state = result.state
         if seeds is not None:  # the first seed's model
             state = jax.tree.map(lambda a: a[0], state)
-        logits = predict(variants[name][0], state, data.test[0][:8])
+        logits = predict(variants[name].model, state, data.test[0][:8])
         predicted[name] = text_labels(np.asarray(jnp.argmax(logits, axis=-1)))
         m = metrics[name]
         print(
@@ -174,55 +194,11 @@ def report_classifiers(variants: dict, results: dict[str, Result], data: Classif
     return metrics, figures
 
 
-@dataclasses.dataclass(frozen=True)
-class ClassifierConfig:
-    """The settings of a Fashion-MNIST experiment's training, from its flags."""
+def start(name: str, book: dict, **declaration):
+    """:func:`harness.start` for a section that trains Fashion-MNIST classifiers: with
+    ``--data-dir`` and the training flags (seeds, checkpoints, devices, processes)."""
+    from harness.section import start as start_section
 
-    epochs: int
-    batch_size: int
-    seed: int = 0
-    quick: bool = False
-    data_dir: Path | None = None
-    devices: int | str = 1
-    coordinator: str | None = None
-    num_processes: int | None = None
-    process_id: int | None = None
-    distributed_timeout: float = 300.0
-    seeds: int = 1
-    checkpoint_dir: Path | None = None
-
-    @classmethod
-    def from_flags(cls, args: argparse.Namespace) -> ClassifierConfig:
-        """The config of the parsed flags of :func:`parser` (with ``classifiers=True``)."""
-        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
-
-
-def train_from_config(variants: dict, config: ClassifierConfig) -> tuple[ClassifierData, dict]:
-    """The devices and the data of ``config``, and every variant trained on them:
-    ``(data, {name: Result})``."""
-    mesh = mesh_from_flags(
-        config.devices,
-        config.coordinator,
-        config.num_processes,
-        config.process_id,
-        config.distributed_timeout,
+    return start_section(
+        name, book, data_dir="folder of the Fashion-MNIST IDX files", training=True, **declaration
     )
-    data = fashion_mnist_on_device(config.data_dir, quick=config.quick)
-    results = train_classifiers(
-        variants,
-        data,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        seeds=config.seeds,
-        mesh=mesh,
-        checkpoint_dir=config.checkpoint_dir,
-    )
-    return data, results
-
-
-def train_and_report(variants: dict, config: ClassifierConfig) -> tuple[dict, dict]:
-    """A Fashion-MNIST experiment: every variant trained (:func:`train_from_config`), then the
-    metrics and figures (:func:`report_classifiers`)."""
-    data, results = train_from_config(variants, config)
-    return report_classifiers(variants, results, data)

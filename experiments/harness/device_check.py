@@ -29,7 +29,8 @@ from jaxdl.models.modern import NETWORKS
 if __name__ == "__main__":
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from harness import common
+from harness.config import device_count
+from harness.section import run_script
 
 # (experiment, its flags besides --epochs 1), each timed on its own
 EXPERIMENTS = (
@@ -45,7 +46,7 @@ QUICK = (("dropout", []), ("batch_norm", []), ("modern_cnns", ["--models", "alex
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="device_check.py", description=__doc__)
-    p.add_argument("--devices", type=common.device_count, default=1)
+    p.add_argument("--devices", type=device_count, default=1)
     p.add_argument("--quick", action="store_true", help="pass --quick to the experiments")
     args = p.parse_args(argv)
     if args.devices != "all" and args.devices > len(jax.devices()):
@@ -64,7 +65,7 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             try:
                 with contextlib.redirect_stdout(io.StringIO()):
-                    metrics = common.run_script(name, argv + ["--quick"] * args.quick)
+                    metrics = run_script(name, argv + ["--quick"] * args.quick)
             except Exception:  # one experiment's failure is reported; the next still runs
                 failed.append(label)
                 print(f"{label}: FAILED after {time.perf_counter() - start:.1f} s")

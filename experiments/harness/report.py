@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from harness.config import declared, differences
 from harness.reference import BOOK, within
 
 
@@ -354,25 +355,15 @@ EXPERIMENTS = [
 BY_NAME = {entry.name: entry for entry in EXPERIMENTS}
 
 
-def differences(name: str, flags: dict) -> list[str]:
-    """The flags of a run (``metrics.json``'s ``"flags"``) that differ from the book's
-    configuration (``BOOK[name].flags``), as ``"epochs 3 vs 10"``.
-
-    >>> differences("mlp", {"epochs": 3, "lr": 0.1, "num_hiddens": [256, 128], "seed": 4})
-    ['epochs 3 vs 10', 'num_hiddens [256, 128] vs [256]']
-    """
-    book = BOOK[name].flags or {}
-    return [f"{k} {flags[k]} vs {v}" for k, v in book.items() if k in flags and flags[k] != v]
-
-
 def band_check(entry: Entry, metrics: dict, quick: bool = False) -> str:
     """ "yes", or the bands our values miss, or "—" when the book gives none (or ``quick``:
-    small runs are not the book's configuration), or the flags by which the run's
-    configuration differs from the book's, whose bands hold for its configuration only."""
+    small runs are not the book's configuration), or the settings by which the run differs
+    from the book's configuration as its section declares it (``BOOK = dict(...)`` in its file),
+    whose bands hold for that configuration only."""
     flags = metrics.get("flags", {})
     if quick or flags.get("quick") or not BOOK[entry.name].bands:
         return "—"
-    differ = differences(entry.name, flags)
+    differ = differences(declared(entry.name).book, flags)
     if differ:
         return f"not compared: your configuration differs: {', '.join(differ)}"
     measured = entry.measured(metrics)

@@ -51,7 +51,8 @@ from jaxdl.results import FolderLock, write_json, write_text
 if __name__ == "__main__":
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from harness import RESULTS_ROOT, SECTIONS, common
+from harness import NOTEBOOK_ARGS, RESULTS_ROOT, SECTIONS
+from harness.config import cache_setting, folder
 from harness.notebooks import as_notebook
 from harness.reference import BOOK
 from harness.report import EXPERIMENTS, Entry, band_check
@@ -78,7 +79,7 @@ def _output_to(log):
 def worker(names: list[str], out: Path, quick: bool, report, scripts: Path = SECTIONS) -> None:
     """Runs the experiments ``names`` (scripts in ``scripts``) in this process, one after
     another; after each, writes a JSON line ``{"name", "ok", "seconds"}`` to ``report``."""
-    from harness.common import run_script  # imports JAX: the worker's, not the job's
+    from harness.section import run_script  # imports JAX: the worker's, not the job's
 
     for name in names:
         folder = out / name
@@ -179,7 +180,7 @@ def run_notebooks(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
     for name in names:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
-        os.environ[common.NOTEBOOK_ARGS] = shlex.join(["--out", str(folder), *["--quick"] * quick])
+        os.environ[NOTEBOOK_ARGS] = shlex.join(["--out", str(folder), *["--quick"] * quick])
         notebook = as_notebook(name, SECTIONS)
         client = notebook_client(notebook, SECTIONS)
         start, ok = time.perf_counter(), True
@@ -242,13 +243,13 @@ def timing(folder: Path, seconds: float, ok: bool) -> dict:
 def main(argv=None) -> int:
     names = [e.name for e in EXPERIMENTS]
     p = argparse.ArgumentParser(prog="run_all.py", description=__doc__)
-    p.add_argument("--out", type=common.folder, default=RESULTS_ROOT, help="results folder")
+    p.add_argument("--out", type=folder, default=RESULTS_ROOT, help="results folder")
     p.add_argument("--only", nargs="+", choices=names, help="run only these experiments")
     p.add_argument("--quick", action="store_true", help="pass --quick to every experiment")
     p.add_argument(
         "--compilation-cache",
         metavar="DIR|off",
-        type=common.cache_setting,
+        type=cache_setting,
         default=None,
         help="JAX's persistent compilation cache for every experiment (default "
         f"$JAXDL_COMPILATION_CACHE, else {default_cache_dir()}); 'off' compiles afresh",

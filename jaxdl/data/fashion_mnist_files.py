@@ -9,6 +9,7 @@ any source (:func:`_check_split`). :mod:`jaxdl.data.fashion_mnist` is the module
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,10 +50,23 @@ class Split(NamedTuple):
 
 
 class FashionMNIST(NamedTuple):
-    """Fashion-MNIST's training (60000 images) and test (10000 images) splits."""
+    """Fashion-MNIST's training (60000 images) and test (10000 images) splits, and the data's
+    fingerprint taken as they were loaded: ``{file name: SHA-256}``, the digest each file was
+    checked against, or, for a file not checked (TFDS's data, ``verify=False``), of its
+    decoded array's bytes."""
 
     train: Split
     test: Split
+    digests: Mapping[str, str]
+
+
+def array_digests(splits: Mapping[str, Split]) -> dict[str, str]:
+    """``{file name: SHA-256 of the decoded array's bytes}`` of ``{"train"|"test": Split}``."""
+    return {
+        name: hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+        for split, names in FILES.items()
+        for name, array in zip(names, splits[split], strict=True)
+    }
 
 
 def _all_names() -> list[str]:
@@ -131,7 +145,8 @@ def _load_folder(files: Mapping[str, Path], digests: Mapping[str, str | None]) -
         images = read_idx(images_path, sha256=digests[images_name])
         labels = read_idx(labels_path, sha256=digests[labels_name])
         splits[split] = _check_split(images, labels, str(images_path), str(labels_path))
-    return FashionMNIST(**splits)
+    unchecked = array_digests(splits) if None in digests.values() else {}
+    return FashionMNIST(**splits, digests={n: digests[n] or unchecked[n] for n in _all_names()})
 
 
 def _check_file(path: Path) -> None:

@@ -13,7 +13,13 @@ import logging
 
 import numpy as np
 
-from jaxdl.data.fashion_mnist_files import IMAGE_SHAPE, FashionMNIST, Split, _check_split
+from jaxdl.data.fashion_mnist_files import (
+    IMAGE_SHAPE,
+    FashionMNIST,
+    Split,
+    _check_split,
+    array_digests,
+)
 from jaxdl.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -69,4 +75,4 @@ def _load_prepared_tfds(tried: list) -> tuple[FashionMNIST | None, Exception | N
         _split_from_records(s, f"TFDS {TFDS_NAME} {n}")
         for s, n in zip(sources, ("train", "test"), strict=True)
     )
-    return FashionMNIST(train, test), None
+    return FashionMNIST(train, test, array_digests({"train": train, "test": test})), None

@@ -12,14 +12,16 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from jaxdl.engine.divergence import check_history
-from jaxdl.engine.epoch import Loss, record_names
+from jaxdl.engine.epoch import Loss, Metric, Transform, record_names
 from jaxdl.engine.record import Run
 from jaxdl.engine.setup import prepare
 from jaxdl.model import Model, TrainState
@@ -42,7 +44,25 @@ class Result(NamedTuple):
     run: Run
 
 
-def train(model: Model, loss: Loss, optimizer, data, *, on_epoch=None, **options) -> Result:
+def train(
+    model: Model,
+    loss: Loss,
+    optimizer,
+    data,
+    *,
+    epochs: int,
+    batch_size: int,
+    key: jax.Array,
+    eval_data: Mapping[str, tuple] | None = None,
+    metrics: Mapping[str, Metric] | None = None,
+    regularizer: Callable[[Any], jax.Array] | None = None,
+    transform: Transform | None = None,
+    eval_batch_size: int | None = None,
+    mesh: Mesh | None = None,
+    config: Mapping | None = None,
+    data_digest: str | None = None,
+    on_epoch: Callable | None = None,
+) -> Result:
     """Trains for ``epochs`` epochs inside one function: ``lax.scan`` over the epoch function.
 
     Pure and traceable: wrap it in ``jax.jit``, and in ``jax.vmap`` to train many models at
@@ -70,6 +90,12 @@ def train(model: Model, loss: Loss, optimizer, data, *, on_epoch=None, **options
         scan (``x`` may stay uint8 or small; each batch is scaled or resized as it is used).
       eval_batch_size: evaluation batch size (default ``max(batch_size, 1024)``).
       mesh: train data-parallel over these devices (``jaxdl.parallel.data_mesh``).
+      config: the run's declared configuration, ``{setting: value}`` (JSON values), recorded
+        in its record (:class:`~jaxdl.engine.record.Run`) with the model's config, the
+        optimizer's hyperparameters, the loss's name and the data's fingerprint: whatever else
+        defines the run (a loss's ``delta``, a regularizer's ``λ``) belongs here.
+      data_digest: a digest of the data set taken when it was loaded (its files' digests): the
+        record's fingerprint of the data, in place of hashing the arrays' bytes.
       on_epoch: a host function called from inside the program after each epoch,
         ``on_epoch(epoch, record)`` (epochs counted from 1, ``record`` the epoch's ``{series:
         value}``), through ``jax.debug.callback`` (ordered): under ``jax.vmap``, once per
@@ -92,7 +118,23 @@ def train(model: Model, loss: Loss, optimizer, data, *, on_epoch=None, **options
     >>> sorted(result.history), result.history["test_loss"].shape
     (['test_loss', 'train_loss'], (3,))
     """
-    s = prepare(model, loss, optimizer, data, **options)
+    s = prepare(
+        model,
+        loss,
+        optimizer,
+        data,
+        epochs=epochs,
+        batch_size=batch_size,
+        key=key,
+        eval_data=eval_data,
+        metrics=metrics,
+        regularizer=regularizer,
+        transform=transform,
+        eval_batch_size=eval_batch_size,
+        mesh=mesh,
+        config=config,
+        data_digest=data_digest,
+    )
 
     def one_epoch(state, e):
         state, record = s.epoch(state, s.keys, e, s.data, s.eval_data)
@@ -133,12 +175,22 @@ def fit(
     optimizer,
     data,
     *,
+    epochs: int,
+    batch_size: int,
+    key: jax.Array,
+    eval_data: Mapping[str, tuple] | None = None,
+    metrics: Mapping[str, Metric] | None = None,
+    regularizer: Callable[[Any], jax.Array] | None = None,
+    transform: Transform | None = None,
+    eval_batch_size: int | None = None,
+    mesh: Mesh | None = None,
+    config: Mapping | None = None,
+    data_digest: str | None = None,
     quiet: bool = False,
     desc: str | None = None,
-    on_epoch=None,
+    on_epoch: Callable | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     keep_checkpoints: int = 3,
-    **options,
 ) -> Result:
     """Trains a model, one jitted call per epoch, with a progress bar over epochs.
 
@@ -147,12 +199,11 @@ def fit(
     compiles once.
 
     Args:
-      model, loss, optimizer, data: as :func:`jaxdl.engine.train`.
-      options: the keyword arguments of :func:`jaxdl.engine.train`: ``epochs``,
-        ``batch_size`` and ``key`` (required; a batch of keys [N] trains N models at once,
-        histories [N, epochs]), ``eval_data``, ``metrics``, ``regularizer``, ``transform``,
-        ``eval_batch_size`` and ``mesh`` (data and state replicated on its devices, every
-        batch sharded along its batch axis).
+      model, loss, optimizer, data, epochs, batch_size, key, eval_data, metrics, regularizer,
+        transform, eval_batch_size, config, data_digest: as :func:`train` (a batch of keys
+        [N] trains N models at once, histories [N, epochs]).
+      mesh: as :func:`train`: data and state replicated on its devices, every batch sharded
+        along its batch axis.
       quiet: hide the progress (the default bar or board) and the resume message; an
         ``on_epoch`` given is still called.
       desc: what trains, for the progress bar and messages.
@@ -180,16 +231,30 @@ def fit(
 
     from jaxdl.engine.progress import ProgressBoard, in_notebook
 
-    s = prepare(model, loss, optimizer, data, **options)
+    s = prepare(
+        model,
+        loss,
+        optimizer,
+        data,
+        epochs=epochs,
+        batch_size=batch_size,
+        key=key,
+        eval_data=eval_data,
+        metrics=metrics,
+        regularizer=regularizer,
+        transform=transform,
+        eval_batch_size=eval_batch_size,
+        mesh=mesh,
+        config=config,
+        data_digest=data_digest,
+    )
     what = "training" if desc is None else f"training ({desc})"
-    names = [*record_names(s.run.metrics, s.eval_data), "seconds"]
+    names = [*record_names(metrics or {}, s.eval_data), "seconds"]
     state, history, start = s.state, {name: [] for name in names}, 0
     with contextlib.ExitStack() as stack:
         checkpointer = None
         if checkpoint_dir is not None:
-            from jaxdl.engine.checkpoint import (
-                Checkpointer,
-            )  # imported on use: orbax is slow to import
+            from jaxdl.engine.checkpoint import Checkpointer  # on use: orbax imports slowly
 
             checkpointer = Checkpointer(checkpoint_dir, keep=keep_checkpoints)
             stack.callback(checkpointer.close)

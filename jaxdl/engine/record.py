@@ -1,15 +1,21 @@
-"""A run's identity: the settings that define a training run and a fingerprint of its data.
+"""A run's record: what the run was declared to be and a fingerprint of its data.
 
 One serialisable value (:class:`Run`), made by the engine for every run (``Result.run``),
 written into each experiment's ``metrics.json`` and into every checkpoint. A checkpoint is
 resumed only by the same run: any difference other than more epochs is refused, naming each
 differing field with both values.
+
+The record is declared, not read out of the functions a run is given: the configuration the
+caller declares (a section's settings: a huber ``delta`` or a regularizer's ``λ`` belongs there),
+the model's config, the hyperparameters the optimizer's state holds, the loss by name, the batch
+size, the epochs, the key, and the data's shapes, dtypes and digest (one the caller took when
+it loaded the data, or the SHA-256 of the arrays' bytes).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -24,19 +30,21 @@ from jaxdl.optim import optimizer_hyperparams
 __all__ = ["Run", "describe_optimizer", "fingerprint", "function_name"]
 
 
-def fingerprint(arrays) -> dict:
-    """Shapes, dtypes and a SHA-256 digest of the bytes of ``arrays`` (digest None when any is
-    traced, e.g. a fold's rows under ``vmap``).
+def fingerprint(arrays, digest: str | None = None) -> dict:
+    """Shapes, dtypes and a SHA-256 digest of ``arrays``: ``digest`` when given (the data set's,
+    taken when it was loaded), else of their bytes (None when any is traced, e.g. a fold's rows
+    under ``vmap``).
 
     >>> fingerprint((np.zeros((2, 3), np.float32), np.zeros(2, np.int32)))["shapes"]
     [[2, 3], [2]]
     """
     arrays = list(arrays)
-    traced = any(is_traced(a) for a in arrays)
+    if digest is None and not any(is_traced(a) for a in arrays):
+        digest = array_digest(arrays)
     return {
         "shapes": [list(a.shape) for a in arrays],
         "dtypes": [str(a.dtype) for a in arrays],
-        "sha256": None if traced else array_digest(arrays),
+        "sha256": digest,
     }
 
 
@@ -46,29 +54,23 @@ def describe_optimizer(opt_state) -> dict:
     Hyperparameters are visible when the optimizer keeps them in its state, as
     :func:`jaxdl.optim.sgd` and :func:`jaxdl.optim.sgd_weight_decay` do and
     ``optax.inject_hyperparams(optax.sgd)(learning_rate=...)`` does; ``optax.sgd(0.1)`` keeps
-    none, so its rate cannot be part of the run's identity. The state's own classes are not
-    recorded: they are the optimizer library's internals, which an upgrade may rename (the
-    checkpoint's signature still tells a state of other arrays apart).
+    none, so its rate is part of the run's record only through its declared configuration.
+    The state's own classes are not recorded: they are the optimizer library's internals, which
+    an upgrade may rename (the checkpoint's signature still tells a state of other arrays
+    apart).
     """
     return {k: describe(v) for k, v in optimizer_hyperparams(opt_state).items()}
 
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """The settings that define a training run and a fingerprint of its data, JSON-ready.
-
-    Functions (the loss, the regularizer, the metrics, the batch transform) are described with
-    every value they can be seen to hold (``jaxdl._describe.describe``): the arguments a
-    ``functools.partial`` binds and the values a function closes over, so a huber ``delta``
-    or a regularizer's ``λ`` is part of the identity.
+    """A run's record, JSON-ready.
 
     Attributes:
+      config: the configuration the caller declared (``{setting: value}``), or None.
       model: the model's config (``Model.config``: name and hyperparameters), or None.
-      loss: the loss function.
+      loss: the loss function by name (a ``functools.partial`` with its bound arguments).
       optimizer: the hyperparameters the optimizer's state holds (:func:`describe_optimizer`).
-      regularizer: the regularizer, or None.
-      metrics: ``{name: metric}``.
-      transform: the per-batch input transform, or None.
       batch_size: examples per step.
       epochs: epochs asked for.
       key: the root key's data (from the seed), or None when traced.
@@ -77,12 +79,10 @@ class Run:
       eval_data: ``{name: fingerprint}`` of each evaluation set (with its ``valid`` mask).
     """
 
+    config: Any
     model: Any
-    loss: Any
+    loss: str | None
     optimizer: dict
-    regularizer: Any
-    metrics: dict
-    transform: Any
     batch_size: int
     epochs: int
     key: list | None
@@ -93,18 +93,17 @@ class Run:
     def describe(
         cls,
         *,
+        config: Mapping | None,
         model: Mapping | None,
-        loss: Callable,
+        loss,
         optimizer,
         params,
-        regularizer: Callable | None,
-        metrics: Mapping[str, Callable],
-        transform: Callable | None,
         batch_size: int,
         epochs: int,
         key: jax.Array,
         data: tuple,
         eval_data: Mapping[str, tuple],
+        data_digest: str | None = None,
     ) -> Run:
         """The Run of these settings.
 
@@ -112,7 +111,8 @@ class Run:
         (or their shapes, ``jax.eval_shape``): the hyperparameters are read from the state the
         optimizer makes, on the host, so they are known even when ``train`` is traced.
         ``data`` and each evaluation set are ``(x, y)`` or ``(x, y, valid)``; a ``valid`` of
-        None is left out.
+        None is left out. ``data_digest``, a digest of the whole data set taken when it was
+        loaded, stands for every set's digest (the arrays are not hashed).
         """
         with jax.ensure_compile_time_eval():  # concrete values, even under jit
             zeros = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), params)
@@ -120,15 +120,13 @@ class Run:
             key_data = None if is_traced(key) else np.asarray(jax.random.key_data(key)).tolist()
 
         def arrays(triple):
-            return fingerprint(a for a in triple if a is not None)
+            return fingerprint((a for a in triple if a is not None), data_digest)
 
         return cls(
+            config=describe(config),
             model=describe(model),
             loss=describe(loss),
             optimizer=describe_optimizer(opt_state),
-            regularizer=describe(regularizer),
-            metrics={name: describe(fn) for name, fn in metrics.items()},
-            transform=describe(transform),
             batch_size=int(batch_size),
             epochs=int(epochs),
             key=key_data,
@@ -157,7 +155,7 @@ class Run:
         """``(field, other's value, this value)`` for each field that differs, nested fields
         named with dots (``"model.activation"``), in field order.
 
-        >>> a = Run(None, "l", {}, None, {}, None, 10, 3, None, {}, {})
+        >>> a = Run(None, None, "l", {}, 10, 3, None, {}, {})
         >>> a.differences(dataclasses.replace(a, batch_size=20))
         [('batch_size', 20, 10)]
         """

@@ -147,6 +147,8 @@ def prepare(
     transform: Transform | None = None,
     eval_batch_size: int | None = None,
     mesh: Mesh | None = None,
+    config: Mapping | None = None,
+    data_digest: str | None = None,
 ) -> Setup:
     """Validates the arguments of a run (before any compute) and builds what
     :func:`jaxdl.engine.train` and :func:`jaxdl.engine.fit` both run. The arguments are documented
@@ -214,17 +216,16 @@ def prepare(
     if models is not None:
         epoch = jax.vmap(epoch, in_axes=(0, 0, None, None, None))
     run = Run.describe(
+        config=config,
         model=model.config,
         loss=loss,
         optimizer=optimizer,
         params=jax.eval_shape(lambda: one.params),
-        regularizer=regularizer,
-        metrics=metrics,
-        transform=transform,
         batch_size=batch_size,
         epochs=epochs,
         key=key,
         data=(x, y, valid),
         eval_data=sets,
+        data_digest=data_digest,
     )
     return Setup(epoch, (x, y, valid), sets, state, keys, run, mesh, models)
