@@ -6,9 +6,9 @@
 # (what deep learning calls a convolution; the kernel is not flipped). The book writes it as a
 # double loop over output positions, `corr2d`, applies it to detect the vertical edges of a
 # black-and-white image, and then learns the edge kernel back from the image and its edges by
-# gradient descent. In JAX the loop is written once for teaching (`corr2d_loop`); the library's
-# `corr2d` computes the same as one sum over the kernel's few offsets of strided slices of the
-# input, and `jax.grad` replaces `backward()`.
+# gradient descent. Here the book's loop is written out below and checked against the
+# library's; the library's `corr2d` computes the same as one sum over the kernel's few offsets of
+# strided slices of the input, and `jax.grad` replaces `backward()`.
 #
 # What to look at: `corr2d` of the book's 3×3 input gives [[19, 25], [37, 43]] both ways; the
 # edge kernel [[1, −1]] marks the edges with 1 and −1 and sees nothing in the transposed
@@ -23,12 +23,12 @@ import numpy as np
 
 from jaxdl.conv import (
     conv2d_layer,
-    corr2d,
     corr2d_loop,
     learn_kernel,
     pytorch_conv_kernel,
     squared_error_sum,
 )
+from jaxdl.conv import corr2d as library_corr2d
 from jaxdl.plotting import new_figure
 
 import harness
@@ -54,23 +54,36 @@ metrics = {}
 # output of (h − kh + 1) × (w − kw + 1). The book's loop computes one output element at a
 # time; JAX arrays are immutable, so `Y[i, j] = ...` becomes `Y = Y.at[i, j].set(...)`.
 
+
 # %%
-harness.show_source(corr2d_loop)
+def corr2d(X, K):
+    h, w = K.shape
+    Y = jnp.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y = Y.at[i, j].set((X[i : i + h, j : j + w] * K).sum())
+    return Y
+
+
+# %%
 X = jnp.arange(9.0).reshape(3, 3)
 K = jnp.array([[0.0, 1.0], [2.0, 3.0]])
-loop = corr2d_loop(X, K)
-harness.print_value("corr2d_loop(X, K)", loop)
+loop = corr2d(X, K)
+harness.print_value("corr2d(X, K)", loop)
+same = bool(jnp.array_equal(loop, corr2d_loop(X, K)))
+harness.print_value("the same as the library's jaxdl.conv.corr2d_loop", same)
 
 # %% [markdown]
-# The loop costs one small array operation per output element. The library's `corr2d` turns
-# it around: for each of the kh·kw entries of the kernel, one strided slice of the input holds
-# every input element that this entry meets, and the output is the sum of those slices
-# weighted by the kernel's entries. It also takes the padding and stride of the next section.
+# The loop costs one small array operation per output element. The library's
+# `jaxdl.conv.corr2d`, which the rest of the chapter uses, turns it around: for each of the kh·kw
+# entries of the kernel, one strided slice of the input holds every input element that this
+# entry meets, and the output is the sum of those slices weighted by the kernel's entries. It
+# also takes the padding and stride of the next section, and checks its input.
 
 # %%
-harness.show_source(corr2d)
-vectorised = corr2d(X, K)
-harness.print_value("corr2d(X, K)", vectorised)
+harness.show_source(library_corr2d)
+vectorised = library_corr2d(X, K)
+harness.print_value("jaxdl.conv.corr2d(X, K)", vectorised)
 BOOK_CORR2D = np.array([[19.0, 25.0], [37.0, 43.0]])
 metrics["corr2d"] = {
     "X": X,

@@ -26,11 +26,14 @@
 # leaves it in its 6th epoch and reaches about 0.80 in 10: `--models vgg --epochs 10`, 3 min).
 
 # %%
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdl.errors import InputError
 from jaxdl.models.modern import NETWORKS, block_shapes, concise_network, network, resized
+from jaxdl.models.modern import Residual as LibraryResidual
 
 import harness
 from harness import Setting, classifiers
@@ -71,8 +74,54 @@ config, out = classifiers.start(
         "width": Setting(positive_float, "channel multiplier"),
     },
 )
+if len(set(config.models)) < len(config.models):
+    raise InputError(f"models: expected each network once, got {config.models}")
 sizes = {n: NETWORKS[n][1] if config.book else CPU_SIZE[n] for n in config.models}
 print(f"image sizes {sizes}")
+
+# %% [markdown]
+# ## The residual block, as the book writes it
+#
+# ResNet's building block (7.6): two 3×3 convolutions with batch norm, the input added back
+# (through a 1×1 convolution when the shape changes) before the last ReLU. In flax the layers
+# are declared where they are used (`nn.compact`), and batch norm is told whether it trains.
+# The book's two examples give the shapes it prints, channels last: the same shape, then half
+# the height and width with 6 channels. The library's `Residual` (which ResNet-18 below uses,
+# with the training engine's batch mask) gives the same values with the same weights.
+
+
+# %%
+class Residual(nn.Module):
+    num_channels: int
+    use_1x1conv: bool = False
+    strides: int = 1
+
+    @nn.compact
+    def __call__(self, X, train: bool):
+        def bn():
+            return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+
+        Y = nn.Conv(self.num_channels, (3, 3), strides=self.strides, padding=1)(X)
+        Y = nn.relu(bn()(Y))
+        Y = bn()(nn.Conv(self.num_channels, (3, 3), padding=1)(Y))
+        if self.use_1x1conv:
+            X = nn.Conv(self.num_channels, (1, 1), strides=self.strides)(X)
+        return nn.relu(Y + X)
+
+
+# %%
+X = jax.random.uniform(jax.random.key(config.seed), (4, 6, 6, 3))
+residual = {}
+for book_block, library_block in (
+    (Residual(3), LibraryResidual(3)),
+    (Residual(6, use_1x1conv=True, strides=2), LibraryResidual(6, use_1x1conv=True, strides=2)),
+):
+    variables = library_block.init(jax.random.key(1), X)
+    Y, _ = book_block.apply(variables, X, train=True, mutable=["batch_stats"])
+    Y_library, _ = library_block.apply(variables, X, train=True, mutable=["batch_stats"])
+    print(f"output shape {Y.shape}, largest difference from the library's Residual: ", end="")
+    residual[str(Y.shape)] = float(jnp.max(jnp.abs(Y - Y_library)))
+    print(f"{residual[str(Y.shape)]:.1e}")
 
 # %% [markdown]
 # ## The networks, block by block
@@ -115,6 +164,7 @@ metrics["config"] = {
     "learning_rate": {n: RECIPES[n][0] for n in config.models},
     "batch_size": {n: RECIPES[n][1] for n in config.models},
 }
+metrics["book_residual"] = {"max_abs_diff": residual}
 metrics["block_shapes"] = {n: [[b, list(s)] for b, s in shapes[n]] for n in config.models}
 metrics["num_params"] = counts
 harness.show(figures["predictions.png"])  # the curves are the board above, drawn live

@@ -245,15 +245,16 @@ def test_a_listening_coordinator_passes_the_probe(fake_jax_distributed):
 
 
 def test_a_script_joins_its_processes_at_start_once(fake_jax_distributed, monkeypatch, tmp_path):
-    """``common.start`` joins before the script's first use of JAX (LeNet computes its layer
-    shapes before training); the training's ``setup_devices`` does not join again."""
-    from harness import common
+    """A section's start joins before its first use of JAX (LeNet computes its layer shapes
+    before training); the training's ``setup_devices`` does not join again."""
+    from harness import classifiers
 
     joined = fake_jax_distributed.calls
     monkeypatch.setattr(parallel.jax.distributed, "is_initialized", lambda: bool(joined))
-    p = common.parser("lenet", epochs=10, lr=0.9, batch_size=256, classifiers=True)
     flags = ["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "0"]
-    common.start(p, [*flags, "--out", str(tmp_path), "--distributed-timeout", "7"])
+    argv = ["lenet.py", *flags, "--out", str(tmp_path), "--distributed-timeout", "7"]
+    monkeypatch.setattr("sys.argv", argv)
+    classifiers.start("lenet", {"epochs": 10})
     call = {
         "coordinator_address": "127.0.0.1:1",
         "num_processes": 2,
@@ -263,7 +264,8 @@ def test_a_script_joins_its_processes_at_start_once(fake_jax_distributed, monkey
     assert joined == [call]
     assert setup_devices(1, coordinator="127.0.0.1:1", num_processes=2, process_id=0) is None
     assert joined == [call]
-    common.start(p, ["--out", str(tmp_path)])  # one process: nothing to join
+    monkeypatch.setattr("sys.argv", ["lenet.py", "--out", str(tmp_path)])
+    classifiers.start("lenet", {"epochs": 10})  # one process: nothing to join
     assert joined == [call]
 
 

@@ -164,7 +164,7 @@ def link_loop(tmp_path):
             "argument --coordinator: expected 'host:port' with a port in [1, 65535], or 'auto', "
             "got 'localhost:99999'",
         ),
-        ("kfold", ["--folds", "1"], "argument --folds: expected an integer in [2, 100], got 1"),
+        ("kfold", ["--folds", "1"], "argument --folds: expected an integer >= 2, got 1"),
         (
             "dropout",
             ["--dropout", "1.5", "0.5"],
@@ -195,14 +195,14 @@ def test_device_check_refuses_more_devices_than_jax_sees(capsys):
 def test_an_unbalanced_quote_in_the_notebook_flags_is_named(monkeypatch):
     from jaxdl.errors import InputError
 
-    from harness import common
+    from harness import section
 
-    monkeypatch.setattr(common, "in_notebook", lambda: True)
+    monkeypatch.setattr(section, "in_notebook", lambda: True)
     monkeypatch.setenv("JAXDL_NOTEBOOK_ARGS", "--out 'my results")
     with pytest.raises(
         InputError, match=r"^\$JAXDL_NOTEBOOK_ARGS: cannot split \"--out 'my results\""
     ):
-        common.start(common.parser("calculus"))
+        section.start("calculus", {})
 
 
 def test_the_command_line_shortens_refusals_only(capsys, monkeypatch):
@@ -210,7 +210,7 @@ def test_the_command_line_shortens_refusals_only(capsys, monkeypatch):
     rather than a refusal of the input, keeps its traceback."""
     from jaxdl.errors import InputError, InputTypeError
 
-    from harness import common
+    from harness import section
 
     monkeypatch.setattr(sys, "argv", ["mlp.py"])
     for refusal in (
@@ -219,24 +219,24 @@ def test_the_command_line_shortens_refusals_only(capsys, monkeypatch):
         FloatingPointError("x"),
     ):
         with pytest.raises(SystemExit) as exit_:
-            common._short_errors(type(refusal), refusal, None)
+            section._short_errors(type(refusal), refusal, None)
         assert exit_.value.code == 1
         assert capsys.readouterr().err == f"mlp.py: error: {refusal}\n"
     full = OSError(errno.ENOSPC, "No space left on device", "/data/out/metrics.json")
     with pytest.raises(SystemExit) as exit_:
-        common._short_errors(OSError, full, None)
+        section._short_errors(OSError, full, None)
     assert exit_.value.code == 1
     assert capsys.readouterr().err == (
         "mlp.py: error: No space left on device: /data/out/metrics.json\n"
     )
     with pytest.raises(SystemExit) as exit_:  # Ctrl-C, during a save or not
-        common._short_errors(KeyboardInterrupt, KeyboardInterrupt(), None)
+        section._short_errors(KeyboardInterrupt, KeyboardInterrupt(), None)
     assert exit_.value.code == 130
     assert capsys.readouterr().err.startswith("mlp.py: interrupted; nothing half-written is kept")
     seen = []
     monkeypatch.setattr(sys, "__excepthook__", lambda *info: seen.append(info))
     bug = ValueError("operands could not be broadcast together")
-    common._short_errors(ValueError, bug, None)  # no SystemExit
+    section._short_errors(ValueError, bug, None)  # no SystemExit
     assert seen == [(ValueError, bug, None)]
 
 

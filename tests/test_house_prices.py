@@ -286,7 +286,7 @@ def test_the_experiment_reads_a_data_dir_and_refuses_bad_flags(run_experiment, c
     assert "argument --weight-decay: expected a finite number >= 0" in capsys.readouterr().err
     for flags, message in (  # values each fine alone: the section's refusal, before any compute
         (["--quick", "--data-dir", str(SHIPPED)], "--data-dir: not with --synthetic"),
-        (["--synthetic", "--folds", "1"], "folds: expected an integer in [2, 1460], got 1"),
+        (["--synthetic", "--folds", "2000"], "folds: expected an integer in [2, 1460], got 2000"),
     ):
         with pytest.raises(InputError, match=re.escape(message)):
             run_experiment("kaggle_house_prices", *flags, quick=False)

@@ -101,7 +101,10 @@ def test_initialization_records_a_diverged_scale(run_experiment):
     assert (out / "training.png").read_bytes()[:8] == PNG_MAGIC
 
 
-def test_initialization_refuses_repeated_scales(run_experiment, capsys):
-    with pytest.raises(SystemExit):
+def test_initialization_refuses_repeated_scales(run_experiment):
+    from jaxdl.errors import InputError
+
+    with pytest.raises(
+        InputError, match=r"init_stds: expected distinct values, got \[0\.1, 0\.1\]"
+    ):
         run_experiment("initialization", "--init-stds", "0.1", "0.1")
-    assert "--init-stds: expected distinct values, got [0.1, 0.1]" in capsys.readouterr().err

@@ -17,7 +17,8 @@ from jax.test_util import check_grads
 
 from jaxdl.errors import InputError
 from jaxdl.models.lenet import LeNet, concise_lenet, layer_outputs, lenet_layers, scratch_lenet
-from jaxdl.ops.convolution import NHWC, Conv, conv_general_dilated
+from jaxdl.ops import convolution
+from jaxdl.ops.convolution import NHWC, Conv, conv_general_dilated, cpu_forms
 from jaxdl.params import num_params
 
 # conv_general_dilated: the same values and gradients as lax's
@@ -156,6 +157,59 @@ def test_other_layouts_dilation_and_groups_are_lax_itself():
         lax.conv_general_dilated(
             xg, wg, (1, 1), "SAME", dimension_numbers=NHWC, feature_group_count=3
         ),
+    )
+
+
+def _uses_cpu_forms(fn, *args) -> bool:
+    """Whether ``fn``'s program, traced afresh, holds the CPU forms (a custom gradient) rather
+    than lax's (a new function object each time: JAX caches a function's traces, and the choice
+    is made when it is traced)."""
+    return "custom_vjp_call" in str(jax.make_jaxpr(lambda *a: fn(*a))(*args))
+
+
+def test_the_cpu_forms_are_chosen_for_the_cpu_backend_only(monkeypatch):
+    x, w = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 4))
+
+    def conv(x, w):
+        return _ours(x, w, (1, 1), ((1, 1), (1, 1)))
+
+    assert jax.default_backend() == "cpu" and _uses_cpu_forms(conv, x, w)
+    monkeypatch.setattr(convolution.jax, "default_backend", lambda: "gpu")
+    assert not _uses_cpu_forms(conv, x, w)  # a GPU runs its own convolutions
+    with cpu_forms(True):
+        assert _uses_cpu_forms(conv, x, w)
+    monkeypatch.undo()
+    with cpu_forms(False):
+        assert not _uses_cpu_forms(conv, x, w)
+        np.testing.assert_array_equal(conv(x, w), _lax(x, w, (1, 1), ((1, 1), (1, 1))))
+
+
+@pytest.mark.parametrize("network", ["lenet", "resnet18"])
+def test_a_network_gives_the_same_values_and_gradients_both_ways(network):
+    """Each network's loss and gradient with the CPU forms and with lax's convolutions."""
+    from jaxdl.models.modern import concise_network
+    from jaxdl.models.modern import network as modern
+
+    if network == "lenet":
+        model, size = scratch_lenet(), 28
+    else:  # the CPU-sized ResNet-18's convolutions, at an eighth of the book's channels
+        model, size = concise_network(modern(network, width=0.125)), 32
+    x = jax.random.uniform(jax.random.key(0), (4, size, size, 1))
+    params, state = model.init(jax.random.key(1), x)
+
+    def loss(params):
+        logits, _ = model.apply(params, state, x, train=True)
+        return jnp.mean(jax.nn.log_softmax(logits)[:, 0])
+
+    results = {}
+    for forced in (True, False):
+        with cpu_forms(forced):
+            assert _uses_cpu_forms(loss, params) is forced
+            results[forced] = jax.jit(jax.value_and_grad(lambda p: loss(p)))(params)
+    (value, grads), (lax_value, lax_grads) = results[True], results[False]
+    np.testing.assert_allclose(value, lax_value, rtol=1e-5)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), grads, lax_grads
     )
 
 
@@ -379,7 +433,7 @@ def test_relu_max_pool_variant_learns_on_quick_data(run_experiment):
     epochs on --quick's 2000 images (80 steps; 0.71 and 0.62 seen), where the sigmoid network
     at the book's rate has not started to learn."""
     metrics, _, _ = run_experiment("lenet", "--activation", "relu", "--pool", "max", "--lr", "0.1")
-    assert metrics["config"] == {"activation": "relu", "pool": "max"}
+    assert (metrics["flags"]["activation"], metrics["flags"]["pool"]) == ("relu", "max")
     for variant in ("scratch", "concise"):
         m = metrics[variant]
         assert m["test_acc"] > 0.5, (variant, m["test_acc"])

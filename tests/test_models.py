@@ -275,20 +275,19 @@ def test_numpy_scalar_hyperparameters_are_recorded_as_numbers():
     assert concise["init_std"] == 0.5  # the value, not its type name
     scratch = linear_regression(init_std=np.float32(0.5))
     run = Run.describe(
+        config={"init_std": np.float32(0.5)},
         model=scratch.config,
         loss=lambda o, y: o,
         optimizer=sgd(0.1),
         params={"w": jax.ShapeDtypeStruct((2,), jnp.float32)},
-        regularizer=None,
-        metrics={},
-        transform=None,
         batch_size=1,
         epochs=1,
         key=jax.random.key(0),
         data=(np.zeros((1, 2), np.float32), np.zeros(1, np.float32)),
         eval_data={},
     )
-    assert json.loads(json.dumps(run.to_dict()))["model"]["init_std"] == 0.5
+    recorded = json.loads(json.dumps(run.to_dict()))
+    assert recorded["model"]["init_std"] == 0.5 and recorded["config"]["init_std"] == 0.5
 
 
 # Per-layer and traced initial scales (``init_std``), as the initialization experiment sweeps them.

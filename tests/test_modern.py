@@ -420,11 +420,22 @@ def test_experiment_quick_trains_each_network_on_resized_minibatches(run_experim
     assert (out / "curves.png").exists() and (out / "predictions.png").exists()
 
 
-@pytest.mark.parametrize("models", ["lenet", "nin,nin", ""])
+@pytest.mark.parametrize("models", ["lenet", "nin,vgg", ""])
 def test_a_bad_models_flag_is_refused_naming_it(tmp_path, capsys, models):
     from harness.section import run_script
 
     with pytest.raises(SystemExit) as exit_:
         run_script("modern_cnns", ["--quick", "--out", str(tmp_path), "--models", models])
     assert exit_.value.code == 2
-    assert "--models: expected comma-separated names from alexnet, vgg" in capsys.readouterr().err
+    assert f"argument --models: invalid choice: '{models}'" in capsys.readouterr().err
+
+
+def test_a_network_named_twice_is_refused(tmp_path):
+    from jaxdl.errors import InputError
+
+    from harness.section import run_script
+
+    with pytest.raises(
+        InputError, match=r"models: expected each network once, got \['nin', 'nin'\]"
+    ):
+        run_script("modern_cnns", ["--quick", "--out", str(tmp_path), "--models", "nin", "nin"])

@@ -211,18 +211,18 @@ def test_use_gpu_experiment(run_experiment):
     assert model["output_shape"] == [2, 1]
     assert model["params_devices"] == model["output_devices"] == [m["try_gpu"]]
     assert model["max_abs_diff_vs_cpu"] <= 1e-2  # 0 on a CPU; reduced precision on a GPU
-    check_sharded(m, len(devices))  # --devices all
+    check_sharded(m, len(devices))  # num_devices all
     assert set(m["matmul_1000_ms"]) == {m["platform"], "cpu"}  # printed, never checked
     assert [p.name for p in out.iterdir()] == ["metrics.json"]
     assert "sharded x @ W == one-device x @ W: True" in stdout
 
 
 def test_use_gpu_devices_flag(run_experiment):
-    m, _, _ = run_experiment("use_gpu", "--devices", "1")
+    m, _, _ = run_experiment("use_gpu", "--num-devices", "1")
     check_sharded(m, 1)
     assert m["shard_shapes"] == [[8, 20]]
     with pytest.raises(ValueError, match="devices"):
-        run_experiment("use_gpu", "--devices", str(jax.device_count() + 1))
+        run_experiment("use_gpu", "--num-devices", str(jax.device_count() + 1))
 
 
 def test_use_gpu_on_two_host_devices(tmp_path):

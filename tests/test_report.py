@@ -8,6 +8,7 @@ import argparse
 
 import pytest
 
+import harness
 from harness import config, section
 from harness.config import Config, Declaration, Setting, configure, declared, differences
 from harness.report import BY_NAME, EXPERIMENTS, band_check, comparison
@@ -67,6 +68,7 @@ def test_each_section_declares_its_configuration_once_in_its_file(name, monkeypa
     def declared_at_run_time(name, book, *, quick=None, cpu=None, **_):
         raise Declared(Declaration(name, book, quick or {}, cpu))
 
+    monkeypatch.setattr(harness, "start", declared_at_run_time)  # first: its lazy name loads
     monkeypatch.setattr(section, "start", declared_at_run_time)
     with pytest.raises(Declared) as stopped:
         section.run_script(name, [])
@@ -150,6 +152,8 @@ def test_a_setting_without_a_type_to_read_is_refused_when_declared():
         Declaration("mine", {"table": {"a": 1}}).parser(None)
     with pytest.raises(TypeError, match=r"quick: \['epoch'\] are not settings"):
         Declaration("mine", {"epochs": 10}, quick={"epoch": 1})
+    with pytest.raises(TypeError, match=r"BOOK: \['devices'\] name how a run goes"):
+        Declaration("mine", {"devices": "all"})
 
 
 def test_help_lists_each_setting_with_the_books_value(capsys):

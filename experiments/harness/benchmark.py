@@ -6,7 +6,7 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   of several runs); ``bandwidth_gbs``: device memory bandwidth (a large array copy, bytes read
   plus written per second).
 - ``data_load_s``: Fashion-MNIST loaded, checked and moved to the device.
-- ``softmax`` | ``scratch_mlp``: ``epoch_s``: steady-state seconds per training epoch (median of the
+- ``softmax`` | ``mlp``: ``epoch_s``: steady-state seconds per training epoch (median of the
   epochs after a warm-up, results blocked on; batch 256, the experiments' models and losses);
   ``floor_s``: the floor it implies (MLP: 6·N·#weights FLOPs over the matmul rate; softmax: the
   training images' bytes over the bandwidth); ``ratio`` = epoch / floor; ``compile_s``: first
@@ -16,12 +16,19 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   jaxdl`` (median over alternating runs), ``import_ratio`` their ratio; ``first_use_s`` and
   ``first_use_ratio``: ``import jaxdl`` and a first use of ``jaxdl.fit`` (which imports jax,
   optax and the engine).
-- ``scratch_lenet``: the book's LeNet (6.6) from scratch, batch 256, rate 0.9: ``epoch_s``,
+- ``lenet``: the book's LeNet (6.6) from scratch, batch 256, rate 0.9: ``epoch_s``,
   ``compile_s``; ``floor_s``: its training FLOPs per epoch (``flops_per_example``, counted from
   the layers' shapes: forward, input and weight gradients) over the matmul rate, ``ratio``;
   where torch is installed, ``pytorch_epoch_s``: the book's ``train_ch6`` loop on the same
   images (``nn.Sequential``, SGD, CPU, its default threads), timed over ``pytorch_steps``
   minibatches after warm-up and scaled to an epoch's, and ``pytorch_ratio`` = epoch_s over it.
+- ``convolutions``: ``{"lenet"|"resnet18": {"cpu_forms_s", "lax_s", "lax_over_cpu_forms"}}``,
+  a steady epoch of LeNet and of the CPU-sized ResNet-18 (its first 10 240 images) with the
+  CPU forms of ``jaxdl.ops.convolution`` and with ``lax.conv_general_dilated``.
+- ``first_result`` (not with ``--quick``): ``{"lenet"|"resnet18": {"cold_s", "warm_s"}}``,
+  seconds from starting ``lenet.py`` (or ``modern_cnns.py --models resnet18``, CPU-sized) with
+  ``--epochs 1`` to its first epoch's line, with an empty compilation cache and then with the
+  cache that run filled.
 - ``kfold_s``: ``experiments/kfold.py`` as a command, compilation cache off;
   ``kfold_compiles``: the programs it compiled (its metrics.json).
 - with ``--run-all``: ``run_all_cold_s`` and ``run_all_warm_s``, ``experiments/harness/run_all.py``
@@ -138,6 +145,69 @@ def time_epochs(model, x, y, *, batch_size: int, lr: float, repeats: int) -> dic
         times.append(time.perf_counter() - start)
     steady = statistics.median(times[1:])
     return {"epoch_s": steady, "compile_s": max(times[0] - steady, 0.0)}
+
+
+def convolutions_both_ways(x, y, *, quick: bool) -> dict:
+    """LeNet (the book's, batch 256, rate 0.9) and the CPU-sized ResNet-18 (a quarter of the
+    channels, 32 pixels, batch 256, rate 0.05, on the first 10 240 images) epochs, each with
+    the CPU forms of ``jaxdl.ops.convolution`` and with ``lax.conv_general_dilated``: seconds
+    of a steady epoch and the ratio lax / CPU forms (above 1: the CPU forms are faster)."""
+    from jaxdl.models.modern import concise_network, network, resized
+    from jaxdl.ops.convolution import cpu_forms
+
+    n = 512 if quick else 10_240
+    cases = {
+        "lenet": (scratch_lenet(), x, y, 0.9),
+        "resnet18": (
+            resized(concise_network(network("resnet18", width=0.25)), 32),
+            x[:n],
+            y[:n],
+            0.05,
+        ),
+    }
+    found = {}
+    for name, (model, images, labels, lr) in cases.items():
+        times = {}
+        for label, forced in (("cpu_forms_s", True), ("lax_s", False)):
+            with cpu_forms(forced):
+                times[label] = time_epochs(model, images, labels, batch_size=256, lr=lr, repeats=2)[
+                    "epoch_s"
+                ]
+        found[name] = times | {"lax_over_cpu_forms": times["lax_s"] / times["cpu_forms_s"]}
+    return found
+
+
+def first_result_seconds(name: str, argv: list[str], cache: Path) -> float:
+    """Wall seconds from starting ``python experiments/NAME.py --epochs 1 ARGV`` to its first
+    epoch's line (the first result a learner sees), with the compilation cache ``cache``."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, str(SECTIONS / f"{name}.py"), "--epochs", "1", *argv]
+        cmd += ["--out", out]
+        cmd += ["--compilation-cache", str(cache)]
+        start = time.perf_counter()
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, bufsize=1) as process:
+            for line in process.stdout:
+                if "epoch 1/1" in line:
+                    seconds = time.perf_counter() - start
+                    break
+            else:
+                raise RuntimeError(f"{name}.py printed no first epoch (status {process.wait()})")
+            process.kill()
+    return seconds
+
+
+FIRST_RESULTS = {"lenet": ("lenet", []), "resnet18": ("modern_cnns", ["--models", "resnet18"])}
+
+
+def first_results() -> dict:
+    """LeNet's and the CPU-sized ResNet-18's :func:`first_result_seconds` with an empty
+    compilation cache (``cold_s``) and with the cache that run filled (``warm_s``)."""
+    found = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for label, (name, argv) in FIRST_RESULTS.items():
+            cold = first_result_seconds(name, argv, Path(cache))
+            found[label] = {"cold_s": cold, "warm_s": first_result_seconds(name, argv, Path(cache))}
+    return found
 
 
 def lenet_flops_per_example() -> int:
@@ -366,6 +436,9 @@ def main(argv=None) -> dict:
             "pytorch_steps": steps,
             "pytorch_ratio": timing["epoch_s"] / torch_epoch,
         }
+    results["convolutions"] = convolutions_both_ways(x_train, y_train, quick=args.quick)
+    if not args.quick:
+        results["first_result"] = first_results()
     compute_floor = 4 * n * 784 * 10 / (results["matmul_gflops"] * 1e9)
     results["softmax"]["compute_floor_s"] = compute_floor
     results["softmax"]["compute_ratio"] = results["softmax"]["epoch_s"] / compute_floor
@@ -406,6 +479,21 @@ def main(argv=None) -> dict:
             + f"; compile {r['compile_s']:.2f} s",
         )
     )
+    for name, r in results["convolutions"].items():
+        rows.append(
+            (
+                f"{name} epoch, CPU forms / lax convolutions",
+                f"{r['cpu_forms_s']:.2f} s / {r['lax_s']:.2f} s (lax / CPU forms "
+                f"{r['lax_over_cpu_forms']:.2f})",
+            )
+        )
+    for name, r in results.get("first_result", {}).items():
+        rows.append(
+            (
+                f"first result of {name}, empty / warm compilation cache",
+                f"{r['cold_s']:.1f} s / {r['warm_s']:.1f} s",
+            )
+        )
     for name, label in (("kfold", "5-fold CV"), ("sweep", "16-value lambda sweep")):
         r = results[name]
         rows.append(

@@ -87,8 +87,9 @@ class Variant(NamedTuple):
 
 class Trained(NamedTuple):
     """What :func:`train` returns: each variant's :class:`jaxdl.engine.Result`, its key (the
-    root of its run: a batch of keys [seeds] with several seeds), the metrics (as
-    ``metrics.json`` holds them) and the figures (``{file name: Figure}``)."""
+    root of its run from ``config.seed``, the first seed's with several: the key a section's own
+    loop draws from to meet the engine's run), the metrics (as ``metrics.json`` holds them) and
+    the figures (``{file name: Figure}``)."""
 
     results: dict[str, Result]
     keys: dict[str, jax.Array]
@@ -153,7 +154,8 @@ def train(variants: dict, data: ClassifierData, config: Config) -> Trained:
             on_epoch=board.run(name),
         )
     metrics, figures = _report(variants, results, data)
-    return Trained(results, keys, metrics, figures)
+    first = {name: key if seeds == 1 else key[0] for name, key in keys.items()}
+    return Trained(results, first, metrics, figures)
 
 
 def _report(variants: dict, results: dict[str, Result], data: ClassifierData):

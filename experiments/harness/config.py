@@ -40,6 +40,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def fold_count(text: str) -> int:
+    """argparse type: an integer >= 2, the number of folds k of a cross-validation."""
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2, got {value}")
+    return value
+
+
 def device_count(text: str) -> int | str:
     """argparse type: ``all`` or an integer >= 1."""
     return text if text == "all" else positive_int(text)
@@ -151,7 +159,7 @@ KNOWN = {
     "test_size": Setting(positive_int, "test examples"),
     "num_hiddens": Setting(positive_int, "hidden units"),
     "weight_decay": Setting(non_negative_float, "weight decay"),
-    "folds": Setting(positive_int, "number of folds k"),
+    "folds": Setting(fold_count, "number of folds k"),
 }
 
 
@@ -288,6 +296,9 @@ class Declaration:
     settings: Mapping[str, Setting] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
+        taken = sorted(set(self.book) & {f.name for f in dataclasses.fields(Config)})
+        if taken:
+            raise TypeError(f"BOOK: {taken} name how a run goes (--seed, --devices, ...); rename")
         for label, overrides in (("quick", self.quick), ("cpu", self.cpu or {})):
             unknown = sorted(set(overrides) - set(self.book) - set(KNOWN))
             if unknown:

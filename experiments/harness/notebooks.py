@@ -8,8 +8,7 @@ book's order, so that JupyterLab lists the sections in order, ahead of the scrip
 ignores: edit and save those freely. A copy that exists is kept (``--force`` writes it anew).
 
 A working copy is the script as jupytext reads it, with a kernel named (no "Select Kernel"
-prompt) and the script's command-line documentation moved from its first code cell to a last
-cell of its own. ``run_all.py --notebooks`` executes the same notebooks.
+prompt). ``run_all.py --notebooks`` executes the same notebooks.
 
 Command: ``python experiments/harness/notebooks.py [--only NAME ...] [--force]``, then
 ``jupyter lab`` (at the top of the repository: ``experiments/`` for the notebooks, ``results/``
@@ -19,7 +18,6 @@ for what they write).
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 from pathlib import Path
 
@@ -42,25 +40,11 @@ def working_copy(name: str, folder: Path = SECTIONS) -> Path:
 
 def as_notebook(name: str, folder: Path = SECTIONS):
     """Section ``name`` (``folder/NAME.py``) as a notebook (``nbformat.NotebookNode``): the
-    kernel named, the module docstring moved out of the first code cell into a last markdown
-    cell, a line under the title saying whose copy this is."""
+    kernel named, a line under the title saying whose copy this is."""
     import jupytext
-    import nbformat
 
     notebook = jupytext.read(folder / f"{name}.py")
     notebook.metadata["kernelspec"] = dict(KERNELSPEC)
-    first = next(cell for cell in notebook.cells if cell.cell_type == "code")
-    module = ast.parse(first.source)
-    doc = ast.get_docstring(module)
-    if doc is not None:
-        lines = first.source.splitlines()
-        first.source = "\n".join(lines[module.body[0].end_lineno :]).strip("\n")
-        notebook.cells.append(
-            nbformat.v4.new_markdown_cell(
-                f"## On the command line\n\n`python experiments/{name}.py --help` shows this "
-                f"too.\n\n```text\n{doc}\n```"
-            )
-        )
     notebook.cells[0].source += (
         f"\n\n*A working copy of `experiments/{name}.py`, which git ignores: edit and save it "
         f"freely. `python experiments/harness/notebooks.py --only {name} --force` writes it anew.*"

@@ -140,12 +140,13 @@ def start(
             config.process_id,
             timeout=config.distributed_timeout,
         )
-    differ = differences(declared(name).book, config.flags)
-    kind = "the quick run" if config.quick else "not the book's: " + ", ".join(differ)
-    print(
-        f"{name}: {', '.join(f'{k} {shown(v)}' for k, v in config.settings.items())} "
-        f"({kind if config.quick or differ else 'the book' + chr(39) + 's'})"
-    )
+    if config.settings:
+        differ = differences(declared(name).book, config.flags)
+        kind = "the quick run" if config.quick else "not the book's: " + ", ".join(differ)
+        print(
+            f"{name}: {', '.join(f'{k} {shown(v)}' for k, v in config.settings.items())} "
+            f"({kind if config.quick or differ else 'the book' + chr(39) + 's'})"
+        )
     return config, Results(outputs, config)
 
 

@@ -163,7 +163,8 @@ class Run:
 
     def check_resume(self, saved: Run, epochs_done: int, where: str) -> None:
         """Refuses to resume ``saved`` (written at ``where``) as this run, unless the two differ
-        in their number of epochs only, and this one asks for at least ``epochs_done``.
+        in their number of epochs only (``epochs``, and ``config.epochs`` where the configuration
+        declares it), and this one asks for at least ``epochs_done``.
 
         Raises:
           ValueError: naming each differing field with the checkpoint's value and this run's.
@@ -171,7 +172,7 @@ class Run:
         lines = [
             f"  {name}: {theirs!r} in the checkpoint, {mine!r} in this run"
             for name, theirs, mine in self.differences(saved)
-            if name != "epochs"
+            if name not in ("epochs", "config.epochs")  # more epochs, declared or not
         ]
         if lines:
             raise InputError(

@@ -1,4 +1,4 @@
-"""``jax.lax.conv_general_dilated`` with a gradient that XLA:CPU runs fast inside a loop.
+"""``jax.lax.conv_general_dilated``, with forms of it that XLA:CPU runs faster, on a CPU only.
 
 The training engine scans an epoch's minibatches in one ``lax.scan``. Inside a loop body,
 XLA:CPU (jaxlib 0.10) runs the two convolutions of a convolution's reverse-mode gradient in
@@ -20,16 +20,20 @@ minibatches), jax's batching rule makes one grouped convolution, which XLA:CPU r
 LeNets: 150 ms a step); here each convolution of the forward and backward pass loops over the
 mapped axis instead (``lax.map``; 94 ms a step for three, against 3 × 27 ms one at a time).
 
-:func:`conv_general_dilated` is a drop-in for ``lax.conv_general_dilated``: for 2-D NHWC
-inputs and HWIO kernels without dilation or groups (every convolution of the book's
-networks, ``flax.linen.Conv``'s layout) it uses that gradient, for everything else it is
-``lax.conv_general_dilated`` itself. ``flax.linen.Conv(..., conv_general_dilated=...)``
-takes it (:data:`Conv`). The custom gradient is reverse mode only: ``jax.jvp`` through it
-raises (``jax.custom_vjp``).
+:func:`conv_general_dilated` is a drop-in for ``lax.conv_general_dilated``: on the CPU backend,
+for 2-D NHWC inputs and HWIO kernels without dilation or groups (every convolution of the
+book's networks, ``flax.linen.Conv``'s layout), it uses these forms; on every other backend
+(a GPU's or TPU's own convolutions are what they run fastest) and for every other convolution it
+is ``lax.conv_general_dilated`` itself. The choice is made when a function is traced;
+:func:`cpu_forms` forces it either way (the tests compare the two, the benchmark times both).
+``flax.linen.Conv(..., conv_general_dilated=...)`` takes it (:data:`Conv`). The custom gradient
+is reverse mode only: ``jax.jvp`` through it raises (``jax.custom_vjp``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 
 import flax.linen as nn
@@ -39,6 +43,35 @@ from jax import lax
 from jax.custom_batching import custom_vmap
 
 NHWC = ("NHWC", "HWIO", "NHWC")
+_FORCED: contextvars.ContextVar[bool | None] = contextvars.ContextVar("cpu_forms", default=None)
+
+
+@contextlib.contextmanager
+def cpu_forms(enabled: bool):
+    """Within the block, functions traced use the CPU forms on every backend (``True``) or
+    ``lax.conv_general_dilated`` everywhere (``False``), whatever the backend: for tests that
+    compare the two and for timing both on one machine. A function JAX has traced already
+    keeps its trace (``jax.jit`` caches it): trace a new function object within the block (as
+    ``fit`` does for each run).
+
+    >>> x, w = jnp.ones((1, 4, 4, 1)), jnp.ones((3, 3, 1, 2))
+    >>> with cpu_forms(False):
+    ...     y = conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=NHWC)
+    >>> y.shape
+    (1, 2, 2, 2)
+    """
+    token = _FORCED.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _FORCED.reset(token)
+
+
+def uses_cpu_forms() -> bool:
+    """Whether a convolution traced now takes the CPU forms: forced by :func:`cpu_forms`, else
+    when JAX's default backend is the CPU."""
+    forced = _FORCED.get()
+    return jax.default_backend() == "cpu" if forced is None else forced
 
 
 def _is_nhwc(lhs_shape, rhs_shape, dimension_numbers) -> bool:
@@ -166,8 +199,9 @@ def conv_general_dilated(
     preferred_element_type=None,
 ) -> jax.Array:
     """``lax.conv_general_dilated`` (same arguments, same values; one input channel at stride 1
-    up to float32 rounding), with the loop-friendly gradient (module docstring) for 2-D NHWC
-    inputs and HWIO kernels without dilation, groups, precision or element-type settings.
+    up to float32 rounding), on the CPU with the forms XLA:CPU runs faster (module docstring)
+    for 2-D NHWC inputs and HWIO kernels without dilation, groups, precision or element-type
+    settings.
 
     >>> x, w = jnp.ones((1, 4, 4, 1)), jnp.ones((3, 3, 1, 2))
     >>> conv_general_dilated(x, w, (1, 1), "VALID", dimension_numbers=NHWC)[0, :, :, 0]
@@ -175,7 +209,8 @@ def conv_general_dilated(
            [9., 9.]], dtype=float32)
     """
     plain = (
-        _is_nhwc(lhs.shape, rhs.shape, dimension_numbers)
+        uses_cpu_forms()
+        and _is_nhwc(lhs.shape, rhs.shape, dimension_numbers)
         and _unit(lhs_dilation)
         and _unit(rhs_dilation)
         and feature_group_count == 1
