@@ -46,11 +46,23 @@ for _folder in (TESTS, ROOT / "experiments"):
         sys.path.insert(0, str(_folder))
 
 
+def pytest_configure(config):
+    """The default tier (``-m "not slow"``) compiles at XLA:CPU's lowest optimisation level:
+    its tests check values, not speed, and compiling is most of their time (a quarter less
+    here). The slow tier, whose tests train for minutes, keeps XLA's default. Set before any
+    test computes, so before JAX starts its backend, and inherited by the workers and every
+    process a test starts."""
+    if (config.option.markexpr or "").strip() == "not slow":
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_backend_optimization_level=0".strip()
+
+
 def pytest_collection_modifyitems(items):
-    """The tests marked ``slow`` (half a minute or more on a 2-core machine; ``-m "not slow"``
-    leaves them out) go first: started last, one would keep a worker busy after the others
-    have run out of tests."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The longest tests go first: started last, one would keep a worker busy after the others
+    have run out of tests. The ``slow`` tier's (``pytest -m slow``: book configurations,
+    notebooks in kernels, several processes or devices) run whole sections; in the default
+    tier, a section's one run on tiny data (test_sections.py) is among the longest."""
+    items.sort(key=lambda item: "test_sections.py" not in item.nodeid)
 
 
 @pytest.fixture(autouse=True)

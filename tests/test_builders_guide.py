@@ -102,6 +102,7 @@ def test_a_leaf_that_is_not_an_array_is_refused(tree, where):
 MLP_COUNT = dense(20, 256) + dense(256, 10)
 
 
+@pytest.mark.slow
 def test_model_construction(run_experiment):
     m, stdout, _ = run_experiment("model_construction")
     assert MLP_COUNT == 7946
@@ -153,6 +154,7 @@ def test_model_construction(run_experiment):
 # 5.2 parameter management
 
 
+@pytest.mark.slow
 def test_parameters(run_experiment):
     m, stdout, _ = run_experiment("parameters")
     assert m["output_shape"] == [2, 1]
@@ -241,6 +243,7 @@ def test_tied_gradient_is_the_sum_of_both_uses_by_hand(run_experiment):
 # 5.3 deferred initialization
 
 
+@pytest.mark.slow
 def test_deferred_init(run_experiment):
     m, _, _ = run_experiment("deferred_init")
     assert m["declared"] == {"features": 256}
@@ -273,6 +276,7 @@ def test_deferred_init(run_experiment):
 # 5.4 custom layers
 
 
+@pytest.mark.slow
 def test_custom_layer(run_experiment):
     m, _, _ = run_experiment("custom_layer")
     c = m["centered"]

@@ -6,6 +6,10 @@ import math
 import numpy as np
 import pytest
 
+# The slow tier (pytest -m slow): each section's runs; the default tier runs each once on
+# tiny data (test_sections.py).
+pytestmark = pytest.mark.slow
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

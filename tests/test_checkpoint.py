@@ -145,6 +145,7 @@ def _refusal_lines(error: pytest.ExceptionInfo) -> list[str]:
     return [line for line in message.splitlines() if line.startswith("  ")]
 
 
+@pytest.mark.slow
 def test_more_epochs_resume_bit_identical(small, tmp_path):
     first = _fit(small, tmp_path / "resumed", epochs=2)
     second = _fit(small, tmp_path / "resumed", epochs=3)  # resumes after epoch 2
@@ -358,6 +359,7 @@ def test_a_second_run_on_a_folder_in_use_is_refused_at_once(small, tmp_path):
     Checkpointer(tmp_path).close()  # released with the first
 
 
+@pytest.mark.slow
 def test_the_lock_of_a_killed_run_does_not_block_the_next(tmp_path):
     holder = subprocess.Popen(
         [

@@ -61,6 +61,7 @@ def _cross_validate_candidates(count: int):
     return _cross_validate(masked_linear, candidates=masks.astype(np.float32))
 
 
+@pytest.mark.slow
 def test_candidates_train_as_one_program_whatever_their_number():
     _cross_validate_candidates(2)  # the small helper programs, compiled once
     before = compile_stats()
@@ -73,6 +74,7 @@ def test_candidates_train_as_one_program_whatever_their_number():
     assert three.val_loss.shape == (3, 5) and three.history["val_loss"].shape == (3, 5, 3)
 
 
+@pytest.mark.slow
 def test_candidates_equal_one_cross_validation_per_candidate():
     together = _cross_validate_candidates(4)
     for i in range(4):

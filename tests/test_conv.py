@@ -323,6 +323,7 @@ def test_pytorch_conv_kernel_bound_is_pytorchs():
 # Gradients and jit
 
 
+@pytest.mark.slow
 def test_check_grads():
     with jax.enable_x64(True):
         rng = np.random.default_rng(2)

@@ -7,6 +7,10 @@ import math
 import numpy as np
 import pytest
 
+# The slow tier (pytest -m slow): each section's runs; the default tier runs each once on
+# tiny data (test_sections.py).
+pytestmark = pytest.mark.slow
+
 BOOK_EPOCH_LOSSES = [6.422, 1.225, 0.266, 0.070, 0.022]  # the book's epochs 2, 4, 6, 8, 10
 
 

@@ -75,6 +75,7 @@ def load(out):
     return params, json.loads(Path(f"{out}.json").read_text())
 
 
+@pytest.mark.slow
 def test_two_processes_end_with_the_parameters_of_one(tmp_path):
     port = str(free_port())
     workers = [
@@ -163,6 +164,7 @@ def run_lonely(address, num_processes, process_id, timeout):
     return proc, time.monotonic() - start
 
 
+@pytest.mark.slow
 def test_a_process_whose_coordinator_never_comes_stops_with_a_clear_error():
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
     proc, seconds = run_lonely(address, 2, 1, 3)
@@ -178,6 +180,7 @@ def test_a_process_whose_coordinator_never_comes_stops_with_a_clear_error():
         assert text in message, message
 
 
+@pytest.mark.slow
 def test_process_0_alone_says_why_before_jax_ends_it():
     # Process 0 hosts the coordinator, so nothing can be probed beforehand; JAX aborts the
     # process when the others do not join in time, and the watchdog says why first.

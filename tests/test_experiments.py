@@ -25,6 +25,10 @@ from harness.reference import BOOK, within
 from harness.section import run_script
 from references import initial_params, numpy_eval, numpy_sgd
 
+# The slow tier (pytest -m slow): each section's runs; the default tier runs each once on
+# tiny data (test_sections.py).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SHA256 = re.compile(r"[0-9a-f]{64}")
 

@@ -102,6 +102,7 @@ def unprivileged():
         ),
     ],
 )
+@pytest.mark.slow
 def test_a_folder_that_cannot_be_written_is_refused_before_training(
     shared_tmp, unprivileged, script, flag, message
 ):

@@ -259,6 +259,7 @@ def test_bad_files_are_refused_naming_file_column_row_and_value(tmp_path):
         hp.house_features(data.train, data.test.drop(columns=["Alley"]))
 
 
+@pytest.mark.slow
 def test_the_experiment_writes_a_submission_for_every_test_house(run_experiment):
     metrics, stdout, out = run_experiment("kaggle_house_prices")
     submission = pd.read_csv(out / "submission.csv")
@@ -276,6 +277,7 @@ def test_the_experiment_writes_a_submission_for_every_test_house(run_experiment)
     assert (out / "folds.png").exists() and (out / "final.png").exists()
 
 
+@pytest.mark.slow
 def test_the_experiment_reads_a_data_dir_and_refuses_bad_flags(run_experiment, capsys):
     metrics, _, out = run_experiment("kaggle_house_prices", "--data-dir", str(SHIPPED), quick=False)
     assert metrics["data"]["num_train"] == 200 and metrics["data"]["source"] == str(SHIPPED)

@@ -9,6 +9,10 @@ import pytest
 
 from jaxdl.initializers import xavier_std
 
+# The slow tier (pytest -m slow): each section's runs; the default tier runs each once on
+# tiny data (test_sections.py).
+pytestmark = pytest.mark.slow
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("sigmoid.png", "matrix_product.png", "xavier.png", "training.png")
 

@@ -106,6 +106,7 @@ def test_gradient_against_finite_differences():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mapped", [(0, 0), (0, None), (None, 0)])
 def test_vmapped_values_and_gradients_are_each_examples(mapped):
     """vmap loops over the mapped axis (lax.map) instead of jax's grouped convolution: values
@@ -184,7 +185,7 @@ def test_the_cpu_forms_are_chosen_for_the_cpu_backend_only(monkeypatch):
         np.testing.assert_array_equal(conv(x, w), _lax(x, w, (1, 1), ((1, 1), (1, 1))))
 
 
-@pytest.mark.parametrize("network", ["lenet", "resnet18"])
+@pytest.mark.parametrize("network", ["lenet", pytest.param("resnet18", marks=pytest.mark.slow)])
 def test_a_network_gives_the_same_values_and_gradients_both_ways(network):
     """Each network's loss and gradient with the CPU forms and with lax's convolutions."""
     from jaxdl.models.modern import concise_network
@@ -415,6 +416,7 @@ def test_bad_input_is_refused_with_its_name():
 # The experiment
 
 
+@pytest.mark.slow
 def test_experiment_quick_records_the_books_network(run_experiment):
     metrics, stdout, out = run_experiment("lenet", "--epochs", "1")
     assert metrics["layer_shapes"] == [[n, list(nhwc(s))] for n, s in BOOK_SHAPES]
@@ -428,6 +430,7 @@ def test_experiment_quick_records_the_books_network(run_experiment):
     assert (out / "curves.png").exists() and (out / "predictions.png").exists()
 
 
+@pytest.mark.slow
 def test_relu_max_pool_variant_learns_on_quick_data(run_experiment):
     """The book's exercise (ReLU, max pooling) at rate 0.1: far above chance (0.1) after 10
     epochs on --quick's 2000 images (80 steps; 0.71 and 0.62 seen), where the sigmoid network

@@ -100,6 +100,7 @@ def test_from_flax_splits_params_and_state_and_says_what_the_module_takes():
     assert model.config == {"name": "ConvBN", "momentum": 0.9}
 
 
+@pytest.mark.slow
 def test_running_statistics_equal_flaxs_own_updates_on_the_same_batches(data):
     model = from_flax(ConvBN())
     opts = _options(data)
@@ -214,6 +215,7 @@ def test_resume_is_bit_identical(data, tmp_path, capsys):
         np.testing.assert_array_equal(resumed.history[name], straight.history[name])
 
 
+@pytest.mark.slow
 def test_several_seeds_at_once_each_as_it_would_alone(data):
     model = from_flax(ConvBN())
     keys = jax.random.split(jax.random.key(9), 3)

@@ -401,6 +401,7 @@ def _train_scales(stds):
     return sweep(np.asarray(stds, np.float32), SCALES_X, SCALES_Y)
 
 
+@pytest.mark.slow
 def test_init_scales_train_as_one_program_whatever_their_number():
     count = lambda s: s.compilations + s.cache_hits  # noqa: E731
     _train_scales(np.full((3, 2), 0.1))  # the small helper programs, compiled once

@@ -349,6 +349,7 @@ def test_dropout_networks_draw_from_the_key_in_training_only(module):
     np.testing.assert_array_equal(e1, e2)
 
 
+@pytest.mark.slow
 def test_googlenet_and_densenet_run_at_the_smallest_size_they_take():
     # The forward pass (compiled, about 2 s) on fixed_variables: their random initialisation,
     # compiled, would take 17 and 7 s.

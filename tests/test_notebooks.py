@@ -80,6 +80,7 @@ def execute(name: str, out) -> tuple[dict, list[dict]]:
     return notebook, displays
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SECTIONS)
 def test_section_runs_as_a_notebook(tmp_path, name):
     notebook, displays = execute(name, tmp_path)  # raises CellExecutionError on an error cell

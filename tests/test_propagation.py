@@ -127,6 +127,7 @@ def test_backward_equals_jax_grad_float64(x64, options):
         np.testing.assert_allclose(h, a, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["cross_entropy", "squared"])
 def test_check_grads_on_the_objective(x64, loss):
     params, x, y = problem(loss)
@@ -279,6 +280,7 @@ def test_backward_checks_its_arguments_as_forward(name):
 # The section's experiment --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_experiment_quick(run_experiment):
     metrics, stdout, out = run_experiment("propagation")
     assert metrics["config"]["batch_size"] == 8 and metrics["config"]["lambd"] == 0.01

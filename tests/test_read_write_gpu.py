@@ -225,6 +225,7 @@ def test_use_gpu_devices_flag(run_experiment):
         run_experiment("use_gpu", "--num-devices", str(jax.device_count() + 1))
 
 
+@pytest.mark.slow
 def test_use_gpu_on_two_host_devices(tmp_path):
     """The sharded path for real: two CPU devices, as XLA_FLAGS gives them."""
     flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"

@@ -24,6 +24,7 @@ def test_every_experiment_script_is_in_the_main_job():
     assert {e.name for e in run_all.EXPERIMENTS} == scripts
 
 
+@pytest.mark.slow
 def test_report_with_book_figures_and_figure_links_then_a_second_run_compiles_nothing(tmp_path):
     cache = tmp_path / "cache"
     cmd = [sys.executable, str(ROOT / "experiments" / "harness" / "run_all.py"), "--quick"]
@@ -57,6 +58,7 @@ def test_report_with_book_figures_and_figure_links_then_a_second_run_compiles_no
         assert a == b, name
 
 
+@pytest.mark.slow
 def test_an_experiment_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
@@ -83,6 +85,7 @@ def test_an_experiment_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
     assert "dying" in log and "the worker process died (exit status 7)" in log
 
 
+@pytest.mark.slow
 def test_a_failing_experiment_fails_the_job(tmp_path, monkeypatch):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
@@ -136,6 +139,7 @@ def test_benchmark_quick_writes_the_documented_json(tmp_path, capsys):
     assert "memory bandwidth" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_notebooks_are_executed_saved_and_linked(tmp_path):
     status = run_all.main(["--quick", "--notebooks", "--only", "calculus", "--out", str(tmp_path)])
     assert status == 0
@@ -208,6 +212,7 @@ def _gone(pid: int, seconds: float = 10) -> bool:
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["kill", "kill-9"])
 def test_a_killed_job_takes_its_worker_with_it(tmp_path, how):
     scripts = tmp_path / "scripts"
@@ -222,6 +227,7 @@ def test_a_killed_job_takes_its_worker_with_it(tmp_path, how):
     assert not (tmp_path / "out" / "calculus" / "finished").exists()
 
 
+@pytest.mark.slow
 def test_a_second_job_on_the_same_results_folder_is_refused(tmp_path):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
@@ -238,6 +244,7 @@ def test_a_second_job_on_the_same_results_folder_is_refused(tmp_path):
         first.communicate(timeout=30)
 
 
+@pytest.mark.slow
 def test_a_failed_experiment_shows_nothing_of_an_earlier_run(tmp_path, monkeypatch):
     out = tmp_path / "out"
     (out / "calculus").mkdir(parents=True)  # an earlier, successful run's files

@@ -1,0 +1,66 @@
+"""Every section runs in-process on tiny data, as ``python experiments/NAME.py --quick`` with a
+few settings smaller still: it writes its ``metrics.json`` with the settings it ran with, and
+where it writes the book's code (a loop, a layer, a network) that code agrees with the
+library's. This is the default tier's one run of each section; their detailed checks at
+``--quick`` and at the book's configuration are in the other test files, many in the slow
+tier."""
+
+import re
+
+import pytest
+
+from harness.report import EXPERIMENTS
+
+# Settings smaller than --quick's, where its run takes more than a few seconds here.
+CLASSIFIER = ["--epochs", "1", "--train-size", "512", "--test-size", "256"]
+TINY = {
+    "softmax_regression": CLASSIFIER,
+    "mlp": CLASSIFIER,
+    "dropout": CLASSIFIER,
+    "initialization": CLASSIFIER,
+    "lenet": CLASSIFIER,
+    "batch_norm": CLASSIFIER,
+    "modern_cnns": [*CLASSIFIER[:2], "--models", "resnet18", "--width", "0.125"],
+    "polynomial_regression": ["--epochs", "5", "--overfit-epochs", "5"],
+    "kfold": ["--epochs", "5"],
+    "weight_decay": ["--epochs", "5"],
+    "kaggle_house_prices": ["--epochs", "3"],
+}
+
+
+def _flag_values(argv: list[str]) -> dict:
+    """``{setting: value as given}`` of ``--name value`` pairs (one value each)."""
+    pairs = zip(argv[::2], argv[1::2], strict=True)
+    return {flag.removeprefix("--").replace("-", "_"): value for flag, value in pairs}
+
+
+@pytest.mark.parametrize("name", [entry.name for entry in EXPERIMENTS])
+def test_each_section_runs_on_tiny_data(run_experiment, name):
+    argv = TINY.get(name, [])
+    metrics, stdout, out = run_experiment(name, *argv)
+    assert (out / "metrics.json").exists()
+    flags = metrics["flags"]
+    assert flags["quick"] is True and flags["seed"] == 0
+    for setting, value in _flag_values(argv).items():
+        given = flags[setting]
+        assert str(given[0] if isinstance(given, list) else given) == value, (setting, given)
+    # The book's code, written in the section, against the library's.
+    if name == "lenet":
+        assert metrics["book_network"]["max_abs_diff_output"] < 1e-5
+        assert metrics["book_network"]["max_abs_diff_step"] < 1e-5
+    if name == "batch_norm":
+        assert metrics["book_batch_norm"]["max_abs_diff"] < 1e-5
+    if name == "modern_cnns":
+        assert set(metrics["book_residual"]["max_abs_diff"]) == {"(4, 6, 6, 3)", "(4, 3, 3, 6)"}
+        assert max(metrics["book_residual"]["max_abs_diff"].values()) < 1e-5
+    if name == "conv_layer":
+        assert metrics["corr2d"]["loop_equals_vectorised"] is True
+        assert "the same as the library's jaxdl.conv.corr2d_loop\nTrue" in stdout
+    if name == "pooling":
+        assert "the book's pool2d, the same as the library's jaxdl.conv.pool2d_loop\nTrue" in stdout
+        assert metrics["pool2d"]["max_abs_error_vs_book"] == 0
+    if name == "dropout":
+        assert "the same as the library's jaxdl.models.dropout.dropout_layer: True" in stdout
+    if name in ("softmax_regression", "mlp"):
+        found = re.search(r"the book's loop against the engine: (\S+)", stdout)
+        assert found and float(found.group(1)) < 1e-6, stdout
