@@ -401,7 +401,7 @@ def test_an_unknown_network_is_refused():
 def test_experiment_quick_trains_each_network_on_resized_minibatches(run_experiment):
     # ResNet-18 quick is the notebook's run too (tests/test_notebooks.py): one compilation,
     # shared through the session's cache
-    metrics, stdout, out = run_experiment("modern_cnns", "--models", "alexnet,resnet18")
+    metrics, stdout, out = run_experiment("modern_cnns", "--models", "alexnet", "resnet18")
     assert list(metrics["num_params"]) == ["alexnet", "resnet18"]
     assert metrics["num_params"] == {n: PYTORCH_COUNTS[n] for n in ("alexnet", "resnet18")}
     config = metrics["config"]

@@ -136,6 +136,10 @@ def test_benchmark_quick_writes_the_documented_json(tmp_path, capsys):
     for name in ("kfold", "sweep"):
         assert set(result[name]) == {"vmap_s", "sequential_s", "speedup"}
     assert "run_all_cold_s" not in result  # only with --run-all
+    # LeNet's epoch both ways (the CPU-sized ResNet-18's and the first results: not --quick)
+    both = result["convolutions"]["lenet"]
+    assert set(result["convolutions"]) == {"lenet"} and "first_result" not in result
+    assert both["lax_over_cpu_forms"] == both["lax_s"] / both["cpu_forms_s"]
     assert "memory bandwidth" in capsys.readouterr().out
 
 

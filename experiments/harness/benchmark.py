@@ -23,8 +23,9 @@ Prints a table and writes ``OUT/benchmark.json`` (default ``results/benchmark``)
   images (``nn.Sequential``, SGD, CPU, its default threads), timed over ``pytorch_steps``
   minibatches after warm-up and scaled to an epoch's, and ``pytorch_ratio`` = epoch_s over it.
 - ``convolutions``: ``{"lenet"|"resnet18": {"cpu_forms_s", "lax_s", "lax_over_cpu_forms"}}``,
-  a steady epoch of LeNet and of the CPU-sized ResNet-18 (its first 10 240 images) with the
-  CPU forms of ``jaxdl.ops.convolution`` and with ``lax.conv_general_dilated``.
+  a steady epoch of LeNet and of the CPU-sized ResNet-18 (its first 10 240 images; not with
+  ``--quick``) with the CPU forms of ``jaxdl.ops.convolution`` and with
+  ``lax.conv_general_dilated``.
 - ``first_result`` (not with ``--quick``): ``{"lenet"|"resnet18": {"cold_s", "warm_s"}}``,
   seconds from starting ``lenet.py`` (or ``modern_cnns.py --models resnet18``, CPU-sized) with
   ``--epochs 1`` to its first epoch's line, with an empty compilation cache and then with the
@@ -148,23 +149,18 @@ def time_epochs(model, x, y, *, batch_size: int, lr: float, repeats: int) -> dic
 
 
 def convolutions_both_ways(x, y, *, quick: bool) -> dict:
-    """LeNet (the book's, batch 256, rate 0.9) and the CPU-sized ResNet-18 (a quarter of the
-    channels, 32 pixels, batch 256, rate 0.05, on the first 10 240 images) epochs, each with
-    the CPU forms of ``jaxdl.ops.convolution`` and with ``lax.conv_general_dilated``: seconds
-    of a steady epoch and the ratio lax / CPU forms (above 1: the CPU forms are faster)."""
+    """LeNet (the book's, batch 256, rate 0.9) and, but with ``quick``, the CPU-sized
+    ResNet-18 (a quarter of the channels, 32 pixels, batch 256, rate 0.05, on the first 10 240
+    images) epochs, each with the CPU forms of ``jaxdl.ops.convolution`` and with
+    ``lax.conv_general_dilated``: seconds of a steady epoch and the ratio lax / CPU forms (above
+    1: the CPU forms are faster)."""
     from jaxdl.models.modern import concise_network, network, resized
     from jaxdl.ops.convolution import cpu_forms
 
-    n = 512 if quick else 10_240
-    cases = {
-        "lenet": (scratch_lenet(), x, y, 0.9),
-        "resnet18": (
-            resized(concise_network(network("resnet18", width=0.25)), 32),
-            x[:n],
-            y[:n],
-            0.05,
-        ),
-    }
+    cases = {"lenet": (scratch_lenet(), x, y, 0.9)}
+    if not quick:  # its programs take minutes to compile here, twice
+        resnet = resized(concise_network(network("resnet18", width=0.25)), 32)
+        cases["resnet18"] = (resnet, x[:10_240], y[:10_240], 0.05)
     found = {}
     for name, (model, images, labels, lr) in cases.items():
         times = {}

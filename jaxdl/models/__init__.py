@@ -11,7 +11,7 @@ __all__ = attach(
     __name__,
     {
         "dropout": ["DropoutMLP", "concise_dropout_mlp", "dropout_layer", "dropout_mlp"],
-        "lenet": ["LeNet", "concise_lenet", "layer_outputs", "lenet_layers", "scratch_lenet"],
+        "lenet": ["LeNet", "concise_lenet", "lenet_layers", "scratch_lenet"],
         "linear": [
             "LinearRegression",
             "closed_form",

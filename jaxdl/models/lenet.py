@@ -123,15 +123,6 @@ def lenet_layers(
     return layers
 
 
-def layer_outputs(layers, x) -> list[tuple[str, jax.Array]]:
-    """Each layer's output on ``x``: ``[(name, output), ...]``."""
-    outputs = []
-    for name, layer in layers:
-        x = layer(x)
-        outputs.append((name, x))
-    return outputs
-
-
 def scratch_lenet(
     num_outputs: int = 10, *, activation: str = "sigmoid", pool: str = "avg"
 ) -> Model:
