@@ -134,6 +134,18 @@ def cache_setting(text: str) -> str | Path:
     return "off" if is_off(text) else folder(text)
 
 
+def add_cache_flag(p) -> None:
+    """``--compilation-cache DIR|off``, a section's and ``run_all``'s."""
+    p.add_argument(
+        "--compilation-cache",
+        metavar="DIR|off",
+        type=cache_setting,
+        default=None,
+        help="JAX's persistent compilation cache (default $JAXDL_COMPILATION_CACHE, else "
+        f"{default_cache_dir()}); 'off' compiles everything afresh",
+    )
+
+
 # ------------------------------------------------------------------------------- the settings
 
 
@@ -274,14 +286,7 @@ def add_run_options(p: argparse.ArgumentParser, name: str, *, data_dir, training
         "--out", type=folder, default=RESULTS_ROOT / name, help="folder for metrics.json and PNGs"
     )
     p.add_argument("--quick", action="store_true", help="a seconds-long run on small data")
-    p.add_argument(
-        "--compilation-cache",
-        metavar="DIR|off",
-        type=cache_setting,
-        default=None,
-        help="JAX's persistent compilation cache (default $JAXDL_COMPILATION_CACHE, else "
-        f"{default_cache_dir()}); 'off' compiles everything afresh",
-    )
+    add_cache_flag(p)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -43,7 +43,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-from jaxdl.compilation import ENV_VAR, cache_dir, default_cache_dir
+from jaxdl.compilation import ENV_VAR, cache_dir
 from jaxdl.errors import InputError
 from jaxdl.results import FolderLock, write_json, write_text
 
@@ -52,7 +52,7 @@ if __name__ == "__main__":
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from harness import NOTEBOOK_ARGS, RESULTS_ROOT, SECTIONS
-from harness.config import cache_setting, folder
+from harness.config import add_cache_flag, folder
 from harness.notebooks import as_notebook
 from harness.reference import BOOK
 from harness.report import EXPERIMENTS, Entry, band_check
@@ -246,14 +246,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=folder, default=RESULTS_ROOT, help="results folder")
     p.add_argument("--only", nargs="+", choices=names, help="run only these experiments")
     p.add_argument("--quick", action="store_true", help="pass --quick to every experiment")
-    p.add_argument(
-        "--compilation-cache",
-        metavar="DIR|off",
-        type=cache_setting,
-        default=None,
-        help="JAX's persistent compilation cache for every experiment (default "
-        f"$JAXDL_COMPILATION_CACHE, else {default_cache_dir()}); 'off' compiles afresh",
-    )
+    add_cache_flag(p)
     p.add_argument(
         "--notebooks",
         action="store_true",
