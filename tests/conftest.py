@@ -40,7 +40,7 @@ ROOT = TESTS.parent
 # The one place that sets the import path (tests run with --import-mode=importlib, which adds
 # nothing): tests/ for the plain helper modules (``references``), and experiments/, first, as
 # ``python experiments/NAME.py`` has it, so that a test imports an experiment script and what it
-# imports (``common``, ``reference``) as the script would.
+# imports (the ``harness`` package) as the script would.
 for _folder in (TESTS, ROOT / "experiments"):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
@@ -81,7 +81,7 @@ def regression_data():
 @pytest.fixture
 def run_experiment(tmp_path, capsys):
     """Runs an experiment as ``python experiments/NAME.py --quick --out TMP ARGS...`` does, in
-    this process (``common.run_script``; ``quick=False`` runs the default configuration).
+    this process (``harness.section.run_script``; ``quick=False`` runs the default configuration).
     tests/test_experiments.py runs one script as a command, the path every script shares.
 
     Returns ``(metrics, stdout, out_dir)`` with the metrics as written to metrics.json.
