@@ -357,7 +357,10 @@ class Declaration:
 
 
 def shown(value) -> str:
-    """A setting's value as a flag takes it: a list as its items, space-separated."""
+    """A setting's value as a flag takes it: a list as its items, space-separated; a size of
+    None (no limit) as ``all``."""
+    if value is None:
+        return "all"
     if isinstance(value, list | tuple):
         return " ".join(map(str, value))
     return str(value)
