@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from sizes import TINY
 
 from harness import NOTEBOOK_ARGS
 from harness.notebooks import as_notebook, write_copies
@@ -20,12 +21,11 @@ from harness.run_all import notebook_client
 ROOT = Path(__file__).resolve().parents[1]
 # Every experiment of the main job (tests/test_run_all.py checks that it holds every script).
 SECTIONS = [entry.name for entry in EXPERIMENTS]
-# Small sizes: --quick everywhere; the Fashion-MNIST sections train 2 epochs on 2000 images,
-# the modern networks one of them (tests/test_modern.py trains others).
-SMALL = {
-    name: ["--epochs", "2"]
-    for name in ("softmax_regression", "mlp", "dropout", "initialization", "lenet", "batch_norm")
-} | {"modern_cnns": ["--models", "resnet18"]}
+# The sections' smallest settings (tests/sizes.py), with 2 epochs where the test counts the
+# board's draws. The values are checked in-process (tests/test_sections.py and the detailed
+# tests); here, that each runs and shows its outputs in a kernel, which compiles at XLA:CPU's
+# lowest optimisation level as the default tier does (compiling is most of a small run).
+XLA_FLAGS = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
 
 
 # A learner's own variant, trained and reported beside the book's (the headline lists it).
@@ -34,7 +34,7 @@ LEARNERS_CELLS = {
     '(scratch_mlp((64,), activation="tanh"), cross_entropy, sgd(config.lr))'
 }
 # The live training board: how often each section's board is drawn in its one display while
-# it trains, at the small sizes above (2 epochs): after every epoch of each variant (the
+# it trains, at the sizes above (2 epochs): after every epoch of each variant (the
 # classifiers) or of the vmapped sweep (initialization, which then draws its final frame, the
 # diverged models left out, in the same display from a later cell).
 EPOCH_DRAWS = {name: 2 * 2 for name in ("softmax_regression", "dropout", "lenet", "batch_norm")} | {
@@ -54,8 +54,8 @@ def execute(name: str, out) -> tuple[dict, list[dict]]:
     if name in LEARNERS_CELLS:  # a learner adds a cell of their own after the variants
         at = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("variants = "))
         notebook.cells.insert(at + 1, nbformat.v4.new_code_cell(LEARNERS_CELLS[name]))
-    flags = ["--quick", "--out", str(out), *SMALL.get(name, [])]
-    os.environ[NOTEBOOK_ARGS] = shlex.join(flags)
+    epochs = ["--epochs", "2"] if name in EPOCH_DRAWS else []
+    flags = ["--quick", "--out", str(out), *TINY.get(name, []), *epochs]
     client = notebook_client(notebook, ROOT / "experiments")
     displays, process = [], client.process_message
 
@@ -73,10 +73,10 @@ def execute(name: str, out) -> tuple[dict, list[dict]]:
         return process(msg, cell, cell_index)
 
     client.process_message = record
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # the kernel's environment
+        patch.setenv(NOTEBOOK_ARGS, shlex.join(flags))
+        patch.setenv("XLA_FLAGS", XLA_FLAGS)
         client.execute()
-    finally:
-        del os.environ[NOTEBOOK_ARGS]
     return notebook, displays
 
 
