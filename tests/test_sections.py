@@ -1,5 +1,6 @@
 """Every section runs in-process on tiny data, as ``python experiments/NAME.py --quick`` with a
-few settings smaller still: it writes its ``metrics.json`` with the settings it ran with, and
+few settings smaller still (tests/sizes.py): it writes its ``metrics.json`` with the settings it
+ran with, and
 where it writes the book's code (a loop, a layer, a network) that code agrees with the
 library's. This is the default tier's one run of each section; their detailed checks at
 ``--quick`` and at the book's configuration are in the other test files, many in the slow
@@ -8,24 +9,11 @@ tier."""
 import re
 
 import pytest
+from sizes import TINY
+
+from jaxdl.errors import InputError
 
 from harness.report import EXPERIMENTS
-
-# Settings smaller than --quick's, where its run takes more than a few seconds here.
-CLASSIFIER = ["--epochs", "1", "--train-size", "512", "--test-size", "256"]
-TINY = {
-    "softmax_regression": CLASSIFIER,
-    "mlp": CLASSIFIER,
-    "dropout": CLASSIFIER,
-    "initialization": CLASSIFIER,
-    "lenet": CLASSIFIER,
-    "batch_norm": CLASSIFIER,
-    "modern_cnns": [*CLASSIFIER[:2], "--models", "resnet18", "--width", "0.125"],
-    "polynomial_regression": ["--epochs", "5", "--overfit-epochs", "5"],
-    "kfold": ["--epochs", "5"],
-    "weight_decay": ["--epochs", "5"],
-    "kaggle_house_prices": ["--epochs", "3"],
-}
 
 
 def _flag_values(argv: list[str]) -> dict:
@@ -64,3 +52,31 @@ def test_each_section_runs_on_tiny_data(run_experiment, name):
     if name in ("softmax_regression", "mlp"):
         found = re.search(r"the book's loop against the engine: (\S+)", stdout)
         assert found and float(found.group(1)) < 1e-6, stdout
+
+
+@pytest.mark.parametrize(
+    "name, argv, message",
+    [
+        ("mlp", ["--train-size", "1000000"], "--train-size: expected at most 60000"),
+        ("softmax_regression", ["--test-size", "10001"], "--test-size: expected at most 10000"),
+        (
+            "lenet",
+            ["--train-size", "100"],
+            "scratch: a batch of 256 images is more than the 100 training images; raise "
+            "--train-size or lower --batch-size",
+        ),
+        (
+            "modern_cnns",
+            ["--train-size", "1", "--models", "resnet18"],
+            "resnet18: a batch of 256 images is more than the 1 training images; raise "
+            "--train-size",
+        ),
+    ],
+)
+def test_sizes_the_data_cannot_give_are_refused_naming_the_flag(
+    run_experiment, name, argv, message
+):
+    """A size larger than the data set, or a training set smaller than a batch, is refused
+    before any training, naming the flags to change (not the library's argument names)."""
+    with pytest.raises(InputError, match="^" + re.escape(message)):
+        run_experiment(name, *argv)

@@ -18,6 +18,7 @@ import numpy as np
 from jaxdl.data.fashion_mnist import load_fashion_mnist, text_labels, to_device
 from jaxdl.engine import Result, fit
 from jaxdl.engine.progress import ProgressBoard
+from jaxdl.errors import InputError
 from jaxdl.metrics import correct
 from jaxdl.model import predict
 from jaxdl.parallel import setup_devices
@@ -62,6 +63,13 @@ def fashion_mnist(config: Config) -> ClassifierData:
     start = time.perf_counter()
     data = load_fashion_mnist(config.data_dir)
     sizes = [config.settings.get("train_size"), config.settings.get("test_size")]
+    splits = (data.train, data.test)
+    for flag, n, split in zip(("--train-size", "--test-size"), sizes, splits, strict=True):
+        if n is not None and n > len(split.labels):
+            raise InputError(
+                f"{flag}: expected at most {len(split.labels)} (Fashion-MNIST's images of that "
+                f"split), got {n}"
+            )
     train, test = (
         (s.images[:n], s.labels[:n]) for s, n in zip((data.train, data.test), sizes, strict=True)
     )
@@ -117,6 +125,15 @@ def train(variants: dict, data: ClassifierData, config: Config) -> Trained:
     alone would have, and the figures are their means with the spread.
     """
     variants = {name: Variant(*v) for name, v in variants.items()}
+    num_train = len(data.train[1])
+    for name, variant in variants.items():  # before any compute, naming the flags to change
+        batch_size = variant.batch_size or config.batch_size
+        if batch_size > num_train:
+            fix = "raise --train-size" + " or lower --batch-size" * (variant.batch_size is None)
+            raise InputError(
+                f"{name}: a batch of {batch_size} images is more than the {num_train} training "
+                f"images; {fix}"
+            )
     seeds = config.seeds or 1
     keys = variant_keys(config.seed, seeds, list(variants))
     mesh = setup_devices(
