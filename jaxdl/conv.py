@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Sequence
 
 import jax
@@ -101,9 +102,13 @@ def _output_size(
     where: str, x_shape, window: tuple[int, int], padding, stride, what: str = "K"
 ) -> tuple[int, int]:
     """``(⌊(h + 2p_h − kh) / s_h⌋ + 1, ⌊(w + 2p_w − kw) / s_w⌋ + 1)``, or an InputError when
-    the window is larger than the padded input."""
+    the window is empty or larger than the padded input, or the padded input larger than this
+    machine's memory."""
     h, w = x_shape[-2:]
+    if min(window) < 1:
+        raise InputError(f"{where}: {what}: expected a window of at least 1×1, got {window}")
     padded = (h + 2 * padding[0], w + 2 * padding[1])
+    _check_fits(where, (*x_shape[:-2], *padded))
     if window[0] > padded[0] or window[1] > padded[1]:
         raise InputError(
             f"{where}: {what}: expected a window no larger than the padded input {padded} (X "
@@ -113,6 +118,21 @@ def _output_size(
         (padded[0] - window[0]) // stride[0] + 1,
         (padded[1] - window[1]) // stride[1] + 1,
     )
+
+
+def _check_fits(where: str, shape: tuple[int, ...], itemsize: int = 4) -> None:
+    """An InputError when an array of ``shape`` (``itemsize`` bytes an element) is larger than
+    this machine's memory: refused before an allocation fails (or a size overflows)."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): left to the allocator
+        return
+    need = math.prod(shape) * itemsize
+    if need > memory:
+        raise InputError(
+            f"{where}: padding: the padded input {shape} would take {need / 2**30:.3g} GiB, more "
+            f"than this machine's {memory / 2**30:.3g} GiB; expected a smaller padding"
+        )
 
 
 # The vectorised core: one strided slice of the padded input per kernel offset

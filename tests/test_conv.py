@@ -748,3 +748,39 @@ def test_checks_hold_under_jit():
 def test_public_names():
     for name in ("corr2d", "corr2d_loop", "pool2d", "learn_kernel", "conv2d_layer"):
         assert name in jaxdl.__all__ and getattr(jaxdl, name) is getattr(jaxdl.conv, name)
+
+
+@pytest.mark.parametrize(
+    "fn, kernel",
+    [
+        (corr2d, jnp.ones((0, 2))),
+        (corr2d_loop, jnp.ones((2, 0))),
+        (corr2d_multi_in, jnp.ones((1, 0, 0))),
+        (corr2d_multi_in_out, jnp.ones((1, 1, 0, 2))),
+    ],
+    ids=lambda v: getattr(v, "__name__", None),
+)
+def test_an_empty_kernel_is_refused_not_summed_to_zero(fn, kernel):
+    """An empty window has no output defined (PyTorch refuses it): every function that slides
+    a kernel refuses it, as it does a kernel larger than the input."""
+    x = jnp.ones((4, 4)) if kernel.ndim == 2 else jnp.ones((1, 4, 4))
+    with pytest.raises(InputError, match=r"K: expected a window of at least 1×1, got \("):
+        fn(x, kernel)
+
+
+@pytest.mark.parametrize("padding", [10**6, 2**62, (0, 10**12)])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p: corr2d(jnp.ones((4, 4)), jnp.ones((2, 2)), padding=p),
+        lambda p: corr2d_multi_in_out(jnp.ones((1, 4, 4)), jnp.ones((1, 1, 2, 2)), padding=p),
+        lambda p: corr2d_multi_in(jnp.ones((2, 4, 4)), jnp.ones((2, 2, 2)), padding=p),
+    ],
+    ids=["corr2d", "corr2d_multi_in_out", "corr2d_multi_in"],
+)
+def test_a_padding_larger_than_memory_is_refused_before_allocating(call, padding):
+    """A padded input that cannot fit in this machine's memory is refused up front, with the
+    size it would take, not left to fail in the allocator or overflow a size (pooling refuses
+    a padding over half its window, as PyTorch)."""
+    with pytest.raises(InputError, match=r"padding: the padded input .* GiB, more than this"):
+        call(padding)
