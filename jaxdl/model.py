@@ -23,6 +23,7 @@ Model modules import this module only; the training engine and its host driver l
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -160,10 +161,43 @@ def from_flax(module, *, rngs: Iterable[str] = ()) -> Model:
             options["rngs"] = dict(zip(rngs, keys, strict=True))
         variables = {"params": params, **state}
         if train and state:
-            return module.apply(variables, x, mutable=list(state), **options)
+            import flax.linen as nn  # the module is flax's: already imported
+
+            with nn.intercept_methods(_one_value_per_channel_refused):
+                return module.apply(variables, x, mutable=list(state), **options)
         return module.apply(variables, x, **options), state
 
     return Model(init, apply, describe(module), needs)
+
+
+def batch_statistics_check(x: jax.Array, axes, where: str) -> None:
+    """An InputError when the batch statistics over ``axes`` of ``x`` would see one value per
+    channel: each value normalises to 0 and nothing is learnt (PyTorch's batch norm refuses it
+    too). Shapes only: checked as a step is traced."""
+    if math.prod(x.shape[a] for a in axes) == 1:
+        raise InputError(
+            f"{where}: expected more than 1 value per channel for the batch statistics in "
+            f"training, got input shape {tuple(x.shape)}: each would normalise to 0; train with "
+            "a batch size > 1"
+        )
+
+
+def _one_value_per_channel_refused(call, args, kwargs, context):
+    """A flax interceptor: :func:`batch_statistics_check` on each ``nn.BatchNorm`` call that
+    normalises with the batch's statistics."""
+    import flax.linen as nn
+
+    module = context.module
+    if isinstance(module, nn.BatchNorm) and context.method_name == "__call__" and args:
+        running = nn.merge_param(
+            "use_running_average", module.use_running_average, kwargs.get("use_running_average")
+        )
+        if not running:
+            axis = (module.axis,) if isinstance(module.axis, int) else module.axis
+            feature_axes = {a % args[0].ndim for a in axis}
+            axes = [a for a in range(args[0].ndim) if a not in feature_axes]
+            batch_statistics_check(args[0], axes, f"{module.name or 'BatchNorm'}")
+    return call(*args, **kwargs)
 
 
 class TrainState(NamedTuple):

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
+from jaxdl.engine import fit
 from jaxdl.errors import InputError
-from jaxdl.model import batch_mask
+from jaxdl.losses import cross_entropy
+from jaxdl.model import batch_mask, from_flax
 from jaxdl.models.normalization import (
     BNLeNet,
     batch_norm,
@@ -19,6 +21,7 @@ from jaxdl.models.normalization import (
     bn_lenet,
     concise_bn_lenet,
 )
+from jaxdl.optim import sgd
 from jaxdl.params import num_params
 
 
@@ -271,3 +274,41 @@ def test_experiment_quick_trains_both_variants_and_records_the_first_layer(run_e
         assert {k: len(v) for k, v in first.items()} == dict.fromkeys(first, 6)
         assert first["gamma"] != [1.0] * 6  # trained
     assert (out / "curves.png").exists()
+
+
+class _DenseBatchNormDropout(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = nn.BatchNorm(use_running_average=not train)(nn.Dense(4)(x))
+        return nn.Dense(10)(nn.Dropout(0.5, deterministic=not train)(x))
+
+
+@pytest.mark.parametrize(
+    "model, shape",
+    [
+        (bn_lenet(), (8, 28, 28, 1)),
+        (concise_bn_lenet(), (8, 28, 28, 1)),
+        (from_flax(_DenseBatchNormDropout(), rngs=["dropout"]), (8, 3)),
+    ],
+    ids=["scratch", "concise", "flax-dense-dropout"],
+)
+def test_batch_statistics_of_one_value_per_channel_are_refused_in_training(model, shape):
+    """A batch of one example gives a dense layer's batch norm one value per channel: each
+    normalises to 0 and the network trains to chance. Refused (as PyTorch does) for our batch
+    norm and flax's, before the first step; evaluating one example stays fine."""
+    x, y = jnp.ones(shape), jnp.arange(shape[0]) % 10
+    with pytest.raises(
+        InputError, match=r"expected more than 1 value per channel .* batch size > 1"
+    ):
+        fit(
+            model,
+            cross_entropy,
+            sgd(0.1),
+            (x, y),
+            epochs=1,
+            batch_size=1,
+            key=jax.random.key(0),
+            quiet=True,
+        )
+    params, state = model.init(jax.random.key(0), x[:1])
+    assert model.apply(params, state, x[:1], train=False)[0].shape == (1, 10)

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 from jaxdl._checks import check_int, check_number
 from jaxdl.errors import InputError
 from jaxdl.initializers import xavier_uniform
-from jaxdl.model import Model, batch_mask, from_flax
+from jaxdl.model import Model, batch_mask, batch_statistics_check, from_flax
 from jaxdl.models.lenet import _check_images, _pool, torch_bias_init
 from jaxdl.ops.convolution import NHWC, Conv, conv_general_dilated
 
@@ -93,7 +93,8 @@ def batch_norm(
       ``train`` is False).
 
     Raises:
-      InputError: on a rank other than 2 or 4, or a channel count other than the parameters'.
+      InputError: on a rank other than 2 or 4, a channel count other than the parameters', or
+        one value per channel in training (a batch of one example after a dense layer).
 
     >>> params, state = batch_norm_init(2)
     >>> y, new = batch_norm(jnp.array([[1.0, 2.0], [3.0, 6.0]]), params, state, train=True)
@@ -120,6 +121,7 @@ def batch_norm(
         x_hat = (x - channels(state["mean"])) / jnp.sqrt(channels(state["var"]) + eps)
         return channels(params["gamma"]) * x_hat + channels(params["beta"]), state
     axes = tuple(range(x.ndim - 1))
+    batch_statistics_check(x, axes, "batch_norm")
     if mask is None:
         mean = x.mean(axis=axes, keepdims=True)
         var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
