@@ -31,7 +31,9 @@ from jaxdl.data.fashion_mnist import (
     text_labels,
     to_device,
 )
+from jaxdl.data.fashion_mnist_download import MAX_BYTES
 from jaxdl.data.idx import write_idx
+from jaxdl.errors import InputError
 from jaxdl.models.softmax import flatten
 from jaxdl.plotting import show_images
 
@@ -616,6 +618,52 @@ def trickling_server():
     stop.set()
     thread.join(timeout=5)
     listener.close()
+
+
+@pytest.fixture
+def endless_server(request):
+    """A server on 127.0.0.1 that answers 200 and sends 1 MiB blocks without end (``request.
+    param`` "unannounced": no Content-Length; "announced": a Content-Length of 1 TiB), until the
+    client hangs up; yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    length = b"Content-Length: 1099511627776\r\n" if request.param == "announced" else b""
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n" + length + b"\r\n")
+            block = b"\x1f" * 2**20
+            while True:
+                try:
+                    connection.sendall(block)
+                except OSError:  # the client gave up
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    thread.join(timeout=5)
+    listener.close()
+
+
+@pytest.mark.parametrize("endless_server", ["unannounced", "announced"], indirect=True)
+def test_a_download_larger_than_its_file_can_be_is_refused_and_deleted(
+    no_local_source, endless_server
+):
+    """A server (a wrong address, a broken mirror) that sends more than the file can have is
+    cut off at that size, whether it says so up front or not: nothing fills the disk."""
+    folder = no_local_source / "here"
+    with pytest.raises(InputError) as info:
+        fm.download_fashion_mnist(folder, base_url=endless_server, progressbar=False)
+    limit = MAX_BYTES["train-images-idx3-ubyte.gz"]
+    assert 47_040_016 < limit < 48_000_000
+    assert str(info.value).startswith(
+        f"downloading {endless_server}train-images-idx3-ubyte.gz: refused and deleted: "
+    ) and str(info.value).endswith(
+        f"more than the {limit:,} bytes the file can have; is it the right address?"
+    )
+    assert list(folder.iterdir()) == []
 
 
 def test_a_killed_downloads_temporary_folder_is_removed_by_the_next(no_local_source, mirror):

@@ -76,15 +76,22 @@ class _TooSlow(Exception):
     """A transfer that sent fewer than ``MIN_BYTES`` in ``timeout`` seconds."""
 
 
-def _fetch(url: str, path: Path, timeout: float, progressbar: bool) -> None:
+class _TooLarge(Exception):
+    """A transfer that announced or sent more bytes than the file can have."""
+
+
+def _fetch(url: str, path: Path, timeout: float, progressbar: bool, max_bytes: int) -> None:
     """Downloads ``url`` to ``path``: one request, no retries, the time limits of the module
-    docstring. A progress bar (tqdm, on stderr) appears once the server has answered."""
+    docstring, at most ``max_bytes`` bytes. A progress bar (tqdm, on stderr) appears once the
+    server has answered."""
     import requests  # here, not at the top: requests loads only to download
     from tqdm import tqdm
 
     with requests.get(url, stream=True, timeout=timeout) as response:
         response.raise_for_status()
         size = int(response.headers.get("Content-Length") or 0) or None
+        if size is not None and size > max_bytes:
+            raise _TooLarge(f"the server announced {size:,} bytes")
         bar = tqdm(
             desc=path.name,
             total=size,
@@ -94,13 +101,16 @@ def _fetch(url: str, path: Path, timeout: float, progressbar: bool) -> None:
             disable=not progressbar,
         )
         with bar, open(path, "wb") as file:
-            began, received = time.monotonic(), 0
+            began, received, total = time.monotonic(), 0, 0
             # read1 returns what one read of the socket brings (each waits at most `timeout`),
             # so a trickle is seen as it comes, not once a whole chunk has arrived.
             while chunk := response.raw.read1(_CHUNK, decode_content=True):
                 file.write(chunk)
                 bar.update(len(chunk))
                 received += len(chunk)
+                total += len(chunk)
+                if total > max_bytes:
+                    raise _TooLarge(f"more than {max_bytes:,} bytes came")
                 if time.monotonic() - began >= timeout:
                     if received < MIN_BYTES:
                         raise _TooSlow(f"{received} bytes in {timeout} s")
@@ -120,11 +130,14 @@ def download_checked(
     folder: Path,
     check: Callable[[Path], None],
     *,
+    max_bytes: Mapping[str, int],
     timeout: float,
     progressbar: bool = True,
 ) -> None:
     """Downloads ``{file name: URL}`` into ``folder``, each file checked by ``check(path)``
-    (which raises ValueError for a bad file) before it is renamed into place.
+    (which raises ValueError for a bad file) before it is renamed into place, and stopped
+    once it is larger than ``max_bytes[name]``, the most its file can have (a server that
+    sends without end fills no disk).
 
     The files are written into a temporary folder inside ``folder``, removed on any failure:
     files checked before a failure stay, nothing partial or unchecked is left. The first
@@ -135,7 +148,8 @@ def download_checked(
         than ``MIN_BYTES`` in ``timeout`` seconds.
       ConnectionError: when a host is unknown or unreachable, a server refuses or answers with
         an HTTP error, or a transfer breaks off.
-      ValueError: when ``check`` refuses a file (it is deleted).
+      ValueError: when ``check`` refuses a file, or it is larger than ``max_bytes`` (it is
+        deleted).
       Each message names the file's URL and why.
     """
     if not files:
@@ -149,7 +163,7 @@ def download_checked(
             part = tmp / name
             logger.info("Downloading %s into %s", url, folder)
             try:
-                _fetch(url, part, timeout, progressbar)
+                _fetch(url, part, timeout, progressbar, max_bytes[name])
                 check(part)
             except (requests.Timeout, urllib3.exceptions.ReadTimeoutError) as err:
                 raise TimeoutError(
@@ -162,6 +176,11 @@ def download_checked(
                 ) from err
             except (requests.RequestException, urllib3.exceptions.HTTPError) as err:
                 raise ConnectionError(f"downloading {url}: {_why(err)}") from err
+            except _TooLarge as err:
+                raise InputError(
+                    f"downloading {url}: refused and deleted: {err}, more than the "
+                    f"{max_bytes[name]:,} bytes the file can have; is it the right address?"
+                ) from err
             except ValueError as err:
                 raise InputError(f"downloading {url}: refused and deleted: {err}") from err
             os.replace(part, folder / name)

@@ -22,6 +22,15 @@ from jaxdl.data.fashion_mnist_files import _check_existing, _check_file
 
 URL_ENV_VAR = "JAXDL_FASHION_MNIST_URL"  # the base URL of a mirror
 DEFAULT_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+# The most bytes each gzip file can have: its content's size (the digests fix it) and gzip's
+# overhead on data it cannot compress (under 0.1%), whatever compression level made it.
+_CONTENT = {
+    "train-images-idx3-ubyte": 16 + 60_000 * 784,
+    "train-labels-idx1-ubyte": 8 + 60_000,
+    "t10k-images-idx3-ubyte": 16 + 10_000 * 784,
+    "t10k-labels-idx1-ubyte": 8 + 10_000,
+}
+MAX_BYTES = {f"{name}.gz": size + size // 1000 + 1024 for name, size in _CONTENT.items()}
 
 
 def default_cache_dir() -> Path:
@@ -73,5 +82,12 @@ def download_fashion_mnist(
     folder.mkdir(parents=True, exist_ok=True)
     missing = _check_existing(folder)
     files = {f"{name}.gz": f"{url}{name}.gz" for name in missing}
-    download_checked(files, folder, _check_file, timeout=timeout, progressbar=progressbar)
+    download_checked(
+        files,
+        folder,
+        _check_file,
+        max_bytes=MAX_BYTES,
+        timeout=timeout,
+        progressbar=progressbar,
+    )
     return folder

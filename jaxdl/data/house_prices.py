@@ -43,6 +43,7 @@ EXPECTED_SHA1 = {  # the book's DATA_HUB digests
     TRAIN: "585e9cc93e70b39160e7921475f9bcd7d31219ce",
     TEST: "fa19780a7b011d9b009e8bff8e99922a8ee2eb90",
 }
+SIZES = {TRAIN: 460_676, TEST: 451_405}  # bytes: the book's files (their digests fix them)
 DEFAULT_URL = "http://d2l-data.s3-accelerate.amazonaws.com/"  # the book's DATA_URL
 URL_ENV_VAR = "JAXDL_HOUSE_PRICES_URL"  # the base URL of a mirror
 ID, TARGET = "Id", "SalePrice"
@@ -142,7 +143,14 @@ def download_house_prices(
             _check_digest(folder / name)
         else:
             missing[name] = f"{url}{name}"
-    download_checked(missing, folder, _check_digest, timeout=timeout, progressbar=progressbar)
+    download_checked(
+        missing,
+        folder,
+        _check_digest,
+        max_bytes=SIZES,
+        timeout=timeout,
+        progressbar=progressbar,
+    )
     return folder
 
 
