@@ -36,6 +36,8 @@ os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
+# The book's own data files, beside the repository where they are (CI), never in it.
+SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # The one place that sets the import path (tests run with --import-mode=importlib, which adds
 # nothing): tests/ for the plain helper modules (``references``), and experiments/, first, as
@@ -70,6 +72,20 @@ def _strict_rank_promotion():
     """Implicit rank promotion hides shape bugs; every test runs with it raising."""
     with jax.numpy_rank_promotion("raise"):
         yield
+
+
+@pytest.fixture
+def shared_data():
+    """``find(name)``: the path of the book's file or folder ``name`` in ``../shared/data``;
+    skips the test, naming the path, where it is absent (a user's machine). CI has it."""
+
+    def find(name: str) -> Path:
+        path = SHARED_DATA / name
+        if not path.exists():
+            pytest.skip(f"{path} is absent: the book's data files are checked where they are")
+        return path
+
+    return find
 
 
 @pytest.fixture(scope="module")

@@ -201,6 +201,7 @@ EXPERIMENTS = [
         lambda m: {
             "mean_val_log_rmse": [m["mean_val_log_rmse"]],
             "mean_train_log_rmse": [m["mean_train_log_rmse"]],
+            "final_train_log_rmse": [m["final_train_log_rmse"]],
         },
     ),
     Entry(
