@@ -227,7 +227,7 @@ def test_forward_pass_equals_pytorchs_in_training_and_evaluation(scratch):
     net.eval()
     with torch.no_grad():
         for i, bn in zip((1, 5, 10, 13), ("bn1", "bn2", "bn3", "bn4"), strict=True):
-            net[i].running_var.copy_(torch.from_numpy(np.asarray(new[bn]["var"])))
+            net[i].running_var.copy_(torch.from_numpy(np.array(new[bn]["var"])))  # writable
     expected = net(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).detach().numpy()
     np.testing.assert_allclose(
         bn_lenet().apply(params, new, jnp.asarray(x), train=False)[0],

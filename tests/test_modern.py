@@ -406,8 +406,9 @@ def test_experiment_quick_trains_each_network_on_resized_minibatches(run_experim
     assert metrics["num_params"] == {n: PYTORCH_COUNTS[n] for n in ("alexnet", "resnet18")}
     config = metrics["config"]
     assert config["image_size"] == {"alexnet": 67, "resnet18": 32} and not config["book"]
-    assert config["width"] == 0.25
-    assert (config["train_size"], config["test_size"], config["epochs"]) == (256, 128, 1)
+    flags = metrics["flags"]  # as run: the declaration's QUICK over its CPU size
+    assert flags["width"] == 0.25
+    assert (flags["train_size"], flags["test_size"], flags["epochs"]) == (256, 128, 1)
     for name, (lr, batch) in {"alexnet": (0.01, 128), "resnet18": (0.05, 256)}.items():
         run = metrics[name]["run"]
         assert run["optimizer"]["learning_rate"] == lr and run["batch_size"] == batch

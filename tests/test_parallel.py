@@ -223,7 +223,10 @@ def test_all_devices():
 @pytest.mark.slow
 def test_device_check_runs_the_experiments_data_parallel():
     script = Path(__file__).resolve().parents[1] / "experiments" / "harness" / "device_check.py"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    # Small runs that check what the script prints: compiled at XLA:CPU's lowest level, as
+    # the default tier compiles (compiling is most of their time).
+    flags = "--xla_force_host_platform_device_count=2 --xla_backend_optimization_level=0"
+    env = {**os.environ, "XLA_FLAGS": flags}
     cmd = [sys.executable, str(script), "--quick", "--devices", "all"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
