@@ -261,6 +261,24 @@ def test_bad_files_are_refused_naming_file_column_row_and_value(tmp_path):
         hp.house_features(data.train, data.test.drop(columns=["Alley"]))
 
 
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "expected a CSV table with a header line, got an empty file"),
+        ("Id,SalePrice\n1,2\n3,4,5,6\n", "not a CSV table of equal rows: .*line 3, saw 4"),
+    ],
+    ids=["empty", "ragged"],
+)
+@pytest.mark.parametrize("name", [hp.TRAIN, hp.TEST])
+def test_a_file_that_is_not_a_table_is_refused_naming_it(tmp_path, name, text, message):
+    """What pandas cannot parse is one line naming the file and what is wrong, not pandas'
+    traceback (EmptyDataError, ParserError)."""
+    write_synthetic_house_prices(tmp_path, num_train=20, num_test=5)
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=re.escape(str(tmp_path / name)) + ": " + message):
+        hp.load_house_prices(tmp_path)
+
+
 @pytest.mark.slow
 def test_the_experiment_writes_a_submission_for_every_test_house(run_experiment):
     metrics, stdout, out = run_experiment("kaggle_house_prices")

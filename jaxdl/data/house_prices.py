@@ -157,7 +157,14 @@ def download_house_prices(
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     """One file as a DataFrame, checked: UTF-8 text, the ``columns`` present, numbers finite
     and no stray word in a column of numbers (named by file, column, row and value)."""
-    frame = pd.read_csv(io.StringIO(_read_text(path)))
+    try:
+        frame = pd.read_csv(io.StringIO(_read_text(path)))
+    except pd.errors.EmptyDataError as err:
+        raise InputError(
+            f"{path}: expected a CSV table with a header line, got an empty file"
+        ) from err
+    except pd.errors.ParserError as err:  # pandas says where: "Expected 3 fields in line 4, saw 5"
+        raise InputError(f"{path}: not a CSV table of equal rows: {err}".strip()) from err
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InputError(
