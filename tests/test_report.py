@@ -39,6 +39,29 @@ def test_another_configuration_is_not_held_to_the_books_bands():
     assert band_check(BY_NAME["mlp"], mlp_metrics(flags=BOOK_FLAGS | {"quick": True})) == "—"
 
 
+@pytest.mark.parametrize(
+    "book, flags, label",
+    [
+        (True, {}, "the book's configuration"),
+        (True, {"quick": True, "epochs": 1, "width": 0.25}, "the book's sizes (--quick, epochs "),
+        (True, {"epochs": 3}, "the book's sizes (epochs 3 vs 10)"),
+        (False, {"epochs": 3, "width": 0.25}, "CPU-sized"),
+    ],
+)
+def test_the_modern_networks_are_called_the_books_run_only_when_they_are(book, flags, label):
+    """``--book`` sets the book's image sizes; with ``--quick`` or edited settings, the run is
+    not the book's configuration, and the headline says how it differs."""
+    declaration = declared("modern_cnns")
+    metrics = {
+        "config": {"book": book},
+        "flags": {"quick": False, "seed": 0, **declaration.book, **flags},
+        "num_params": {"alexnet": 1},
+        "alexnet": {"test_acc": 0.5},
+    }
+    headline = BY_NAME["modern_cnns"].headline(metrics)
+    assert headline.startswith(label) and headline.endswith(": alexnet: test acc 0.500")
+
+
 def test_a_learners_own_variant_is_shown_and_not_held_to_a_band():
     mine = {"test_acc": 0.5, "train_acc": 0.5, "train_loss": 1.5}
     table = comparison("mlp", mlp_metrics(mine=mine))

@@ -27,6 +27,18 @@ class Entry(NamedTuple):
     measured: Callable[[dict], dict[str, list[float]]] = lambda m: {}
 
 
+def _modern_configuration(m: dict) -> str:
+    """What the modern networks' run was: the book's configuration only where ``--book`` ran
+    it as the section declares it (``--quick`` and edited settings say how they differ)."""
+    if not m["config"]["book"]:
+        return "CPU-sized"
+    flags = m["flags"]
+    differ = ["--quick"] * bool(flags.get("quick")) + differences(
+        declared("modern_cnns").book, flags
+    )
+    return "the book's configuration" if not differ else f"the book's sizes ({', '.join(differ)})"
+
+
 def with_spread(m: dict, key: str) -> str:
     """``m[key]`` to 3 decimals, with ``± std`` when ``m`` holds several seeds' spread.
 
@@ -343,7 +355,7 @@ EXPERIMENTS = [
     Entry(
         "modern_cnns",
         lambda m: (
-            ("the book's configuration" if m["config"]["book"] else "CPU-sized")
+            _modern_configuration(m)
             + ": "
             + "; ".join(
                 f"{name}: test acc {with_spread(m[name], 'test_acc')}" for name in m["num_params"]
