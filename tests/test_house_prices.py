@@ -218,10 +218,15 @@ def test_a_download_with_matching_digests_lands_in_the_cache_and_is_used(server,
         assert (hp.default_cache_dir() / name).read_bytes() == (SHIPPED / name).read_bytes()
     (server / hp.TRAIN).unlink()  # the second load reads the cache, asks the server nothing
     assert hp.load_house_prices().train.shape == (200, 81)
-    # A damaged cached file is named, not used.
-    (hp.default_cache_dir() / hp.TEST).write_text("Id\n1\n")
-    with pytest.raises(ValueError, match=r"kaggle_house_pred_test.csv: expected the book's file"):
+    # A damaged cached file is named with its folder and the fix, not used.
+    cached = hp.default_cache_dir() / hp.TEST
+    cached.write_text("Id\n1\n")
+    with pytest.raises(InputError) as info:
         hp.load_house_prices()
+    assert str(info.value).startswith("kaggle_house_pred_test.csv: expected the book's file")
+    assert str(info.value).endswith(
+        f": the file {cached} is not the book's; delete it to download it again"
+    )
 
 
 def test_offline_is_a_clear_error_naming_the_way_out(tmp_path, monkeypatch):

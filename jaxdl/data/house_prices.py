@@ -140,7 +140,13 @@ def download_house_prices(
     missing = {}
     for name in FILES:
         if (folder / name).is_file():
-            _check_digest(folder / name)
+            try:
+                _check_digest(folder / name)
+            except ValueError as err:
+                raise InputError(
+                    f"{err}: the file {folder / name} is not the book's; delete it to download "
+                    "it again"
+                ) from err
         else:
             missing[name] = f"{url}{name}"
     download_checked(
