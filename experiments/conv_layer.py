@@ -29,6 +29,7 @@ from jaxdl.conv import (
     squared_error_sum,
 )
 from jaxdl.conv import corr2d as library_corr2d
+from jaxdl.engine.divergence import divergence_error, divergences
 from jaxdl.plotting import new_figure
 
 import harness
@@ -160,6 +161,9 @@ train = jax.jit(learn_kernel, static_argnames="num_steps")
 kernel, losses = train(
     X_edge, Y_edge, initial_kernel, learning_rate=config.lr, num_steps=config.epochs
 )
+diverged = divergences({"train_loss": np.asarray(losses)})  # stop as the engine would
+if diverged:
+    raise divergence_error("learning the kernel", diverged, learning_rate=config.lr)
 BOOK_EPOCH_LOSSES = {2: 6.422, 4: 1.225, 6: 0.266, 8: 0.070, 10: 0.022}
 epochs = list(range(2, config.epochs + 1, 2))
 for epoch in epochs:

@@ -80,3 +80,16 @@ def test_sizes_the_data_cannot_give_are_refused_naming_the_flag(
     before any training, naming the flags to change (not the library's argument names)."""
     with pytest.raises(InputError, match="^" + re.escape(message)):
         run_experiment(name, *argv)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["conv_layer", "linear_regression", "polynomial_regression", "weight_decay", "mlp"],
+)
+def test_a_diverging_section_stops_naming_the_epoch_and_rate(run_experiment, tmp_path, name):
+    """Each way a section trains (its own loop, ``fit``, ``train`` swept under ``vmap``, the
+    classifiers' door) stops on a NaN or inf loss with the engine's message, and writes no
+    results (was: "value: expected a finite number, got inf" while writing metrics.json)."""
+    with pytest.raises(FloatingPointError, match=r"diverged: .*learning rate 1e\+30.*; lower the"):
+        run_experiment(name, *TINY.get(name, []), "--lr", "1e30")
+    assert not (tmp_path / name / "metrics.json").exists()
