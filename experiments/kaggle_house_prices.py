@@ -80,6 +80,11 @@ else:
 print(f"{source}: {len(data.train)} training and {len(data.test)} test houses")
 print("the book's files" if data.books_data else "not the book's files: not the book's figures")
 print(data.train.iloc[:4, [0, 1, 2, 3, -3, -2, -1]])
+if len(data.train) < 2:
+    raise InputError(
+        f"{data.folder}: expected at least 2 training houses for k-fold cross-validation, got "
+        f"{len(data.train)}"
+    )
 if not 2 <= config.folds <= len(data.train):
     raise InputError(f"folds: expected an integer in [2, {len(data.train)}], got {config.folds}")
 

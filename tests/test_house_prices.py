@@ -284,6 +284,63 @@ def test_a_file_that_is_not_a_table_is_refused_naming_it(tmp_path, name, text, m
         hp.load_house_prices(tmp_path)
 
 
+def _price(frame, value):
+    frame["SalePrice"] = frame["SalePrice"].astype(float)
+    frame.loc[2, "SalePrice"] = value
+    return frame
+
+
+def _no_id(frame):
+    frame["Id"] = frame["Id"].astype(float)
+    frame.loc[1, "Id"] = np.nan
+    return frame
+
+
+def _repeated_id(frame):
+    frame.loc[3, "Id"] = frame.loc[0, "Id"]
+    return frame
+
+
+@pytest.mark.parametrize(
+    "name, edit, message",
+    [
+        (
+            hp.TRAIN,
+            lambda f: _price(f, 1e25),
+            r": column 'SalePrice', data row 3: expected a price > 0 .*"
+            r"at most 1e\+19 .*got 1e\+25",
+        ),
+        (hp.TRAIN, lambda f: _price(f, 1e39), r": column 'SalePrice', data row 3: .* got 1e\+39"),
+        (
+            hp.TRAIN,
+            lambda f: _price(f, -5.0),
+            r": column 'SalePrice', data row 3: expected a price > 0",
+        ),
+        (hp.TEST, _no_id, r": column 'Id', data row 2: expected every house's Id, got none"),
+        (hp.TEST, _repeated_id, r": column 'Id', data row 4: expected each Id once, got 21 again"),
+        (
+            hp.TRAIN,
+            lambda f: f.rename(columns={"Alley": "LotArea"}),
+            r": expected each column named once in the header, got \['LotArea'\] 2 times",
+        ),
+    ],
+    ids=["price-1e25", "price-1e39", "price-negative", "no-id", "repeated-id", "repeated-column"],
+)
+def test_a_bad_table_is_refused_when_read_naming_file_column_and_row(tmp_path, name, edit, message):
+    """What would only show after training (every fold diverging, a NaN in the submission) or
+    blame the other file is refused as the file is read, naming the file, column and row."""
+    write_synthetic_house_prices(tmp_path, num_train=20, num_test=5)
+    edit(pd.read_csv(tmp_path / name)).to_csv(tmp_path / name, index=False)
+    with pytest.raises(InputError, match=re.escape(str(tmp_path / name)) + message):
+        hp.load_house_prices(tmp_path)
+
+
+def test_one_training_house_is_refused_as_too_few_to_fold(run_experiment, tmp_path):
+    write_synthetic_house_prices(tmp_path, num_train=1, num_test=5)
+    with pytest.raises(InputError, match=r"expected at least 2 training houses for k-fold .*got 1"):
+        run_experiment("kaggle_house_prices", "--data-dir", str(tmp_path), quick=False)
+
+
 @pytest.mark.slow
 def test_the_experiment_writes_a_submission_for_every_test_house(run_experiment):
     metrics, stdout, out = run_experiment("kaggle_house_prices")

@@ -23,6 +23,7 @@ the book's files).
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import os
@@ -163,8 +164,10 @@ def download_house_prices(
 def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     """One file as a DataFrame, checked: UTF-8 text, the ``columns`` present, numbers finite
     and no stray word in a column of numbers (named by file, column, row and value)."""
+    text = _read_text(path)
+    _check_header(text, path)
     try:
-        frame = pd.read_csv(io.StringIO(_read_text(path)))
+        frame = pd.read_csv(io.StringIO(text))
     except pd.errors.EmptyDataError as err:
         raise InputError(
             f"{path}: expected a CSV table with a header line, got an empty file"
@@ -180,7 +183,58 @@ def _read(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     if len(frame) == 0:
         raise InputError(f"{path}: expected at least one house, got a header only")
     _check_numbers(frame, (), path)
+    _check_ids(frame, path)
+    if TARGET in frame.columns:
+        _check_prices(frame[TARGET], path)
     return frame
+
+
+def _where(path: Path, column: str, rows) -> str:
+    """``"PATH: column 'C', data row R"`` of the first of ``rows`` (and how many more)."""
+    more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+    return f"{path}: column {column!r}, data row {rows[0] + 1}{more}"
+
+
+def _check_header(text: str, path: Path) -> None:
+    """Each column named once: pandas would rename a repeated one (``X.1``) silently."""
+    header = next(csv.reader(io.StringIO(text)), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise InputError(
+            f"{path}: expected each column named once in the header, got {repeated} "
+            f"{header.count(repeated[0])} times"
+        )
+
+
+def _check_ids(frame: pd.DataFrame, path: Path) -> None:
+    """Every house has an ``Id``, each once (the submission has one row per test ``Id``)."""
+    ids = frame[ID]
+    missing = np.flatnonzero(ids.isna().to_numpy())
+    if missing.size:
+        raise InputError(f"{_where(path, ID, missing)}: expected every house's Id, got none")
+    repeated = np.flatnonzero(ids.duplicated().to_numpy())
+    if repeated.size:
+        raise InputError(
+            f"{_where(path, ID, repeated)}: expected each Id once, got "
+            f"{ids.iloc[repeated[0]].item()!r} again"
+        )
+
+
+# The largest sale price the book's squared loss can take: its square stays a finite float32.
+MAX_PRICE = 1e19
+
+
+def _check_prices(prices: pd.Series, path: Path) -> None:
+    """Every ``SalePrice`` in ``(0, MAX_PRICE]``: the score is on its logarithm, the training
+    on its square."""
+    numbers = pd.to_numeric(prices, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~((numbers > 0) & (numbers <= MAX_PRICE)))
+    if bad.size:
+        raise InputError(
+            f"{_where(path, TARGET, bad)}: expected a price > 0 (the score is on its logarithm) "
+            f"and at most {MAX_PRICE:g} (the squared loss must stay finite in float32), got "
+            f"{prices.iloc[bad[0]].item()!r}"
+        )
 
 
 def load_house_prices(
