@@ -256,12 +256,14 @@ def test_bad_files_are_refused_naming_file_column_row_and_value(tmp_path):
     junk.to_csv(tmp_path / hp.TRAIN, index=False)
     with pytest.raises(ValueError, match=r"column 'LotArea', data row 4 .*got 'big'"):
         hp.load_house_prices(tmp_path)
-    train.assign(SalePrice=train.SalePrice.where(train.index != 2, 0)).to_csv(
-        tmp_path / hp.TRAIN, index=False
-    )
+    zero = train.assign(SalePrice=train.SalePrice.where(train.index != 2, 0))
+    zero.to_csv(tmp_path / hp.TRAIN, index=False)
+    with pytest.raises(ValueError, match=r"'SalePrice', data row 3: expected a price > 0 .*got 0$"):
+        hp.load_house_prices(tmp_path)
+    train.to_csv(tmp_path / hp.TRAIN, index=False)
     data = hp.load_house_prices(tmp_path)
     with pytest.raises(ValueError, match=r"expected every SalePrice > 0 .*got 0 in data row 3"):
-        hp.house_features(data.train, data.test)
+        hp.house_features(zero, data.test)  # tables given directly, not read
     with pytest.raises(ValueError, match=r"got \['Alley'\] missing and none extra"):
         hp.house_features(data.train, data.test.drop(columns=["Alley"]))
 
