@@ -249,11 +249,22 @@ def predict(model: Model, state: TrainState, x) -> jax.Array:
     Returns:
       The output [batch, ...].
 
+    Raises:
+      InputError: on the state of several models (its ``step`` has a models axis).
+
     >>> model = stateless(lambda key, x: {"w": jnp.ones(2)}, lambda p, x: x @ p["w"])
     >>> import optax
     >>> state = init_state(model, optax.sgd(0.1), jax.random.key(0), jnp.ones((1, 2)))
     >>> predict(model, state, jnp.ones((1, 2)))
     Array([2.], dtype=float32)
     """
+    step = getattr(state, "step", None)
+    if step is not None and jnp.ndim(step) > 0:
+        shape = tuple(jnp.shape(step))
+        raise InputError(
+            f"predict: state: expected the state of one model, got {shape} models' (trained "
+            "at once: a batch of keys or a sweep); pick one, e.g. "
+            "jax.tree.map(lambda a: a[0], state)"
+        )
     output, _ = model.apply(state.params, state.model_state, x, train=False)
     return output

@@ -13,7 +13,8 @@ import pytest
 from jaxdl.engine import Result, fit, train
 from jaxdl.engine.divergence import check_finite
 from jaxdl.engine.keys import run_keys
-from jaxdl.model import TrainState, stateless
+from jaxdl.errors import InputError
+from jaxdl.model import TrainState, predict, stateless
 from jaxdl.models.linear import linear_regression
 from jaxdl.optim import sgd
 
@@ -472,3 +473,24 @@ def test_a_key_that_is_not_a_jax_key_is_refused(runner, regression_data):
 def test_more_steps_than_the_int32_step_counter_holds_are_refused(runner, regression_data):
     with pytest.raises(ValueError, match=r"^epochs \(of 11 steps each, counted in int32\)"):
         _run(runner, regression_data, epochs=2**31, batch_size=10)
+
+
+def test_predict_refuses_the_state_of_several_models_saying_to_pick_one(regression_data):
+    """The state of a batch of keys would broadcast through a model and give a models axis no
+    one asked for (or a shape error far inside the model): refused, naming the fix."""
+    x, y = regression_data
+    keys = jax.random.split(jax.random.key(0), 3)
+    result = fit(
+        linear_regression(),
+        half_squared,
+        sgd(0.03),
+        (x, y),
+        epochs=1,
+        batch_size=10,
+        key=keys,
+        quiet=True,
+    )
+    with pytest.raises(InputError, match=r"got \(3,\) models' .*jax.tree.map\(lambda a: a\[0\]"):
+        predict(linear_regression(), result.state, x)
+    one = jax.tree.map(lambda a: a[0], result.state)
+    assert predict(linear_regression(), one, x).shape == (x.shape[0],)
