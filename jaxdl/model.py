@@ -160,12 +160,21 @@ def from_flax(module, *, rngs: Iterable[str] = ()) -> Model:
             keys = [key] if len(rngs) == 1 else list(jax.random.split(key, len(rngs)))
             options["rngs"] = dict(zip(rngs, keys, strict=True))
         variables = {"params": params, **state}
-        if train and state:
-            import flax.linen as nn  # the module is flax's: already imported
+        from flax.errors import InvalidRngError  # the module is flax's: already imported
 
-            with nn.intercept_methods(_one_value_per_channel_refused):
-                return module.apply(variables, x, mutable=list(state), **options)
-        return module.apply(variables, x, **options), state
+        try:
+            if train and state:
+                import flax.linen as nn
+
+                with nn.intercept_methods(_one_value_per_channel_refused):
+                    return module.apply(variables, x, mutable=list(state), **options)
+            return module.apply(variables, x, **options), state
+        except InvalidRngError as err:
+            raise InputError(
+                f"from_flax: the module draws from a random stream that rngs={list(rngs)} does "
+                f"not name ({str(err).split(' (')[0]}); pass its name, e.g. "
+                "from_flax(module, rngs=['dropout'])"
+            ) from err
 
     return Model(init, apply, describe(module), needs)
 

@@ -12,6 +12,7 @@ import pytest
 from jaxdl.compilation import compile_stats
 from jaxdl.engine import train
 from jaxdl.engine.record import Run
+from jaxdl.errors import InputError
 from jaxdl.initializers import xavier_normal, xavier_std
 from jaxdl.losses import cross_entropy
 from jaxdl.model import Model, from_flax, stateless
@@ -422,3 +423,22 @@ def test_init_scales_trained_together_equal_each_alone():
         # The scale is data in one and a constant in the other: equal to float32 rounding.
         for name in ("train_loss", "test_loss"):
             np.testing.assert_allclose(together.history[name][i], alone.history[name], rtol=1e-5)
+
+
+class _DenseDropout(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return nn.Dropout(0.5, deterministic=not train)(nn.Dense(3)(x))
+
+
+def test_a_flax_module_drawing_from_a_stream_not_given_to_from_flax_is_named():
+    """A training pass that needs a random stream ``rngs`` does not name: one line saying
+    which and how to pass it, not flax's InvalidRngError from inside the module."""
+    model = from_flax(_DenseDropout())
+    params, state = model.init(jax.random.key(0), jnp.ones((2, 3)))
+    with pytest.raises(InputError, match=r"rngs=\[\] does not name \(Dropout_0 needs PRNG for "):
+        model.apply(params, state, jnp.ones((2, 3)), train=True)
+    assert model.apply(params, state, jnp.ones((2, 3)), train=False)[0].shape == (2, 3)
+    fixed = from_flax(_DenseDropout(), rngs=["dropout"])
+    key = jax.random.key(1)
+    assert fixed.apply(params, state, jnp.ones((2, 3)), train=True, key=key)[0].shape == (2, 3)
