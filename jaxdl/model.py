@@ -96,12 +96,27 @@ def stateless(
     Returns:
       The Model; its state is ``{}``.
 
+    Raises:
+      InputError: when ``apply`` takes no keyword that ``needs`` names.
+
     >>> model = stateless(lambda key, x: {"w": jnp.ones(2)}, lambda p, x: x @ p["w"])
     >>> params, state = model.init(jax.random.key(0), jnp.ones((1, 2)))
     >>> model.apply(params, state, jnp.ones((3, 2)), train=False)
     (Array([2., 2., 2.], dtype=float32), {})
     """
     needs = check_needs(needs)
+    try:
+        parameters = inspect.signature(apply).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin): left to the call
+        parameters = None
+    if parameters is not None and all(p.kind != p.VAR_KEYWORD for p in parameters):
+        names = {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        lacking = sorted(set(needs) - names)
+        if lacking:
+            raise InputError(
+                f"stateless: apply: expected the keywords {lacking} that needs names, got a "
+                f"function without them; add them to apply's parameters or drop them from needs"
+            )
 
     def init_model(key, x):
         return init(key, x), {}

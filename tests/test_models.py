@@ -2,6 +2,7 @@
 and bad input."""
 
 import json
+import re
 
 import flax.linen as nn
 import jax
@@ -442,3 +443,19 @@ def test_a_flax_module_drawing_from_a_stream_not_given_to_from_flax_is_named():
     fixed = from_flax(_DenseDropout(), rngs=["dropout"])
     key = jax.random.key(1)
     assert fixed.apply(params, state, jnp.ones((2, 3)), train=True, key=key)[0].shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "apply, lacking",
+    [
+        (lambda p, x: x @ p["w"], "['key', 'train']"),
+        (lambda p, x, *, train: x @ p["w"], "['key']"),
+    ],
+)
+def test_a_stateless_apply_without_a_needed_keyword_is_refused_when_made(apply, lacking):
+    """``needs`` promises keywords the engine will pass: an ``apply`` without them is refused
+    where the model is made, naming them, not as a TypeError (or a shape error) in training."""
+    with pytest.raises(InputError, match=re.escape(f"apply: expected the keywords {lacking}")):
+        stateless(lambda key, x: {"w": jnp.ones(2)}, apply, needs=["key", "train"])
+    made = stateless(lambda k, x: {}, lambda p, x, **kw: x, needs=["key", "train"])
+    assert made.needs == frozenset({"key", "train"})
