@@ -245,11 +245,19 @@ def batch_mask(mask: jax.Array | None, x: jax.Array) -> jax.Array | None:
     ``[batch, 1, ..., 1]``, as ``flax.linen.BatchNorm(mask=...)`` needs it (a mask of shape
     ``[batch]`` alone would be matched against ``x``'s last axis). None stays None.
 
+    Raises:
+      InputError: on a mask that is not one flag per example of ``x``.
+
     >>> batch_mask(jnp.array([True, False]), jnp.zeros((2, 5, 5, 3))).shape
     (2, 1, 1, 1)
     """
     if mask is None:
         return None
+    if jnp.ndim(mask) != 1 or jnp.shape(mask)[0] != jnp.shape(x)[0]:
+        raise InputError(
+            f"mask: expected one flag per example, shape ({jnp.shape(x)[0]},) for a batch of "
+            f"shape {tuple(jnp.shape(x))}, got shape {tuple(jnp.shape(mask))}"
+        )
     return jnp.reshape(mask, (mask.shape[0],) + (1,) * (x.ndim - 1))
 
 

@@ -312,3 +312,30 @@ def test_batch_statistics_of_one_value_per_channel_are_refused_in_training(model
         )
     params, state = model.init(jax.random.key(0), x[:1])
     assert model.apply(params, state, x[:1], train=False)[0].shape == (1, 10)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda mask: batch_norm(jnp.ones((4, 3)), *batch_norm_init(3), train=True, mask=mask),
+        lambda mask: bn_lenet().apply(
+            *bn_lenet().init(jax.random.key(0), jnp.ones((4, 28, 28, 1))),
+            jnp.ones((4, 28, 28, 1)),
+            train=True,
+            mask=mask,
+        ),
+        lambda mask: concise_bn_lenet().apply(
+            *concise_bn_lenet().init(jax.random.key(0), jnp.ones((4, 28, 28, 1))),
+            jnp.ones((4, 28, 28, 1)),
+            train=True,
+            mask=mask,
+        ),
+    ],
+    ids=["batch_norm", "scratch", "concise"],
+)
+@pytest.mark.parametrize("mask", [jnp.array([True, False]), jnp.ones((4, 1), bool)])
+def test_a_mask_that_is_not_one_flag_per_example_is_refused_naming_it(call, mask):
+    """A mask of another length (or rank) than the batch: one line naming the mask and both
+    shapes, not a broadcasting error from inside a layer."""
+    with pytest.raises(InputError, match=r"^mask: expected one flag per example, shape \(4,\)"):
+        call(mask)
