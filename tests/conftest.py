@@ -59,12 +59,30 @@ def pytest_configure(config):
         os.environ["XLA_FLAGS"] = f"{flags} --xla_backend_optimization_level=0".strip()
 
 
+# The longest tests, started first: started last, one would keep a worker busy after the others
+# have run out of tests. In the default tier, a section's one run on tiny data (test_sections.py);
+# in the slow tier, the runs of minutes (book configurations, several processes or devices).
+LONGEST = (
+    "test_sections.py",
+    "books_bands[dropout",
+    "device_check",
+    "run_two_processes",
+    "books_bands",
+    "warm_compilation_cache",
+    "benchmark_quick",
+    "resized_minibatches",
+    "second_run_compiles_nothing",
+    "parameters_of_one",
+)
+
+
 def pytest_collection_modifyitems(items):
-    """The longest tests go first: started last, one would keep a worker busy after the others
-    have run out of tests. The ``slow`` tier's (``pytest -m slow``: book configurations,
-    notebooks in kernels, several processes or devices) run whole sections; in the default
-    tier, a section's one run on tiny data (test_sections.py) is among the longest."""
-    items.sort(key=lambda item: "test_sections.py" not in item.nodeid)
+    """Orders the tests longest first (``LONGEST``), the rest as collected."""
+
+    def rank(item):
+        return next((i for i, part in enumerate(LONGEST) if part in item.nodeid), len(LONGEST))
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(autouse=True)

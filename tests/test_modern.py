@@ -399,15 +399,15 @@ def test_an_unknown_network_is_refused():
 
 @pytest.mark.slow
 def test_experiment_quick_trains_each_network_on_resized_minibatches(run_experiment):
-    # ResNet-18 quick is the notebook's run too (tests/test_notebooks.py): one compilation,
-    # shared through the session's cache
-    metrics, stdout, out = run_experiment("modern_cnns", "--models", "alexnet", "resnet18")
+    metrics, stdout, out = run_experiment(
+        "modern_cnns", "--models", "alexnet", "resnet18", "--width", "0.125"
+    )
     assert list(metrics["num_params"]) == ["alexnet", "resnet18"]
     assert metrics["num_params"] == {n: PYTORCH_COUNTS[n] for n in ("alexnet", "resnet18")}
     config = metrics["config"]
     assert config["image_size"] == {"alexnet": 67, "resnet18": 32} and not config["book"]
     flags = metrics["flags"]  # as run: the declaration's QUICK over its CPU size
-    assert flags["width"] == 0.25
+    assert flags["width"] == 0.125  # QUICK's 0.25, halved here: the channels' multiplier
     assert (flags["train_size"], flags["test_size"], flags["epochs"]) == (256, 128, 1)
     for name, (lr, batch) in {"alexnet": (0.01, 128), "resnet18": (0.05, 256)}.items():
         run = metrics[name]["run"]
