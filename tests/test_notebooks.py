@@ -134,8 +134,8 @@ def test_section_runs_as_a_notebook(tmp_path, name):
 def test_jupyterlab_opens_the_scripts_as_text_and_the_working_copies_as_notebooks(tmp_path):
     """experiments/jupytext.toml: JupyterLab's contents manager (jupytext's, as JupyterLab with
     jupytext serves files) gives the scripts as plain files, so a notebook's autosave cannot
-    write them; the working copies are the notebooks. A learner's copy is kept unless
-    ``--force``."""
+    write them; the working copies are the notebooks. A learner's copy is kept, and with
+    ``--force`` moved aside before it is written anew."""
     import asyncio
 
     from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
@@ -163,5 +163,14 @@ def test_jupyterlab_opens_the_scripts_as_text_and_the_working_copies_as_notebook
     copy.write_text(copy.read_text().replace("784-", "my-784-"))  # a learner's edit
     assert write_copies(["mlp"], experiments) == [f"kept {copy} (yours; --force writes it anew)"]
     assert "my-784-" in copy.read_text()
+    # --force writes it anew and moves the learner's copy aside, never losing it; a copy
+    # equal to the new one is written over without a backup.
+    backup = experiments / "10-mlp.backup-1.ipynb"
+    assert write_copies(["mlp"], experiments, force=True) == [
+        f"wrote {copy} (the copy there before: {backup})"
+    ]
+    assert "my-784-" not in copy.read_text() and "my-784-" in backup.read_text()
+    assert write_copies(["mlp"], experiments, force=True) == [f"wrote {copy}"]
+    copy.write_text(copy.read_text().replace("784-", "again-784-"))
     write_copies(["mlp"], experiments, force=True)
-    assert "my-784-" not in copy.read_text()
+    assert "again-784-" in (experiments / "10-mlp.backup-2.ipynb").read_text()

@@ -53,8 +53,10 @@ def as_notebook(name: str, folder: Path = SECTIONS):
 
 
 def write_copies(names: list[str], folder: Path = SECTIONS, force: bool = False) -> list[str]:
-    """Writes the working copy of each section in ``names`` (keeps one that exists, unless
-    ``force``) and returns a line per section saying what it did."""
+    """Writes the working copy of each section in ``names`` and returns a line per section
+    saying what it did. One that exists is kept; with ``force`` it is written anew, and a copy
+    that differs from the new one (a learner's edits) is first moved aside to
+    ``NAME.backup-N.ipynb``, never lost."""
     import jupytext
 
     from jaxdl.results import write_text
@@ -65,9 +67,39 @@ def write_copies(names: list[str], folder: Path = SECTIONS, force: bool = False)
         if path.exists() and not force:
             said.append(f"kept {path} (yours; --force writes it anew)")
             continue
-        write_text(path, jupytext.writes(as_notebook(name, folder), "ipynb"))
-        said.append(f"wrote {path}")
+        text = jupytext.writes(as_notebook(name, folder), "ipynb")
+        kept = ""
+        if path.exists() and _cells(path.read_text(encoding="utf-8")) != _cells(text):
+            backup = _free_backup(path)
+            path.rename(backup)
+            kept = f" (the copy there before: {backup})"
+        write_text(path, text)
+        said.append(f"wrote {path}{kept}")
     return said
+
+
+def _cells(text: str) -> list:
+    """A notebook's cells as what a learner sees and changes (kind, source, outputs): its cell
+    ids are new at every writing."""
+    import nbformat
+
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+    except (
+        ValueError,
+        KeyError,
+        nbformat.ValidationError,
+    ):  # not a notebook any more: a learner's file all the same
+        return [text]
+    return [(c.cell_type, c.source, c.get("outputs")) for c in notebook.cells]
+
+
+def _free_backup(path: Path) -> Path:
+    """``NAME.backup-N.ipynb`` beside ``path``, N the first number not taken."""
+    n = 1
+    while (backup := path.with_name(f"{path.stem}.backup-{n}{path.suffix}")).exists():
+        n += 1
+    return backup
 
 
 def main(argv=None) -> None:
@@ -80,7 +112,11 @@ def main(argv=None) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--only", nargs="+", choices=names, help="only these sections")
-    p.add_argument("--force", action="store_true", help="write over existing working copies")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write existing working copies anew (an edited one is kept as NAME.backup-N.ipynb)",
+    )
     args = p.parse_args(argv)
     for line in write_copies(args.only or names, force=args.force):
         print(line)
