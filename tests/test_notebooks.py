@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -174,3 +175,25 @@ def test_jupyterlab_opens_the_scripts_as_text_and_the_working_copies_as_notebook
     copy.write_text(copy.read_text().replace("784-", "again-784-"))
     write_copies(["mlp"], experiments, force=True)
     assert "again-784-" in (experiments / "10-mlp.backup-2.ipynb").read_text()
+
+
+def test_notebooks_py_fails_in_one_line_without_jupytext_or_a_writable_folder(monkeypatch, capsys):
+    """Where the working copies cannot be written (a read-only or full folder) or jupytext is
+    missing, notebooks.py says so in one line with the fix, not with a traceback."""
+    import jaxdl.results
+
+    from harness import notebooks
+
+    def refuse(path, text):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(jaxdl.results, "write_text", refuse)
+    with pytest.raises(SystemExit) as info:
+        notebooks.main(["--only", "mlp"])
+    assert str(info.value).startswith("notebooks.py: cannot write the working copies in ")
+    assert str(info.value).endswith(
+        "10-mlp.ipynb); run it in a copy of the repository you can write"
+    )
+    monkeypatch.setitem(sys.modules, "jupytext", None)  # import jupytext: ImportError
+    with pytest.raises(SystemExit, match=r"^notebooks.py: needs the notebooks extra \(pip install"):
+        notebooks.main(["--only", "mlp"])

@@ -118,7 +118,18 @@ def main(argv=None) -> None:
         help="write existing working copies anew (an edited one is kept as NAME.backup-N.ipynb)",
     )
     args = p.parse_args(argv)
-    for line in write_copies(args.only or names, force=args.force):
+    try:
+        said = write_copies(args.only or names, force=args.force)
+    except ImportError as error:
+        raise SystemExit(
+            f"notebooks.py: needs the notebooks extra (pip install -e '.[notebooks]'): {error}"
+        ) from error
+    except OSError as error:  # a read-only or full folder
+        raise SystemExit(
+            f"notebooks.py: cannot write the working copies in {SECTIONS}: {error.strerror} "
+            f"({error.filename}); run it in a copy of the repository you can write"
+        ) from error
+    for line in said:
         print(line)
     print("open them with: jupyter lab (at the top of the repository), then experiments/")
 
