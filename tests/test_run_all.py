@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from jaxdl.results import FolderLock
+
 from harness import benchmark, run_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -229,6 +231,34 @@ def test_a_killed_job_takes_its_worker_with_it(tmp_path, how):
     job.communicate(timeout=30)
     assert _gone(worker), "the worker goes on after the job was killed"
     assert not (tmp_path / "out" / "calculus" / "finished").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_job_in_one_line_and_frees_the_folder(tmp_path):
+    """Ctrl-C reaches the job and its worker (the terminal's process group): exit status 130,
+    one line on what was kept, no traceback from either process, and the folder's lock
+    released for the next run."""
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "calculus.py").write_text(SLOW)
+    cmd = [
+        sys.executable,
+        "-c",
+        JOB,
+        str(scripts),
+        str(tmp_path / "out"),
+        str(ROOT / "experiments"),
+    ]
+    job = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    _wait_for(tmp_path / "out" / "calculus" / "started")
+    os.killpg(job.pid, signal.SIGINT)
+    _, err = job.communicate(timeout=30)
+    assert job.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().endswith("REPORT.md is not written"), err
+    FolderLock(tmp_path / "out", "--out").release()  # the next run takes the folder
 
 
 @pytest.mark.slow

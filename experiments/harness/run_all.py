@@ -261,7 +261,10 @@ def main(argv=None) -> int:
         _die_with_parent()
         sys.path.insert(0, str(args.scripts))
         with os.fdopen(args.worker, "w") as report:
-            worker([e.name for e in entries], args.out, args.quick, report, args.scripts)
+            try:
+                worker([e.name for e in entries], args.out, args.quick, report, args.scripts)
+            except KeyboardInterrupt:  # Ctrl-C reaches the whole job: the main process says so
+                return 130
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     try:
@@ -271,6 +274,13 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _stop)  # `kill` ends the job through its finally clauses
     try:
         return _job(args, entries)
+    except KeyboardInterrupt:
+        print(
+            f"run_all.py: interrupted (Ctrl-C); the sections that ended are in {args.out}, "
+            "REPORT.md is not written",
+            file=sys.stderr,
+        )
+        return 130
     finally:
         lock.release()
 
