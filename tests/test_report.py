@@ -62,6 +62,29 @@ def test_the_modern_networks_are_called_the_books_run_only_when_they_are(book, f
     assert headline.startswith(label) and headline.endswith(": alexnet: test acc 0.500")
 
 
+def dropout_metrics(test_acc, seeds=None):
+    variant = {"test_acc": test_acc, "train_acc": 0.85, "train_loss": 0.3}
+    flags = {"seed": 0, "quick": False} | declared("dropout").book
+    flags |= {} if seeds is None else {"seeds": seeds}
+    return {"scratch": variant, "concise": variant | {"test_acc": 0.85}, "flags": flags}
+
+
+def test_a_single_seed_within_the_seeds_spread_is_not_called_a_miss():
+    """Dropout's single seeds spread by ± 0.020 over a band 0.04 wide: seed 0's 0.829 is
+    within that spread (the band holds for the mean of seeds), not a failed reproduction; a
+    mean over seeds, or a figure beyond twice the spread, still misses."""
+    entry = BY_NAME["dropout"]
+    assert band_check(entry, dropout_metrics(0.829)) == (
+        "within one seed's spread (test_acc ± 0.020): test_acc 0.829 not in (0.84, 0.88); the "
+        "band holds for the mean of seeds (--seeds 5)"
+    )
+    assert band_check(entry, dropout_metrics(0.829, seeds=5)).startswith("**no**: test_acc 0.829")
+    assert band_check(entry, dropout_metrics(0.79)).startswith("**no**: test_acc 0.79 not in")
+    assert band_check(entry, dropout_metrics(0.85)) == "yes"
+    # A band without a measured seed spread keeps its plain verdict.
+    assert band_check(BY_NAME["mlp"], mlp_metrics(test_acc=0.79)).startswith("**no**")
+
+
 def test_a_learners_own_variant_is_shown_and_not_held_to_a_band():
     mine = {"test_acc": 0.5, "train_acc": 0.5, "train_loss": 1.5}
     table = comparison("mlp", mlp_metrics(mine=mine))
