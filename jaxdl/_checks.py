@@ -9,6 +9,7 @@ pass through the value checks unchanged (their shapes are still checked).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 
 import jax
@@ -16,6 +17,25 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl.errors import InputError, InputTypeError
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the system does not say (no sysconf)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits(need: int, what: str, fix: str) -> None:
+    """An InputError when ``need`` bytes (``what`` would take them) exceed this machine's
+    memory: refused up front, not left to fail in the allocator (or overflow a size)."""
+    memory = physical_memory()
+    if memory is not None and need > memory:
+        raise InputError(
+            f"{what} would take {need / 2**30:.3g} GiB, more than this machine's "
+            f"{memory / 2**30:.3g} GiB; {fix}"
+        )
 
 
 def is_traced(x) -> bool:

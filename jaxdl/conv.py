@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl._checks import check_int, check_number
+from jaxdl._checks import check_fits, check_int, check_number
 from jaxdl.errors import InputError, InputTypeError
 from jaxdl.model import Model, stateless
 
@@ -108,7 +107,12 @@ def _output_size(
     if min(window) < 1:
         raise InputError(f"{where}: {what}: expected a window of at least 1×1, got {window}")
     padded = (h + 2 * padding[0], w + 2 * padding[1])
-    _check_fits(where, (*x_shape[:-2], *padded))
+    shape = (*x_shape[:-2], *padded)
+    check_fits(
+        4 * math.prod(shape),
+        f"{where}: padding: the padded input {shape}",
+        "expected a smaller padding",
+    )
     if window[0] > padded[0] or window[1] > padded[1]:
         raise InputError(
             f"{where}: {what}: expected a window no larger than the padded input {padded} (X "
@@ -118,21 +122,6 @@ def _output_size(
         (padded[0] - window[0]) // stride[0] + 1,
         (padded[1] - window[1]) // stride[1] + 1,
     )
-
-
-def _check_fits(where: str, shape: tuple[int, ...], itemsize: int = 4) -> None:
-    """An InputError when an array of ``shape`` (``itemsize`` bytes an element) is larger than
-    this machine's memory: refused before an allocation fails (or a size overflows)."""
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): left to the allocator
-        return
-    need = math.prod(shape) * itemsize
-    if need > memory:
-        raise InputError(
-            f"{where}: padding: the padded input {shape} would take {need / 2**30:.3g} GiB, more "
-            f"than this machine's {memory / 2**30:.3g} GiB; expected a smaller padding"
-        )
 
 
 # The vectorised core: one strided slice of the padded input per kernel offset

@@ -71,13 +71,25 @@ def test_each_section_runs_on_tiny_data(run_experiment, name):
             "resnet18: a batch of 256 images is more than the 1 training images; raise "
             "--train-size",
         ),
+        (
+            "modern_cnns",
+            ["--models", "resnet18", "--width", "1e5"],
+            "resnet18: its parameters and their gradients would take 8.31e+08 GiB, more than "
+            "this machine's",
+        ),
+        (
+            "mlp",
+            ["--num-hiddens", "10000000000"],
+            "scratch: its parameters and their gradients would take 5.92e+04 GiB",
+        ),
     ],
 )
 def test_sizes_the_data_cannot_give_are_refused_naming_the_flag(
     run_experiment, name, argv, message
 ):
-    """A size larger than the data set, or a training set smaller than a batch, is refused
-    before any training, naming the flags to change (not the library's argument names)."""
+    """A size larger than the data set, a training set smaller than a batch, or a network
+    larger than the machine's memory is refused before any training (the network's size from
+    its shapes alone), naming the flags to change (not the library's argument names)."""
     with pytest.raises(InputError, match="^" + re.escape(message)):
         run_experiment(name, *argv)
 

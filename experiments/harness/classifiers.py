@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl._checks import check_fits
 from jaxdl.data.fashion_mnist import load_fashion_mnist, text_labels, to_device
 from jaxdl.engine import Result, fit
 from jaxdl.engine.progress import ProgressBoard
@@ -134,6 +135,17 @@ def train(variants: dict, data: ClassifierData, config: Config) -> Trained:
                 f"{name}: a batch of {batch_size} images is more than the {num_train} training "
                 f"images; {fix}"
             )
+    size_flags = [
+        f"--{f.replace('_', '-')}" for f in ("width", "num_hiddens") if f in config.settings
+    ]
+    for name, variant in variants.items():  # shapes only: nothing is allocated
+        shapes = jax.eval_shape(variant.model.init, jax.random.key(0), data.train[0][:1])
+        size = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(shapes))
+        check_fits(
+            2 * size,
+            f"{name}: its parameters and their gradients",
+            "make the network smaller" + (f" ({', '.join(size_flags)})" if size_flags else ""),
+        )
     seeds = config.seeds or 1
     keys = variant_keys(config.seed, seeds, list(variants))
     mesh = setup_devices(
