@@ -29,8 +29,6 @@ from jaxdl.model import Model
 from jaxdl.models.mlp import scratch_mlp
 from jaxdl.optim import sgd
 
-from harness.classifiers import seconds_per_epoch
-
 TRAIN = textwrap.dedent(
     """
     import json, sys
@@ -165,15 +163,10 @@ def test_more_epochs_resume_bit_identical(small, tmp_path):
 
 
 def test_resume_says_after_which_epoch(small, tmp_path, capsys):
-    fresh = _fit(small, tmp_path / "a", epochs=2, quiet=False)
+    _fit(small, tmp_path / "a", epochs=2, quiet=False)
     assert "resumed" not in capsys.readouterr().out  # a fresh start says nothing of resuming
-    resumed = _fit(small, tmp_path / "a", epochs=3, quiet=False)
+    _fit(small, tmp_path / "a", epochs=3, quiet=False)
     assert "training: resumed after epoch 2 of 3" in capsys.readouterr().out
-    # The Result says so too: its epoch 2 (index) is the first this process ran and compiled,
-    # so a resumed run's steady epoch time leaves it out, as the first run's (classifiers).
-    assert (fresh.resumed, resumed.resumed) == (0, 2)
-    seconds = resumed.history["seconds"]
-    assert seconds_per_epoch(resumed) == seconds[1]
     _fit(small, tmp_path / "b", epochs=1, quiet=False, desc="small mlp")
     capsys.readouterr()
     _fit(small, tmp_path / "b", epochs=4, quiet=False, desc="small mlp")

@@ -187,20 +187,6 @@ def train(variants: dict, data: ClassifierData, config: Config) -> Trained:
     return Trained(results, first, metrics, figures)
 
 
-def seconds_per_epoch(result: Result) -> float:
-    """The median wall time of the steady epochs: all but each process's first, which
-    compiles (the run's first and, after a resume, the first resumed one).
-
-    >>> history = {"seconds": np.array([13.2, 1.8, 1.9, 12.9, 1.7])}
-    >>> seconds_per_epoch(Result(None, history, None, resumed=3))
-    1.8
-    """
-    seconds = result.history["seconds"].tolist()
-    compiling = {0, result.resumed}
-    steady = [t for i, t in enumerate(seconds) if i not in compiling] or seconds
-    return float(np.median(steady))
-
-
 def _report(variants: dict, results: dict[str, Result], data: ClassifierData):
     """The classifiers' metrics and figures; prints each variant's final figures."""
     metrics, predicted = {}, {}
@@ -209,11 +195,13 @@ def _report(variants: dict, results: dict[str, Result], data: ClassifierData):
             None if result.history["train_loss"].ndim == 1 else len(result.history["train_loss"])
         )
         h = {k: np.atleast_2d(result.history[k]) for k in HISTORY_KEYS}  # [seeds, epochs]
+        seconds = result.history["seconds"].tolist()
+        steady = seconds[1:] or seconds
         final = {k: h[k][:, -1] for k in ("test_acc", "train_acc", "train_loss")}
         metrics[name] = {
             **{k: float(v.mean()) for k, v in final.items()},
             "history": {k: v.mean(axis=0).tolist() for k, v in h.items()},
-            "seconds_per_epoch": seconds_per_epoch(result),
+            "seconds_per_epoch": float(np.median(steady)),
             "run": result.run.to_dict(),
         }
         if seeds is not None:  # the spread, and every seed's figures

@@ -37,14 +37,11 @@ class Result(NamedTuple):
         the keys of an epoch's record (:mod:`jaxdl.engine.epoch`); ``fit`` adds ``seconds``, each
         epoch's wall time (the first includes compilation).
       run: the run's identity (:class:`jaxdl.engine.record.Run`): settings and data fingerprint.
-      resumed: the epochs restored from a checkpoint (``fit``), 0 for none: the epoch of index
-        ``resumed`` is this process's first, whose wall time includes compilation.
     """
 
     state: TrainState
     history: dict[str, Any]
     run: Run
-    resumed: int = 0
 
 
 def train(
@@ -301,4 +298,4 @@ def fit(
     }
     if s.models is not None:  # [models, epochs], as train's
         history = {name: v if name == "seconds" else v.T for name, v in history.items()}
-    return Result(state, history, s.run, start)
+    return Result(state, history, s.run)
