@@ -115,6 +115,31 @@ def variant_keys(seed: int, seeds: int, names) -> dict[str, jax.Array]:
     return {name: k[0] if seeds == 1 else k for name, k in zip(names, keys, strict=True)}
 
 
+def _check_sizes(variants: dict, data: ClassifierData, config: Config) -> None:
+    """Before any compute, naming the flags to change: each variant's batch fits in the
+    training set, and its parameters and their gradients in the machine's memory (from the
+    shapes alone: nothing is allocated)."""
+    num_train = len(data.train[1])
+    size_flags = [
+        f"--{f.replace('_', '-')}" for f in ("width", "num_hiddens") if f in config.settings
+    ]
+    for name, variant in variants.items():
+        batch_size = variant.batch_size or config.batch_size
+        if batch_size > num_train:
+            fix = "raise --train-size" + " or lower --batch-size" * (variant.batch_size is None)
+            raise InputError(
+                f"{name}: a batch of {batch_size} images is more than the {num_train} training "
+                f"images; {fix}"
+            )
+        shapes = jax.eval_shape(variant.model.init, jax.random.key(0), data.train[0][:1])
+        size = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(shapes))
+        check_fits(
+            2 * size,
+            f"{name}: its parameters and their gradients",
+            "make the network smaller" + (f" ({', '.join(size_flags)})" if size_flags else ""),
+        )
+
+
 def train(variants: dict, data: ClassifierData, config: Config) -> Trained:
     """Trains each variant ``{name: (model, loss, optimizer[, batch_size])}`` on ``data`` as the
     book's ``train_ch3`` (accuracy on the training minibatches and on the test set after each
@@ -126,26 +151,7 @@ def train(variants: dict, data: ClassifierData, config: Config) -> Trained:
     alone would have, and the figures are their means with the spread.
     """
     variants = {name: Variant(*v) for name, v in variants.items()}
-    num_train = len(data.train[1])
-    for name, variant in variants.items():  # before any compute, naming the flags to change
-        batch_size = variant.batch_size or config.batch_size
-        if batch_size > num_train:
-            fix = "raise --train-size" + " or lower --batch-size" * (variant.batch_size is None)
-            raise InputError(
-                f"{name}: a batch of {batch_size} images is more than the {num_train} training "
-                f"images; {fix}"
-            )
-    size_flags = [
-        f"--{f.replace('_', '-')}" for f in ("width", "num_hiddens") if f in config.settings
-    ]
-    for name, variant in variants.items():  # shapes only: nothing is allocated
-        shapes = jax.eval_shape(variant.model.init, jax.random.key(0), data.train[0][:1])
-        size = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(shapes))
-        check_fits(
-            2 * size,
-            f"{name}: its parameters and their gradients",
-            "make the network smaller" + (f" ({', '.join(size_flags)})" if size_flags else ""),
-        )
+    _check_sizes(variants, data, config)
     seeds = config.seeds or 1
     keys = variant_keys(config.seed, seeds, list(variants))
     mesh = setup_devices(
