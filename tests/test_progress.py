@@ -73,6 +73,85 @@ def test_vmapped_train_reports_each_model_in_order(regression_data):
     ]
 
 
+@pytest.mark.parametrize("driver", [train, fit])
+def test_a_batch_of_keys_reports_each_model_under_its_name(regression_data, driver):
+    """The class of problem: a callback that holds several models' values in one call (a batch
+    of keys), not one call per model (jax.vmap). The board files each row under its model."""
+    keys = jax.random.split(jax.random.key(0), 3)
+    board = ProgressBoard(3, models=["a", "b", "c"], notebook=False, out=io.StringIO())
+    result = run(regression_data, board, key=keys, driver=driver, quiet=True)
+    for i, name in enumerate("abc"):
+        for series in ("train_loss", "test_loss", "test_abs"):
+            np.testing.assert_array_equal(
+                np.float32(board.histories[name][series]), result.history[series][i]
+            )
+    lines = board.out.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        f"{m} epoch {e}/3" for e in (1, 2, 3) for m in "abc"
+    ]
+    with pytest.raises(InputError, match=r"^models: expected one name per model of the batch, "):
+        ProgressBoard(3, models=["a", "b"], notebook=False)(1, {"train_loss": [1.0, 2.0, 3.0]})
+
+
+def test_a_resumed_fit_shows_the_restored_epochs_first(regression_data, tmp_path):
+    """After a resume, the board's curves go on from the restored epochs (not from epoch 1)."""
+    folder = tmp_path / "checkpoints"
+    first = fit_with_checkpoints(regression_data, folder, epochs=2)
+    board = ProgressBoard(4, notebook=False, out=io.StringIO())
+    resumed = fit_with_checkpoints(regression_data, folder, epochs=4, on_epoch=board)
+    assert [line.split(":")[0] for line in board.out.getvalue().splitlines()] == [
+        f"training epoch {e}/4" for e in (1, 2, 3, 4)
+    ]
+    np.testing.assert_array_equal(
+        np.float32(board.histories["training"]["train_loss"]), resumed.history["train_loss"]
+    )
+    np.testing.assert_array_equal(resumed.history["train_loss"][:2], first.history["train_loss"])
+    gap = ProgressBoard(4, notebook=False, out=io.StringIO())  # a board fed epoch 3 alone
+    gap(3, {"train_loss": 1.0})
+    assert np.isnan(gap.histories["training"]["train_loss"][:2]).all()
+    assert gap.histories["training"]["train_loss"][2] == 1.0
+
+
+def fit_with_checkpoints(data, folder, *, epochs, on_epoch=None):
+    return fit(
+        linear_regression(),
+        half_squared,
+        sgd(0.03),
+        data,
+        epochs=epochs,
+        batch_size=10,
+        key=jax.random.key(3),
+        quiet=True,
+        on_epoch=on_epoch,
+        checkpoint_dir=folder,
+        config={"epochs": epochs},
+    )
+
+
+def test_an_epochs_seconds_leave_out_compilation(regression_data, tmp_path, monkeypatch):
+    """The class of problem: a wall time that counts compiling as training (the first epoch of
+    a process, a resumed run's first epoch too). A clock that jumps by an hour whenever JAX
+    lowers a program: every epoch's seconds stay under it."""
+    from jaxdl.engine import drivers
+
+    clock = {"now": 0.0, "on": True}
+
+    def jump(event, duration, **kwargs):
+        if clock["on"] and event == "/jax/core/compile/jaxpr_to_mlir_module_duration":
+            clock["now"] += 3600.0
+
+    jax.monitoring.register_event_duration_secs_listener(jump)
+    monkeypatch.setattr(drivers, "time", type("Clock", (), {"perf_counter": lambda: clock["now"]}))
+    try:
+        folder = tmp_path / "checkpoints"
+        fit_with_checkpoints(regression_data, folder, epochs=2)
+        seconds = fit_with_checkpoints(regression_data, folder, epochs=3).history["seconds"]
+    finally:
+        clock["on"] = False
+    assert clock["now"] >= 2 * 3600  # the fake clock saw both processes' compilations
+    assert (seconds < 3600).all(), seconds
+
+
 def test_fit_calls_on_epoch_in_place_of_the_bar(regression_data, capsys):
     calls = []
     fitted = run(regression_data, lambda e, r: calls.append((e, r)), driver=fit)

@@ -208,9 +208,10 @@ def fit(
         ``on_epoch`` given is still called.
       desc: what trains, for the progress bar and messages.
       on_epoch: called after each epoch as ``on_epoch(epoch, record)`` (epochs counted from 1,
-        ``record`` the epoch's ``{series: value}`` with its ``seconds``), in place of the
-        progress bar: a :class:`jaxdl.engine.progress.ProgressBoard` draws the curves in a notebook
-        and prints a line per epoch in a terminal. By default, a board in a notebook and a
+        ``record`` the epoch's ``{series: value}`` with its ``seconds``; on a resume, first
+        once for each restored epoch), in place of the progress bar: a
+        :class:`jaxdl.engine.progress.ProgressBoard` draws the curves in a notebook and prints a
+        line per epoch in a terminal. By default, a board in a notebook and a
         progress bar (on standard error) in a terminal.
       checkpoint_dir: save a checkpoint after every epoch into this folder
         (:class:`jaxdl.engine.checkpoint.Checkpointer`) and, when it holds one of this run, resume
@@ -219,7 +220,8 @@ def fit(
 
     Returns:
       A :class:`~jaxdl.engine.Result`; its history holds NumPy float32 arrays [epochs], as
-      ``train``'s, and ``seconds``, each epoch's wall time (the first includes compilation).
+      ``train``'s, and ``seconds``, each epoch's wall time (compilation not included: the
+      epoch's program is compiled before the first epoch starts).
 
     Raises:
       ValueError: on bad data, labels, epochs or batch size, before any compute; for a damaged
@@ -266,15 +268,20 @@ def fit(
             for message in [] if quiet else messages:
                 print(f"{desc or 'training'}: {message}")
         data, eval_data, state = replicate((s.data, s.eval_data, own_buffers(state)), s.mesh)
-        epoch = jax.jit(s.epoch, donate_argnums=0)
         sets = ["train", *s.eval_data]  # the record's order
         epochs = range(start, s.run.epochs)
+        epoch = jax.jit(s.epoch, donate_argnums=0)
+        if epochs:  # compiled before the first epoch's clock starts: seconds are the run's
+            epoch = epoch.lower(state, s.keys, start, data, eval_data).compile()
         if on_epoch is None and not quiet and in_notebook():
             on_epoch = ProgressBoard(s.run.epochs, runs=[desc or "training"])
         bar_off = quiet or on_epoch is not None
         bar = stack.enter_context(
             tqdm(epochs, desc=desc, disable=bar_off, unit="epoch", leave=False)
         )
+        if on_epoch is not None:  # the restored epochs first: a board's curves go on
+            for e in range(start):
+                on_epoch(e + 1, {name: values[e] for name, values in history.items()})
         for e in bar:
             began = time.perf_counter()
             state, record = epoch(state, s.keys, e, data, eval_data)

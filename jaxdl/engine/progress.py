@@ -61,9 +61,10 @@ class ProgressBoard:
         per epoch]}}``; by default one panel per run with all its series.
       runs: the names of the runs the board will show, each fed through :meth:`run`, in the
         order of their panels (by default the board's own run, ``"training"``).
-      models: for ``train`` under ``jax.vmap``: the names of the vmapped models, in their
-        order. ``jax.vmap`` makes one callback per model, in the models' order, each epoch:
-        the k-th call of an epoch is the k-th model's.
+      models: the names of the models a run trains at once, in their order: under
+        ``jax.vmap``, which makes one callback per model each epoch (the k-th call of an epoch
+        is the k-th model's), or a batch of keys, whose one callback per epoch holds a value
+        per model.
       notebook: draw (True) or print (False); by default, draw in a notebook.
       out: where the lines are printed (default standard output).
 
@@ -118,6 +119,17 @@ class ProgressBoard:
     def __call__(self, epoch, record) -> None:
         if self.models is None:
             return self._record(self._default, epoch, record)
+        sizes = {np.size(v) for k, v in record.items() if k != "seconds"}
+        if sizes != {1}:  # a batch of keys: one call for all its models, each a value's row
+            if sizes != {len(self.models)}:
+                raise InputError(
+                    f"models: expected one name per model of the batch, {sorted(sizes)} models, "
+                    f"got {len(self.models)} names"
+                )
+            for i, name in enumerate(self.models):
+                row = {k: v if k == "seconds" else np.asarray(v)[i] for k, v in record.items()}
+                self._record(name, epoch, row, last=i == len(self.models) - 1)
+            return None
         name = self.models[self._calls % len(self.models)]
         self._calls += 1
         self._record(name, epoch, record, last=self._calls % len(self.models) == 0)
@@ -127,8 +139,9 @@ class ProgressBoard:
         values = {k: float(np.mean(record[k])) for k in sorted(record, key=_book_order)}
         history = self.histories[name]
         for k, v in values.items():
-            if k != "seconds":
-                history.setdefault(k, [])[epoch - 1 :] = [v]  # a resumed run rewrites none
+            if k != "seconds":  # at its epoch: a rerun epoch replaces, a gap is NaN
+                series = history.setdefault(k, [])
+                series[epoch - 1 :] = [np.nan] * (epoch - 1 - len(series)) + [v]
         if not self.notebook:
             shown = [f"{k} {v:.4g}" for k, v in values.items() if k != "seconds"]
             if "seconds" in values:
