@@ -1,12 +1,9 @@
 """Shared test configuration: strict numerics for every test, the import path, and the data
 and runners several test files share."""
 
-import atexit
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -18,15 +15,16 @@ import pytest
 from jaxdl.compilation import use_cache
 from jaxdl.data.synthetic import synthetic_regression
 
-# The test session, the experiments it runs and the processes it starts share one persistent
-# compilation cache of their own (tests compile the same small programs many times over), and
-# leave the user's alone. pytest-xdist's workers start after the main process has read this
-# file, so they find its folder in the environment and share it too: a program one worker
-# compiled, another reads back (an experiment's test and its notebook's often run on two).
+# The test sessions, the experiments they run and the processes they start share one persistent
+# compilation cache of their own, and leave the user's alone: tests compile the same small
+# programs many times over, and the slow tier's notebooks those of the default tier's sections
+# (`pytest && pytest -m slow` compiles them once). It lives in pytest's own cache folder, kept
+# between sessions (a few MB: entries are keyed by program, JAX version and flags), and
+# ``$JAXDL_TEST_SESSION_CACHE`` names another. pytest-xdist's workers start after the main
+# process has read this file, so they find the folder in the environment and share it too.
 SESSION_CACHE = os.environ.get("JAXDL_TEST_SESSION_CACHE")
 if SESSION_CACHE is None:
-    SESSION_CACHE = tempfile.mkdtemp(prefix="jaxdl-test-compilation-")
-    atexit.register(shutil.rmtree, SESSION_CACHE, ignore_errors=True)
+    SESSION_CACHE = str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "jaxdl-compilation")
     os.environ["JAXDL_TEST_SESSION_CACHE"] = SESSION_CACHE
 use_cache(SESSION_CACHE)
 os.environ["JAXDL_COMPILATION_CACHE"] = SESSION_CACHE
