@@ -1,5 +1,5 @@
-"""Data: synthetic regression, minibatch schedules, CSV preprocessing, IDX, Fashion-MNIST and
-the Kaggle house prices.
+"""Data: synthetic regression, minibatch schedules, CSV preprocessing, IDX, Fashion-MNIST, the
+Kaggle house prices, and text: The Time Machine, tokens, vocabularies and sequence minibatches.
 
 Each public name is imported from its module on first use (PEP 562): pandas loads with the
 first tabular name, not with ``import jaxdl.data``.
@@ -24,6 +24,13 @@ __all__ = attach(
         "house_prices_synthetic": ["write_synthetic_house_prices"],
         "idx": ["read_idx", "write_idx"],
         "images": ["text_labels", "to_device"],
+        "sequences": [
+            "SeqBatches",
+            "max_seq_batches",
+            "random_partition",
+            "seq_minibatches",
+            "sequential_partition",
+        ],
         "synthetic": [
             "high_dimensional_data",
             "polynomial_data",
@@ -36,6 +43,14 @@ __all__ = attach(
             "load_csv",
             "one_hot_encode",
             "preprocess",
+        ],
+        "text": ["Vocab", "count_corpus", "tokenize"],
+        "time_machine": [
+            "download_time_machine",
+            "find_time_machine",
+            "load_corpus_time_machine",
+            "load_time_machine",
+            "read_time_machine",
         ],
     },
 )
