@@ -14,6 +14,7 @@ import pytest
 
 from jaxdl.compilation import use_cache
 from jaxdl.data.synthetic import synthetic_regression
+from jaxdl.data.time_machine import DIR_ENV_VAR as TIME_MACHINE_DIR
 
 # The test sessions, the experiments they run and the processes they start share one persistent
 # compilation cache of their own, and leave the user's alone: tests compile the same small
@@ -102,6 +103,26 @@ def shared_data():
         return path
 
     return find
+
+
+@pytest.fixture(scope="session")
+def time_machine_dir(tmp_path_factory) -> Path:
+    """The folder of ``timemachine.txt`` that the tests read The Time Machine from: the book's
+    (``../shared/data``) where it is (CI), else a small generated text (``tests/texts.py``),
+    whose figures are not the book's."""
+    if (SHARED_DATA / "timemachine.txt").is_file():
+        return SHARED_DATA
+    from texts import write_generated_time_machine  # tests/ is on the path (above)
+
+    return write_generated_time_machine(tmp_path_factory.mktemp("time-machine"))
+
+
+@pytest.fixture(autouse=True)
+def _time_machine_folder(time_machine_dir, monkeypatch):
+    """A test that reads The Time Machine without naming a folder (a section run without
+    ``--data-dir``, in-process or in a notebook's kernel) reads ``time_machine_dir``, named by
+    ``$JAXDL_TIME_MACHINE_DIR``: no test downloads the text or reads the user's cache."""
+    monkeypatch.setenv(TIME_MACHINE_DIR, str(time_machine_dir))
 
 
 @pytest.fixture(scope="module")

@@ -52,6 +52,9 @@ def test_each_section_runs_on_tiny_data(run_experiment, name):
     if name in ("softmax_regression", "mlp"):
         found = re.search(r"the book's loop against the engine: (\S+)", stdout)
         assert found and float(found.group(1)) < 1e-6, stdout
+    if name == "sequence_models":
+        assert max(metrics["book_loops"].values()) < 1e-5
+        assert "the same as the library's multistep_predictions\nTrue" in stdout
 
 
 @pytest.mark.parametrize(

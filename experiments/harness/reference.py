@@ -257,6 +257,53 @@ BOOK = {
         # CPU-sized default is not the book's configuration
         None,
     ),
+    "sequence_models": Reference(
+        "epoch losses 0.0768, 0.0563, 0.0538, 0.0563, 0.0517 (mean squared error of the "
+        "training windows); multi-step predictions decay to a constant",
+        {
+            # The mean squared error of the training windows after 5 epochs. Its floor is the
+            # noise's variance, 0.2² = 0.04 (no predictor knows the next draw); the average of
+            # the τ = 4 values before adds about 0.04 / 4 (on seeds 0–2's data: 0.046–0.055),
+            # and the trained MLP lands there. Seeds 0–9: 0.0503 ± 0.0043 (0.045–0.057; the
+            # book's 0.0517). Predicting the last value alone gives ≈ 0.085, a constant ≈ 0.58;
+            # seed 0 trained one epoch ends at 0.072, at a ten times smaller rate at 0.109
+            "final_loss": (0.04, 0.065),
+            # the one-step predictions' squared error over the test part (times 605–1000),
+            # which the model never trained on: seeds 0–9 0.0535 ± 0.0049 (0.047–0.063); seed 0
+            # after one epoch 0.084, at a ten times smaller rate 0.076
+            "one_step_test_mse": (0.04, 0.072),
+        },
+    ),
+    "text_preprocessing": Reference(
+        "# text lines: 3221; line 0 'the time machine by h g wells', line 10 'twinkled and his "
+        "usually pale face was flushed and animated the'; [('<unk>', 0), ('the', 1), ('i', 2), "
+        "('and', 3), ('of', 4), ('a', 5), ('to', 6), ('was', 7), ('in', 8), ('that', 9)]; "
+        "line 0 → [1, 19, 50, 40, 2183, 2184, 400]; (170580, 28)",
+        {
+            # counts of the book's file, which its SHA-1 fixes: exact (the book's text only;
+            # another text is held to no band)
+            "num_lines": (3220.5, 3221.5),
+            "word_vocab_size": (4579.5, 4580.5),
+            "num_char_tokens": (170579.5, 170580.5),
+            "char_vocab_size": (27.5, 28.5),
+        },
+    ),
+    "language_models": Reference(
+        "[('the', 2261), ('i', 1267), ('and', 1245), ('of', 1155), ('a', 816), …]; (('of', "
+        "'the'), 309), (('in', 'the'), 169), (('i', 'had'), 130), …; (('the', 'time', "
+        "'traveller'), 59), (('the', 'time', 'machine'), 30), (('the', 'medical', 'man'), 24), "
+        "…; Zipf: straight lines on log–log axes, the n-grams' flatter; my_seq = range(35), 2 × "
+        "5: random X [[13…17], [28…32]], [[3…7], [18…22]], [[8…12], [23…27]]; sequential X "
+        "[[0…4], [17…21]], [[5…9], [22…26]], [[10…14], [27…31]]",
+        {
+            # counts of the book's file, which its SHA-1 fixes: exact (../shared/data/README.md)
+            "num_words": (32774.5, 32775.5),
+            "num_distinct_words": (4578.5, 4579.5),
+            "the_count": (2260.5, 2261.5),
+            "of_the_count": (308.5, 309.5),
+            "the_time_traveller_count": (58.5, 59.5),
+        },
+    ),
 }
 
 

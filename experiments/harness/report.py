@@ -102,6 +102,55 @@ def _initialization_values(m: dict) -> dict[str, list[float]]:
     }
 
 
+def _gram(token) -> str:
+    """A word, or a bigram's or trigram's words (a list in metrics.json) joined by spaces."""
+    return " ".join(token) if isinstance(token, list | tuple) else token
+
+
+def _language_models(m: dict) -> str:
+    grams = ("unigram", "bigram", "trigram")
+    top = "; ".join(
+        ", ".join(f"{_gram(token)} {count}" for token, count in m[g]["top_ten"][:3]) for g in grams
+    )
+    alphas = " / ".join(
+        "—" if m[g]["zipf_exponent"] is None else f"{m[g]['zipf_exponent']:.2f}" for g in grams
+    )
+    iterators = m["iterators"]
+    shown = iterators["book_draws"] or iterators["drawn"]
+    draws = "the book's" if iterators["book_draws"] else "drawn"
+    first = "; ".join(f"{kind} X[0] {d['X'][0]}" for kind, d in shown.items())
+    return (
+        f"{top}; {m['num_words']} words, {m['unigram']['num_distinct']} distinct; Zipf α "
+        f"(unigram / bigram / trigram) {alphas}; my_seq at {draws} draws: {first}; the "
+        f"book's iterators give the same: {iterators['equal_to_book_code']}"
+        + ("" if m["data"]["books_text"] else " (not the book's text)")
+    )
+
+
+def _language_models_values(m: dict) -> dict[str, list[float]]:
+    def count(gram: str, *words: str) -> int:
+        return sum(c for token, c in m[gram]["top_ten"] if _gram(token) == " ".join(words))
+
+    return {
+        "num_words": [m["num_words"]],
+        "num_distinct_words": [m["unigram"]["num_distinct"]],
+        "the_count": [count("unigram", "the")],
+        "of_the_count": [count("bigram", "of", "the")],
+        "the_time_traveller_count": [count("trigram", "the", "time", "traveller")],
+    }
+
+
+def _sequence_models(m: dict) -> str:
+    def mse(value):  # None: fed-back predictions that ran off to inf or NaN
+        return "not finite" if value is None else f"{value:.3g}"
+
+    return (
+        f"epoch losses {_fmt(m['train_loss_per_epoch'], 3)}; MSE over the test part: 1-step "
+        f"{mse(m['one_step_test_mse'])}, multistep {mse(m['multistep_test_mse'])}; k-step MSE "
+        + ", ".join(f"k = {k}: {mse(v)}" for k, v in m["k_step_mse"].items())
+    )
+
+
 EXPERIMENTS = [
     Entry(
         "ndarray",
@@ -362,6 +411,28 @@ EXPERIMENTS = [
             )
         ),
     ),
+    Entry(
+        "sequence_models",
+        _sequence_models,
+        lambda m: {
+            "final_loss": [m["final_loss"]],
+            "one_step_test_mse": [m["one_step_test_mse"]],
+        },
+    ),
+    Entry(
+        "text_preprocessing",
+        lambda m: (
+            f"# text lines: {m['num_lines']}; line 0 {m['line_0']!r}, line 10 {m['line_10']!r}; "
+            f"{[tuple(pair) for pair in m['word_vocab_first_ten']]}; line 0 → "
+            f"{m['indices']['0']}; ({m['num_char_tokens']}, {m['char_vocab_size']})"
+            + ("" if m["data"]["books_text"] else " (not the book's text)")
+        ),
+        lambda m: {
+            band: [m[band]]
+            for band in ("num_lines", "word_vocab_size", "num_char_tokens", "char_vocab_size")
+        },
+    ),
+    Entry("language_models", _language_models, _language_models_values),
 ]
 
 

@@ -33,6 +33,8 @@ __all__ = attach(
         ],
         "synthetic": [
             "high_dimensional_data",
+            "lag_features",
+            "noisy_sine",
             "polynomial_data",
             "polynomial_features",
             "synthetic_regression",

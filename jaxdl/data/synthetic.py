@@ -1,6 +1,7 @@
 """Synthetic data: the book's linear-regression data (``synthetic_data``, 3.2), its
-polynomial-regression data (4.4), with the polynomial features ``x^i / i!``, and its
-high-dimensional regression data of the weight-decay section (4.5)."""
+polynomial-regression data (4.4), with the polynomial features ``x^i / i!``, its
+high-dimensional regression data of the weight-decay section (4.5), and the noisy sine of the
+sequence models (8.1), with its lag features."""
 
 from __future__ import annotations
 
@@ -160,3 +161,53 @@ def high_dimensional_data(
         synthetic_regression(key_train, w, true_b, num_train, noise),
         synthetic_regression(key_test, w, true_b, num_test, noise),
     )
+
+
+def noisy_sine(key: jax.Array, num_points: int = 1000, *, noise: float = 0.2):
+    """The sequence of the book's 8.1: ``x_t = sin(0.01 t) + N(0, noise²)`` at the times
+    ``t = 1, …, num_points``.
+
+    Args:
+      key: a ``jax.random.key`` for the noise.
+      num_points: the number of time steps T >= 1 (the book's 1000).
+      noise: the standard deviation of the noise, >= 0 (the book's 0.2).
+
+    Returns:
+      ``(time [T], x [T])``, float32; ``time`` is ``1, …, T``.
+
+    >>> time, x = noisy_sine(jax.random.key(0), 5, noise=0.0)
+    >>> time.tolist(), [round(v, 4) for v in x.tolist()]
+    ([1.0, 2.0, 3.0, 4.0, 5.0], [0.01, 0.02, 0.03, 0.04, 0.05])
+    """
+    check_int(num_points, "num_points", low=1)
+    check_number(noise, "noise", low=0)
+    time = jnp.arange(1, num_points + 1, dtype=jnp.float32)
+    return time, jnp.sin(0.01 * time) + noise * jax.random.normal(key, (num_points,))
+
+
+def lag_features(x, tau: int) -> tuple[jax.Array, jax.Array]:
+    """The book's features of an autoregressive model (8.1): each value of ``x`` after the
+    first τ, as a label, with the τ values before it as its features.
+
+    Row ``j`` is ``features[j] = x[j : j + τ]`` and ``labels[j] = x[j + τ]``: the book's
+    ``features[:, i] = x[i : T - tau + i]`` for each column ``i``, and ``labels = x[tau:]``.
+
+    Args:
+      x: a sequence [T].
+      tau: the number of past values each prediction sees, in [1, T - 1].
+
+    Returns:
+      ``(features [T - τ, τ], labels [T - τ])``.
+
+    >>> features, labels = lag_features(jnp.arange(6.0), 2)
+    >>> features.tolist(), labels.tolist()
+    ([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0], [3.0, 4.0]], [2.0, 3.0, 4.0, 5.0])
+    """
+    x = jnp.asarray(x)
+    if x.ndim != 1:
+        raise InputError(f"x: expected a sequence [T], got shape {x.shape}")
+    if x.shape[0] < 2:
+        raise InputError(f"x: expected at least 2 values (τ of them and a label), got {x.shape[0]}")
+    tau = check_int(tau, "tau", low=1, high=x.shape[0] - 1)
+    rows = jnp.arange(x.shape[0] - tau)[:, None] + jnp.arange(tau)[None, :]
+    return x[rows], x[tau:]

@@ -10,6 +10,13 @@ from jaxdl._lazy import attach
 __all__ = attach(
     __name__,
     {
+        "autoregressive": [
+            "AutoregressiveMLP",
+            "autoregressive_mlp",
+            "feed_back",
+            "k_step_predictions",
+            "multistep_predictions",
+        ],
         "dropout": ["DropoutMLP", "concise_dropout_mlp", "dropout_layer", "dropout_mlp"],
         "lenet": ["LeNet", "concise_lenet", "lenet_layers", "scratch_lenet"],
         "linear": [
