@@ -14,6 +14,8 @@ import nbformat
 import pytest
 from sizes import TINY
 
+from jaxdl.data.time_machine import DIR_ENV_VAR as TIME_MACHINE_DIR
+
 from harness import NOTEBOOK_ARGS
 from harness.notebooks import as_notebook, write_copies
 from harness.report import BY_NAME, EXPERIMENTS
@@ -47,10 +49,34 @@ FINAL_DRAWS = {"initialization": 1}
 BOOK_LOOPS = ("softmax_regression", "mlp")
 
 
-def execute(name: str, out) -> tuple[dict, list[dict]]:
+@pytest.fixture(scope="module")
+def kernel():
+    """One kernel for the notebooks a test worker runs: a kernel of each notebook's own spent
+    most of its time starting and importing JAX (8 s of a small notebook's 14 s here). Before
+    each notebook its namespace is emptied (``%reset -f``), so that a notebook sees the names a
+    fresh kernel's would; the modules it imports stay loaded, as they would load anew."""
+    client = notebook_client(nbformat.v4.new_notebook(), ROOT / "experiments")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XLA_FLAGS", XLA_FLAGS)
+        client.km.start_kernel(
+            cwd=str(ROOT / "experiments"),
+            extra_arguments=[f"--HistoryManager.hist_file={client.ipython_hist_file}"],
+        )
+    kc = client.km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        yield client.km, kc
+    finally:
+        kc.stop_channels()
+        client.km.shutdown_kernel(now=True)
+
+
+def execute(name: str, out, kernel) -> tuple[dict, list[dict]]:
     """Executes section NAME's notebook, as a learner's working copy has it, with ``--quick
-    --out OUT``; returns it with the display messages the kernel sent as they came
-    (``{"cell", "type", "id", "png"}``: a figure shown, or a shown one updated in place)."""
+    --out OUT``, in ``kernel`` (the fixture's); returns it with the display messages the kernel
+    sent as they came (``{"cell", "type", "id", "png"}``: a figure shown, or a shown one
+    updated in place)."""
     notebook = as_notebook(name)
     if name in LEARNERS_CELLS:  # a learner adds a cell of their own after the variants
         at = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("variants = "))
@@ -58,6 +84,13 @@ def execute(name: str, out) -> tuple[dict, list[dict]]:
     epochs = ["--epochs", "2"] if name in EPOCH_DRAWS else []
     flags = ["--quick", "--out", str(out), *TINY.get(name, []), *epochs]
     client = notebook_client(notebook, ROOT / "experiments")
+    client.km, client.kc = kernel
+    # The kernel started before this test's fixtures set its environment: the section's flags
+    # and the test's data folders go in now.
+    env = {NOTEBOOK_ARGS: shlex.join(flags), TIME_MACHINE_DIR: os.environ[TIME_MACHINE_DIR]}
+    fresh = f"%reset -f\n__import__('os').environ.update({env!r})"
+    reply = client.kc.execute_interactive(fresh, timeout=60, output_hook=lambda msg: None)
+    assert reply["content"]["status"] == "ok", reply["content"]
     displays, process = [], client.process_message
 
     def record(msg, cell, cell_index):
@@ -74,17 +107,16 @@ def execute(name: str, out) -> tuple[dict, list[dict]]:
         return process(msg, cell, cell_index)
 
     client.process_message = record
-    with pytest.MonkeyPatch.context() as patch:  # the kernel's environment
-        patch.setenv(NOTEBOOK_ARGS, shlex.join(flags))
-        patch.setenv("XLA_FLAGS", XLA_FLAGS)
-        client.execute()
+    client.execute()
     return notebook, displays
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SECTIONS)
-def test_section_runs_as_a_notebook(tmp_path, name):
-    notebook, displays = execute(name, tmp_path)  # raises CellExecutionError on an error cell
+def test_section_runs_as_a_notebook(tmp_path, name, kernel):
+    notebook, displays = execute(
+        name, tmp_path, kernel
+    )  # raises CellExecutionError on an error cell
     cells = notebook.cells
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
     assert sum(c.cell_type == "markdown" for c in cells) >= 3  # the section reads as prose
