@@ -16,7 +16,9 @@
 # and the clone's output equal to the original's, the book's `Y_clone == Y`; then, beyond the
 # book, a whole training state (parameters, Adam's moments, the step) saved after three steps
 # and restored, and training on from it giving exactly the step that training on from the
-# original gives. All files go to a temporary folder; `--out` gets metrics.json only.
+# original gives. All files go to a temporary folder; `--out` gets metrics.json only. The
+# writes run under `full_disk_reported(tmp)`: a full disk ends the run with one line naming the
+# folder, not a traceback from each of orbax's threads, and no half-written save is left.
 
 # %%
 import tempfile
@@ -28,6 +30,7 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
+from jaxdl.engine.checkpoint import full_disk_reported
 from jaxdl.losses import cross_entropy
 from jaxdl.model import TrainState, init_state
 from jaxdl.models.mlp import scratch_mlp
@@ -79,18 +82,21 @@ metrics = {}
 # %%
 print("== Loading and saving arrays")
 x = jnp.arange(4)
-jnp.save(tmp / "x-file.npy", x)
+with full_disk_reported(tmp):
+    jnp.save(tmp / "x-file.npy", x)
 x2 = jnp.load(tmp / "x-file.npy")
 harness.print_value("x2", x2)
 
 y = jnp.zeros(4)
-np.savez(tmp / "x-files.npz", x, y)
+with full_disk_reported(tmp):
+    np.savez(tmp / "x-files.npz", x, y)
 with np.load(tmp / "x-files.npz") as files:
     x2, y2 = (jnp.asarray(files[f"arr_{i}"]) for i in range(2))
 harness.print_value("(x2, y2)", (x2, y2))
 
 mydict = {"x": x, "y": y}
-np.savez(tmp / "mydict.npz", **mydict)
+with full_disk_reported(tmp):
+    np.savez(tmp / "mydict.npz", **mydict)
 with np.load(tmp / "mydict.npz") as files:
     mydict2 = {name: jnp.asarray(files[name]) for name in files.files}
 harness.print_value("mydict2", mydict2)
@@ -109,7 +115,8 @@ metrics.update(
 
 # %%
 half = jnp.arange(4, dtype=jnp.bfloat16)
-np.savez(tmp / "half.npz", half=half)
+with full_disk_reported(tmp):
+    np.savez(tmp / "half.npz", half=half)
 with np.load(tmp / "half.npz") as files:
     npz_dtype = str(files["half"].dtype)
 print(f"bfloat16 through .npz comes back as {npz_dtype}")
@@ -136,7 +143,7 @@ X = jax.random.uniform(key_x, (2, 20))
 params, _ = model.init(key_init, X)
 Y, _ = model.apply(params, {}, X, train=False)
 
-with ocp.StandardCheckpointer() as checkpointer:
+with full_disk_reported(tmp), ocp.StandardCheckpointer() as checkpointer:
     checkpointer.save(tmp / "mlp.params", params)
 
 target = jax.eval_shape(lambda key: model.init(key, X)[0], key_init)
@@ -163,7 +170,7 @@ metrics.update(
 # as bfloat16.
 
 # %%
-with ocp.StandardCheckpointer() as checkpointer:
+with full_disk_reported(tmp), ocp.StandardCheckpointer() as checkpointer:
     checkpointer.save(tmp / "half", {"half": half})
 with ocp.StandardCheckpointer() as checkpointer:
     half2 = checkpointer.restore(tmp / "half", jax.eval_shape(lambda: {"half": half}))["half"]
@@ -212,7 +219,7 @@ for _ in range(STEPS):
     losses.append(float(loss))
 print(f"losses of {STEPS} Adam steps: {losses}")
 
-with ocp.StandardCheckpointer() as checkpointer:
+with full_disk_reported(tmp), ocp.StandardCheckpointer() as checkpointer:
     checkpointer.save(tmp / "train_state", state)
 with ocp.StandardCheckpointer() as checkpointer:
     restored = checkpointer.restore(tmp / "train_state", jax.eval_shape(lambda: state))

@@ -4,11 +4,13 @@ values made plain for JSON.
 A file is written under a temporary name in its folder, then renamed into place, so a reader
 never sees half a file; it gets the permissions any new file gets (the user's umask decides).
 A run's files are held in memory by :class:`Outputs` until the run is complete, then written
-together: a run that fails leaves its folder as it was.
+together: a run that fails leaves its folder as it was. A run writing a folder holds its
+:class:`FolderLock`, which covers the folders inside it: no two runs write one folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import math
@@ -82,8 +84,10 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file's mode is the umask's
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno and not error.filename:
+            raise OSError(error.errno, error.strerror, str(path)) from error  # a full disk: where
         raise
     return path
 
@@ -96,33 +100,148 @@ class FolderLock:
     which process holds it. The operating system drops the lock when the process dies, so a
     killed run's lock blocks nobody.
 
+    A folder's lock covers what lies inside it: taking it is refused while another run holds
+    the lock of a folder that contains ``folder`` (``run_all``'s ``results/`` for a section's
+    ``results/NAME/``) or of one of its subfolders (a section's, for ``run_all``). The run
+    that holds a containing folder's lock may write inside it through its own processes (the
+    workers and notebook kernels ``run_all`` starts): the lock of a folder that contains
+    ``folder`` does not count when it is held by this process or one of its ancestors.
+
     Args:
-      folder: an existing folder.
+      folder: the folder; with ``tidy``, made when missing.
       name: what the folder is called for the user (``"checkpoint_dir"``, ``"--out"``).
+      tidy: release removes the lock file, and the folder too when this lock made it and it is
+        left empty (a results folder: a run that wrote nothing leaves it as it was).
 
     Raises:
-      InputError: when another process holds the lock, naming the folder and that process.
+      InputError: when another process holds the lock, or that of a folder containing
+        ``folder`` or inside it, naming the folder and that process.
     """
 
-    def __init__(self, folder: Path, name: str):
-        self.path = Path(folder) / LOCK
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+    def __init__(self, folder: Path, name: str, *, tidy: bool = False):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK
+        self._tidy = tidy
+        self._made = []  # the folders this lock makes, innermost first
+        if tidy:
+            for made in (self.folder, *self.folder.parents):
+                if made.exists():
+                    break
+                self._made.append(made)
+            self.folder.mkdir(parents=True, exist_ok=True)
+        self._fd = None
+        for _ in range(10):  # a tidy lock may remove the file between our open and our flock
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder(fd)
+                os.close(fd)
+                self._remove_made()
+                raise InputError(
+                    f"{name}: {folder} is in use by another run ({holder}); {_WAIT}"
+                ) from None
+            if _same_file(fd, self.path):
+                self._fd = fd
+                break
+            os.close(fd)
+        if self._fd is None:
+            raise InputError(f"{name}: {folder}: cannot take its lock {self.path}; try again")
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(self._fd, 200, 0).decode(errors="replace").strip() or "unknown"
-            os.close(self._fd)
-            raise InputError(
-                f"{name}: {folder} is in use by another run ({holder}); wait for it to "
-                "finish or use another folder"
-            ) from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"process {os.getpid()} on {socket.gethostname()}".encode(), 0)
+            try:
+                os.ftruncate(self._fd, 0)
+                os.pwrite(self._fd, _me().encode(), 0)
+            except OSError as error:  # a full disk: say where
+                raise OSError(error.errno, error.strerror, str(self.folder)) from error
+            _check_nested(self.folder, name)
+        except BaseException:
+            self.release()
+            raise
 
     def release(self) -> None:
         if self._fd is not None:
+            if self._tidy:
+                self.path.unlink(missing_ok=True)  # before closing: no one takes a removed file
             os.close(self._fd)  # closing drops the lock
             self._fd = None
+            self._remove_made()
+
+    def _remove_made(self) -> None:
+        """Removes the folders this lock made that nothing else was written in."""
+        with contextlib.suppress(OSError):  # one not empty: it and those around it stay
+            for made in self._made:
+                made.rmdir()
+
+
+_WAIT = "wait for it to finish or use another folder"
+
+
+def _me() -> str:
+    """How this process names itself in the lock files it holds."""
+    return f"process {os.getpid()} on {socket.gethostname()}"
+
+
+def _holder(fd: int) -> str:
+    return os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _held(path: Path) -> str | None:
+    """Who holds the lock file ``path`` (what it says), or None when there is none or nobody
+    holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:  # no lock file: most folders
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(fd)
+    except OSError:  # not a file that can be locked
+        return None
+    finally:
+        os.close(fd)
+    return None
+
+
+def _check_nested(folder: Path, name: str) -> None:
+    """Refuses ``folder`` when another run holds the lock of a folder containing it (unless
+    that run is this process or one of its ancestors) or of a folder right inside it."""
+    folder = folder.resolve()
+    ours = {f"process {pid} on {socket.gethostname()}" for pid in _ancestry()}
+    for parent in folder.parents:
+        holder = _held(parent / LOCK)
+        if holder is not None and holder not in ours:
+            raise InputError(
+                f"{name}: {folder} is inside {parent}, in use by another run ({holder}); {_WAIT}"
+            )
+    for lock in folder.glob(f"*/{LOCK}"):
+        holder = _held(lock)
+        if holder is not None and holder != _me():
+            raise InputError(
+                f"{name}: {folder} holds {lock.parent}, in use by another run ({holder}); {_WAIT}"
+            )
+
+
+def _ancestry() -> list[int]:
+    """This process and its ancestors (read from /proc; elsewhere this process and its
+    parent)."""
+    pids, pid = [os.getpid()], os.getppid()
+    while pid > 1 and pid not in pids:
+        pids.append(pid)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            pid = int(next(s.split()[1] for s in status.splitlines() if s.startswith("PPid:")))
+        except (OSError, StopIteration, ValueError, IndexError):
+            break
+    return pids
 
 
 def temporary_folder(parent: Path, prefix: str) -> Path:

@@ -228,8 +228,13 @@ def test_the_command_line_shortens_refusals_only(capsys, monkeypatch):
         section._short_errors(OSError, full, None)
     assert exit_.value.code == 1
     assert capsys.readouterr().err == (
-        "mlp.py: error: No space left on device: /data/out/metrics.json\n"
+        "mlp.py: error: No space left on device: /data/out/metrics.json; free space there or "
+        "write on another disk (--out, --checkpoint-dir; TMPDIR for temporary files)\n"
     )
+    denied = PermissionError(errno.EACCES, "Permission denied", "/data/out")  # no room to make
+    with pytest.raises(SystemExit):
+        section._short_errors(PermissionError, denied, None)
+    assert capsys.readouterr().err == "mlp.py: error: Permission denied: /data/out\n"
     with pytest.raises(SystemExit) as exit_:  # Ctrl-C, during a save or not
         section._short_errors(KeyboardInterrupt, KeyboardInterrupt(), None)
     assert exit_.value.code == 130

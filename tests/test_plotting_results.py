@@ -1,5 +1,6 @@
 """The plot helpers, the classifier figures, atomic PNG and JSON writing, and Outputs."""
 
+import errno
 import io
 import json
 import math
@@ -101,6 +102,27 @@ def test_write_json_refuses_nan_and_keeps_the_old_file(tmp_path):
         write_json(path, {"loss": float("nan")})
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    """A full disk (ENOSPC) is reported by the write that hits it, naming no file, so the
+    command line could not say where: the error names the file, the old one stays whole and
+    no temporary file is left."""
+    path = write_text(tmp_path / "m.json", "old")
+
+    class FullDisk(io.BytesIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fdopen(fd, mode):
+        os.close(fd)
+        return FullDisk()
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    with pytest.raises(OSError) as error:
+        write_text(path, "new")
+    assert (error.value.errno, error.value.filename) == (errno.ENOSPC, str(path))
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["m.json"]
 
 
 def test_to_plain_nested():

@@ -2,9 +2,13 @@
 would, orbax's round trips checked leaf by leaf with NumPy, and the sharded path on two host
 devices."""
 
+import errno
 import gc
+import importlib
 import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +22,8 @@ import orbax.checkpoint as ocp
 import pytest
 
 from jaxdl.model import TrainState, init_state, stateless
+
+from harness import section
 
 ROOT = Path(__file__).resolve().parents[1]
 # The book's MLP 20-256-10: two weight matrices and two bias vectors, counted by hand.
@@ -79,6 +85,99 @@ def test_read_write_experiment(run_experiment):
     # Nothing but metrics.json in --out, and the temporary folder is gone.
     assert [p.name for p in out.iterdir()] == ["metrics.json"]
     assert set(Path(tempfile.gettempdir()).glob("jaxdl-read-write-*")) == before
+
+
+# What tensorstore raises, in orbax's threads, for a write to a full disk (seen on a tmpfs).
+FULL_DISK = (
+    'RESOURCE_EXHAUSTED: Error writing "layers.1.W/0.0" in OCDBT database: Failed to write '
+    "9831 bytes to file 4: No space left on device [os_error_code='28']"
+)
+
+
+class _FullDiskTensorStore:
+    """tensorstore as orbax's writers see it on a full disk: every store's writes fail."""
+
+    def __init__(self, ts):
+        self._ts = ts
+
+    def __getattr__(self, name):
+        return getattr(self._ts, name)
+
+    async def open(self, *args, **kwargs):
+        return _FullDiskStore(await self._ts.open(*args, **kwargs))
+
+
+class _FullDiskStore:
+    def __init__(self, store):
+        self._store = store
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def __getitem__(self, index):
+        return _FullDiskStore(self._store[index])
+
+    async def write(self, *args, **kwargs):
+        raise ValueError(FULL_DISK)
+
+
+def _mount_tmpfs(folder: Path, size: str) -> bool:
+    """Mounts a tmpfs of ``size`` on ``folder`` where this process may (root); True if so."""
+    mount = shutil.which("mount")
+    command = [mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]
+    return mount is not None and subprocess.run(command, capture_output=True).returncode == 0
+
+
+@pytest.fixture(params=["tmpfs", "orbax"])
+def full_temporary_folder(request, tmp_path, monkeypatch):
+    """The temporary folder (TMPDIR) on a full disk, two ways. ``tmpfs``: a 64 KiB tmpfs,
+    where the arrays fit and orbax's first save does not: the operating system's ENOSPC,
+    through tensorstore and orbax's threads, as on a real disk (root may mount one: CI does;
+    elsewhere skipped, never in CI). ``orbax``: a plain folder where tensorstore's writes, as
+    orbax's threads call them, raise tensorstore's full-disk error: the same path from the
+    writers up, on any machine."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    if request.param == "tmpfs":
+        if not _mount_tmpfs(folder, "64k"):
+            assert not os.environ.get("CI"), "CI runs as root: it mounts the tmpfs"
+            pytest.skip("mounting a tmpfs needs root")
+        request.addfinalizer(lambda: subprocess.run(["umount", "-l", str(folder)], check=True))
+    else:
+        serialization = importlib.import_module("orbax.checkpoint._src.serialization.serialization")
+        monkeypatch.setattr(serialization, "ts", _FullDiskTensorStore(serialization.ts))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_a_full_disk_ends_read_write_in_one_line(
+    full_temporary_folder, tmp_path, capsys, caplog, monkeypatch
+):
+    """A full disk while writing (ENOSPC), which orbax reports from each of its threads: the
+    section with a full temporary folder printed 321 lines, 4 tracebacks. Now its writes end
+    with one OSError naming the folder, which the command line shows as one line saying what,
+    where and the fix, with status 1; orbax's threads report nothing, no half-written save is
+    left and ``--out`` is as it was."""
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    out = tmp_path / "out"
+    with pytest.raises(OSError) as error:
+        section.run_script("read_write", ["--out", str(out)])
+    folder = Path(error.value.filename)
+    assert error.value.errno == errno.ENOSPC
+    assert folder.parent == full_temporary_folder and folder.name.startswith("jaxdl-read-write-")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert unraisable == [] and "Traceback" not in capsys.readouterr().err
+    assert not list(full_temporary_folder.rglob("*.orbax-checkpoint-tmp*"))
+    assert not out.exists()
+    monkeypatch.setattr(sys, "argv", ["read_write.py"])
+    with pytest.raises(SystemExit) as exit_:
+        section._short_errors(OSError, error.value, None)
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == (
+        f"read_write.py: error: No space left on device: {folder}; free space there or write "
+        "on another disk (--out, --checkpoint-dir; TMPDIR for temporary files)\n"
+    )
 
 
 def test_read_write_is_deterministic_for_a_seed(run_experiment):

@@ -1,6 +1,6 @@
 """What every section does around the book's code: its start (the declared configuration read
-with the command line's flags, the results folder checked, the compilation cache on, the
-processes of a multi-process run joined), the notebook view (figures inline, the library's
+with the command line's flags, the results folder checked and locked, the compilation cache
+on, the processes of a multi-process run joined), the notebook view (figures inline, the library's
 source, the book's figures next to ours) and its finish (``metrics.json`` and the figures
 written together).
 
@@ -12,6 +12,7 @@ with the configuration of its configuration cell (or flags from ``$JAXDL_NOTEBOO
 from __future__ import annotations
 
 import ast
+import atexit
 import errno
 import inspect
 import os
@@ -31,7 +32,7 @@ from jaxdl.compilation import cache_dir, compile_stats, use_cache
 from jaxdl.engine.progress import in_notebook
 from jaxdl.parallel import join_processes
 from jaxdl.plotting import figure_png
-from jaxdl.results import Outputs, to_plain
+from jaxdl.results import FolderLock, Outputs, to_plain
 
 from harness import NOTEBOOK_ARGS, SECTIONS
 from harness.config import (
@@ -83,7 +84,9 @@ def start(
     the flags (the command line's; in a notebook, ``$JAXDL_NOTEBOOK_ARGS``, by default none),
     checks ``--out`` before any training (a folder this process can write), turns on the
     persistent compilation cache and joins the processes of a multi-process run, before the
-    section uses JAX; prints the configuration.
+    section uses JAX; takes ``--out``'s lock until :func:`finish` has written the results
+    (refused while another run writes there, or in a folder holding it, as ``run_all`` does
+    ``results/``); prints the configuration.
 
     Args:
       name: the section (``experiments/NAME.py``).
@@ -140,6 +143,7 @@ def start(
             config.process_id,
             timeout=config.distributed_timeout,
         )
+    _lock_results(config.out)
     if config.settings:
         differ = differences(declared(name).book, config.flags)
         kind = "the quick run" if config.quick else "not the book's: " + ", ".join(differ)
@@ -148,6 +152,31 @@ def start(
             f"({kind if config.quick or differ else 'the book' + chr(39) + 's'})"
         )
     return config, Results(outputs, config)
+
+
+# The lock on the results folder of the section this process runs, held from its start until
+# its results are written. A process runs one section at a time (a script, a notebook's kernel
+# that may run it again, run_all's worker, the tests): a section's start releases what an
+# earlier one, stopped before it wrote, still holds; so do run_script and the process's exit.
+_LOCKS: list[FolderLock] = []
+
+
+def _lock_results(folder: Path) -> None:
+    """Takes the lock of the results folder ``folder`` in the process that writes results
+    (:class:`jaxdl.results.FolderLock`: refused while another run writes it, or a folder
+    holding it, or one inside it)."""
+    _release_results()
+    if jax.distributed.is_initialized() and jax.process_index() != 0:
+        return
+    _LOCKS.append(FolderLock(folder, "--out", tidy=True))
+
+
+def _release_results() -> None:
+    while _LOCKS:
+        _LOCKS.pop().release()
+
+
+atexit.register(_release_results)
 
 
 def _title(name: str) -> str:
@@ -183,12 +212,22 @@ def _short_errors(exc_type, exc, traceback) -> None:
         sys.exit(130)
     if issubclass(exc_type, OSError) and exc.errno in DISK_ERRORS:
         where = f": {exc.filename}" if exc.filename else ""
-        sys.stderr.write(f"{name}: error: {exc.strerror}{where}\n")
+        sys.stderr.write(f"{name}: error: {exc.strerror}{where}{_room(exc)}\n")
         sys.exit(1)
     if issubclass(exc_type, REFUSALS):
         sys.stderr.write(f"{name}: error: {exc}\n")
         sys.exit(1)
     sys.__excepthook__(exc_type, exc, traceback)
+
+
+def _room(error: OSError) -> str:
+    """The fix of a full disk or quota (free space, or write on another disk); nothing for
+    the other disk errors."""
+    if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return ""
+    there = " there" if error.filename else ""
+    elsewhere = "--out, --checkpoint-dir; TMPDIR for temporary files"
+    return f"; free space{there} or write on another disk ({elsewhere})"
 
 
 def run_script(name: str, argv: list[str], folder: Path = SECTIONS) -> dict:
@@ -201,6 +240,7 @@ def run_script(name: str, argv: list[str], folder: Path = SECTIONS) -> dict:
         return runpy.run_path(sys.argv[0], run_name="__main__")["metrics"]
     finally:
         sys.argv = saved
+        _release_results()  # a section that failed leaves its folder as it was
 
 
 def print_value(label: str, value) -> None:
@@ -280,4 +320,5 @@ def finish(results: Results, metrics: dict, figures: dict) -> dict:
     results.outputs.add_json("metrics.json", metrics)
     for path in results.outputs.write():
         print(f"wrote {path}")
+    _release_results()
     return metrics

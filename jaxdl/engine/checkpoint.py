@@ -29,14 +29,19 @@ the last complete epoch.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import thread as pool_thread
 from pathlib import Path
 
 import jax
@@ -65,9 +70,79 @@ UNFINISHED = ".orbax-checkpoint-tmp"  # in the name of the folder of a save in p
 DAMAGED = "damaged-"
 
 
-def _full_disk(error: BaseException | None) -> bool:
-    """Whether ``error`` is tensorstore's report of a full disk (it names ENOSPC by its code)."""
-    return error is not None and "os_error_code='28'" in str(error)
+FULL = (errno.ENOSPC, errno.EDQUOT)  # a full disk, a full quota
+
+
+def _full_disk(error: BaseException | None) -> int | None:
+    """The error code (ENOSPC, EDQUOT) when ``error`` reports a full disk or quota: an
+    ``OSError`` with that code, tensorstore's ``ValueError`` naming it
+    (``os_error_code='28'``), or NumPy's short write (``OSError('N requested and M
+    written')``, without a code: a disk with no room left); None otherwise."""
+    if isinstance(error, OSError) and error.errno is None:
+        short = re.fullmatch(r"\d+ requested and \d+ written", str(error))
+        return errno.ENOSPC if short else None
+    if isinstance(error, OSError):
+        return error.errno if error.errno in FULL else None
+    code = re.search(r"os_error_code='(\d+)'", str(error)) if error is not None else None
+    return int(code[1]) if code and int(code[1]) in FULL else None
+
+
+@contextlib.contextmanager
+def full_disk_reported(folder: str | os.PathLike) -> Iterator[None]:
+    """Runs writes into ``folder`` (orbax saves, NumPy files) so that a full disk is one error.
+
+    orbax reports a failed write from each of its threads (a log record with a traceback
+    each) before its save raises tensorstore's ``ValueError``; NumPy reports a full disk
+    without the disk's error code. In this block a full disk or quota is one ``OSError``
+    (ENOSPC, EDQUOT) naming ``folder``, raised once the unfinished orbax saves in ``folder``
+    are removed (their space given back at once) and the threads' reports dropped. Other
+    errors pass unchanged, with the threads' reports.
+
+    Args:
+      folder: the folder written in.
+
+    Raises:
+      OSError: on a full disk or quota, with ``filename`` the folder.
+
+    >>> import tempfile
+    >>> with full_disk_reported(tempfile.gettempdir()):
+    ...     pass
+    """
+    folder = Path(folder)
+    try:
+        with _HeldReports():
+            yield
+    except (OSError, ValueError) as error:
+        code = _full_disk(error)
+        if code is None:
+            raise
+        _remove_unfinished(folder, settle=SETTLE)
+        raise OSError(code, os.strerror(code), str(folder)) from None
+
+
+def _remove_unfinished(folder: Path, *, settle: float = 0.0) -> list[Path]:
+    """Removes the folders of orbax saves in ``folder`` that did not finish; returns them.
+
+    After a failed save, writes that tensorstore had under way may still land and make a
+    folder again: with ``settle``, each is removed until it has stayed away that many seconds
+    (at most 20 times as long).
+    """
+    unfinished = [p for p in sorted(folder.iterdir()) if UNFINISHED in p.name]
+    for path in unfinished:
+        end, gone = time.monotonic() + 20 * settle, None
+        while True:
+            shutil.rmtree(path, ignore_errors=True)
+            if path.exists():
+                gone = None
+            elif gone is None:
+                gone = time.monotonic()
+            if gone is not None and time.monotonic() - gone >= settle:
+                break
+            if time.monotonic() > end:
+                shutil.rmtree(path)  # the error, if any, this time
+                break
+            time.sleep(min(settle / 4, 0.05))
+    return unfinished
 
 
 class _HeldReports(logging.Filter):
@@ -79,7 +154,9 @@ class _HeldReports(logging.Filter):
     own exception says the same once. Held back during the save, they are let through after it
     unless the caller drops them: a full disk, reported in one line, or Ctrl-C. The threads of
     a save cut short by Ctrl-C run on while the interrupt unwinds and report, with tracebacks,
-    that the interpreter is going down; their records stay dropped.
+    that the interpreter is going down; their records stay dropped. After a full disk the
+    save's threads still writing are waited for first (the save raises at the first failed
+    write), and what its abandoned writes report later is dropped (:func:`_drop_late_reports`).
     """
 
     def __enter__(self) -> _HeldReports:
@@ -99,18 +176,61 @@ class _HeldReports(logging.Filter):
         return False
 
     def __exit__(self, exc_type, exc, traceback) -> None:
+        full = _full_disk(exc) is not None
+        if full:  # the save's other writers may still run: their reports are dropped too
+            deadline = time.monotonic() + THREADS_WAIT
+            for thread in set(threading.enumerate()) - self._before:
+                if getattr(thread, "_target", None) is not pool_thread._worker:  # not idle
+                    thread.join(max(deadline - time.monotonic(), 0))
         sys.unraisablehook = self._hook
         if isinstance(exc, KeyboardInterrupt):
             self._cut_short = set(threading.enumerate()) - self._before
             if self._cut_short:
                 return  # the filter stays, for those threads only
         logging.getLogger("absl").removeFilter(self)
-        if isinstance(exc, KeyboardInterrupt) or _full_disk(exc):
+        if isinstance(exc, KeyboardInterrupt) or full:
+            _drop_late_reports()
             return
         for record in self.records:
             logging.getLogger(record.name).handle(record)
+        hook = getattr(self._hook, "hook", self._hook)
         for report in self.unraisable:
-            self._hook(report)
+            hook(report)
+
+
+SETTLE = 0.2  # seconds an unfinished save must stay removed after a full disk
+THREADS_WAIT = 10.0  # seconds a failed save's threads (not a pool's idle workers) get to end
+
+
+def _drop_late_reports() -> None:
+    """Drops, from now on, what the writes of an abandoned save report when they land later:
+    tensorstore's callbacks after the writers' event loop has closed (an unraisable
+    ``RuntimeError('Event loop is closed')``) and asyncio's "exception was never retrieved"
+    for a full-disk error (a log record with a traceback, when its task is collected)."""
+    if not isinstance(sys.unraisablehook, _LateCallbacksDropped):
+        sys.unraisablehook = _LateCallbacksDropped(sys.unraisablehook)
+    asyncio_log = logging.getLogger("asyncio")
+    if _late_full_disk not in asyncio_log.filters:
+        asyncio_log.addFilter(_late_full_disk)
+
+
+def _late_full_disk(record: logging.LogRecord) -> bool:
+    return not (record.exc_info and _full_disk(record.exc_info[1]) is not None)
+
+
+class _LateCallbacksDropped:
+    """An unraisable hook that drops ``RuntimeError('Event loop is closed')`` and passes
+    anything else to ``hook``."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __call__(self, report) -> None:
+        if not (report.exc_type is RuntimeError and str(report.exc_value) == LOOP_CLOSED):
+            self.hook(report)
+
+
+LOOP_CLOSED = "Event loop is closed"
 
 
 def _signature(state) -> list[str]:
@@ -177,7 +297,7 @@ class Checkpointer:
             ) from error
         self.messages = [
             f"removed {path}: the unfinished save of a run that stopped during it"
-            for path in self._remove_unfinished()
+            for path in _remove_unfinished(self.directory)
         ]
         self._ocp = ocp
         options = ocp.CheckpointManagerOptions(
@@ -204,27 +324,14 @@ class Checkpointer:
             "history": history,
         }
         meta["meta_digest"] = meta_digest(meta)
-        try:
-            with _HeldReports():
-                self._manager.save(
-                    epochs_done,
-                    args=ocp.args.Composite(
-                        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
-                    ),
-                )
-                self._manager.wait_until_finished()
-        except ValueError as error:  # orbax's (tensorstore's) report of a failed write
-            if not _full_disk(error):
-                raise
-            self._remove_unfinished()  # gives the space of the partial save back at once
-            raise OSError(errno.ENOSPC, "No space left on device", str(self.directory)) from None
-
-    def _remove_unfinished(self) -> list[Path]:
-        """Removes the folders of saves that did not finish; returns their paths."""
-        unfinished = [p for p in sorted(self.directory.iterdir()) if UNFINISHED in p.name]
-        for path in unfinished:
-            shutil.rmtree(path)
-        return unfinished
+        with full_disk_reported(self.directory):
+            self._manager.save(
+                epochs_done,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+                ),
+            )
+            self._manager.wait_until_finished()
 
     def _read(self, step: int, template, run: Run):
         """Checkpoint ``step`` as ``(meta, state)``, or the reason it is damaged (a str).
