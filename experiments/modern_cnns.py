@@ -16,7 +16,8 @@
 # network needs (67 × 67 for AlexNet and NiN, the smallest their poolings leave a pixel of;
 # 32 × 32 for the others), all 60 000 training images and the first 2 000 test images, for 3
 # epochs, at the book's learning rate and batch size: about 7 minutes. `--book` runs the
-# book's configuration (for a GPU).
+# book's configuration (for a GPU; on a CPU it first says how long each network's epoch will
+# take there, from its first minibatch).
 #
 # What to look at: each network's blocks and output shapes, as the book prints them; the
 # parameter counts (from NiN's 2 M to AlexNet's 47 M); the curves, and the accuracies next to

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxdl.engine import fit, train
+from jaxdl.engine import estimate_epoch_seconds, fit, train
 from jaxdl.engine.progress import ProgressBoard
 from jaxdl.errors import InputError
 from jaxdl.models.linear import linear_regression
@@ -226,3 +226,115 @@ def test_board_refuses_bad_input(kwargs, message):
 def test_board_refuses_an_unknown_run():
     with pytest.raises(InputError, match="name: expected one of the board's runs"):
         ProgressBoard(2, runs=["scratch"]).run("mine")
+
+
+def test_board_lines_reach_a_file_or_pipe_as_each_epoch_ends():
+    """Progress held back in a buffer: printed into a pipe or file (``| tee``, ``nohup``), the
+    board's lines came all at once when the run ended, hours of silence on a long run. Each
+    line is flushed as its epoch ends."""
+
+    class Pipe(io.StringIO):
+        def __init__(self):
+            super().__init__()
+            self.flushed = []
+
+        def flush(self):
+            self.flushed.append(self.getvalue())
+
+    out = Pipe()
+    board = ProgressBoard(2, notebook=False, out=out)
+    board(1, {"train_loss": 0.5, "seconds": 0.25})
+    assert out.flushed[-1] == "training epoch 1/2: train_loss 0.5, 0.25 s\n"
+
+
+def tiny_classifiers(seed: int = 0):
+    """Fashion-MNIST-shaped data (64 training, 16 test images) and two softmax regressions."""
+    import optax
+
+    from jaxdl.models.softmax import concise_softmax_regression, softmax_regression
+
+    from harness import classifiers
+
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (80, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 80).astype(np.int32)
+    data = classifiers.ClassifierData.of((images[:64], labels[:64]), (images[64:], labels[64:]))
+    loss = optax.softmax_cross_entropy_with_integer_labels
+    variants = {
+        name: (model, loss, optax.sgd(0.1))
+        for name, model in (("a", softmax_regression()), ("b", concise_softmax_regression()))
+    }
+    return variants, data
+
+
+def test_a_gpu_sized_run_on_a_cpu_says_so_and_how_long_before_it_trains(monkeypatch, capsys):
+    """A run hours long that says nothing before its first epoch: the book's configuration of
+    a section sized for a GPU (``modern_cnns.py --book``), on a CPU, first says in one line
+    that it is a GPU's, how long an epoch of each network takes here (its first minibatch
+    timed; here on a fake clock: 30 s and 45 s a minibatch, 2 minibatches an epoch) and the
+    whole run, and how to run quicker."""
+    import functools
+
+    from harness import classifiers
+    from harness.config import Config
+
+    ticks = iter([0.0, 30.0, 100.0, 145.0])  # each variant's short epoch: begin, end
+    fake = functools.partial(estimate_epoch_seconds, clock=lambda: next(ticks))
+    monkeypatch.setattr(classifiers, "estimate_epoch_seconds", fake)
+    variants, data = tiny_classifiers()
+    classifiers.train(variants, data, Config({"epochs": 2, "batch_size": 32}, gpu_sized=True))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "warning: the book's configuration (--book) is sized for a GPU; on this CPU an epoch "
+        "takes about 60 s (a), 2 min (b); 2 epochs: about 5 min in all (--quick: a "
+        "seconds-long run; without --book: the CPU-sized one)"
+    )
+    assert lines[1].startswith("a epoch 1/2: ")  # then the epochs, one line each
+    assert next(ticks, None) is None  # each variant timed once
+
+
+def test_an_epochs_estimate_changes_nothing_of_the_run(regression_data):
+    """The estimate runs a short epoch beside the run (its first minibatch; here 2 of the 11
+    minibatches, timed on a fake clock at 3 s): the run that follows has the keys, state,
+    history and record it has without the estimate, bit for bit."""
+    plain = run(regression_data, driver=fit, quiet=True)
+    ticks = iter([5.0, 8.0])
+    seconds = estimate_epoch_seconds(
+        linear_regression(),
+        half_squared,
+        sgd(0.03),
+        regression_data,
+        batch_size=10,
+        key=jax.random.key(3),
+        eval_data={"test": regression_data},
+        metrics={"abs": absolute},
+        steps=2,
+        clock=lambda: next(ticks),
+    )
+    assert seconds == 3.0 * 11 / 2
+    after = run(regression_data, driver=fit, quiet=True)
+    jax.tree.map(np.testing.assert_array_equal, after.state, plain.state)
+    for k, v in plain.history.items():
+        if k != "seconds":
+            np.testing.assert_array_equal(after.history[k], v, err_msg=k)
+    assert after.run == plain.run
+
+
+def test_only_the_books_run_of_a_cpu_sized_section_is_a_gpus():
+    """``--book`` in a section that runs CPU-sized by default is a GPU's configuration, not
+    its default nor ``--book --quick``, nor any run of a section without a CPU-sized run."""
+    import argparse
+
+    from harness.config import Declaration, configure
+
+    sized = Declaration("modern_cnns", {"epochs": 10}, {"epochs": 1}, cpu={"epochs": 3})
+    plain = Declaration("lenet", {"epochs": 10}, {"epochs": 1})
+
+    def gpu_sized(declaration, **flags):
+        args = argparse.Namespace(**{"epochs": None, "quick": False, "seed": 0, **flags})
+        return configure(declaration, args).gpu_sized
+
+    assert gpu_sized(sized, book=True)
+    assert not gpu_sized(sized, book=False)
+    assert not gpu_sized(sized, book=True, quick=True)
+    assert not gpu_sized(plain) and not gpu_sized(plain, quick=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from jaxdl._checks import check_fits
 from jaxdl.data.fashion_mnist import load_fashion_mnist, text_labels, to_device
-from jaxdl.engine import Result, fit
+from jaxdl.engine import Result, estimate_epoch_seconds, fit
 from jaxdl.engine.progress import ProgressBoard
 from jaxdl.errors import InputError
 from jaxdl.metrics import correct
@@ -26,7 +26,7 @@ from jaxdl.parallel import setup_devices
 from jaxdl.plotting import classifier_curves, predictions_figure
 
 from harness.config import Config
-from harness.report import with_spread
+from harness.report import duration, with_spread
 
 HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
@@ -148,7 +148,9 @@ def train(variants: dict, data: ClassifierData, config: Config) -> Trained:
     Every epoch shows as it ends (the curves redrawn in a notebook, a line in a terminal:
     :class:`jaxdl.engine.ProgressBoard`). With ``config.seeds`` N > 1, the seeds ``seed ..
     seed + N - 1`` train at once (a batch of keys: one program), each with the keys the seed
-    alone would have, and the figures are their means with the spread.
+    alone would have, and the figures are their means with the spread. On a CPU, a
+    configuration sized for a GPU (``config.gpu_sized``: ``--book``) first says so in one line,
+    with how long its epochs will take here (each variant's first minibatch timed).
     """
     variants = {name: Variant(*v) for name, v in variants.items()}
     _check_sizes(variants, data, config)
@@ -168,6 +170,8 @@ def train(variants: dict, data: ClassifierData, config: Config) -> Trained:
         )
     if seeds > 1:
         print(f"each epoch's figures are the means over {seeds} seeds")
+    if config.gpu_sized and jax.default_backend() == "cpu":
+        _warn_of_cpu_time(variants, data, config, keys, mesh)
     board = ProgressBoard(config.epochs, runs=list(variants), draw=classifier_curves)
     results = {}
     for name, (model, loss, optimizer, batch_size) in variants.items():
@@ -191,6 +195,41 @@ def train(variants: dict, data: ClassifierData, config: Config) -> Trained:
     metrics, figures = _report(variants, results, data)
     first = {name: key if seeds == 1 else key[0] for name, key in keys.items()}
     return Trained(results, first, metrics, figures)
+
+
+def _warn_of_cpu_time(variants: dict, data: ClassifierData, config: Config, keys, mesh) -> None:
+    """One line before a GPU-sized run trains on a CPU: that it is a GPU's configuration, how
+    long an epoch of each variant will take here (its first minibatch timed:
+    :func:`jaxdl.engine.estimate_epoch_seconds`, which changes nothing of the run), the whole
+    run's time, and the quicker runs. Written as each variant is timed, so that the timing
+    shows too."""
+    print(
+        "warning: the book's configuration (--book) is sized for a GPU; on this CPU an epoch "
+        "takes about",
+        end="",
+        flush=True,
+    )
+    total = 0.0
+    for i, (name, variant) in enumerate(variants.items()):
+        seconds = estimate_epoch_seconds(
+            variant.model,
+            variant.loss,
+            variant.optimizer,
+            data.train,
+            batch_size=variant.batch_size or config.batch_size,
+            key=keys[name],
+            eval_data={"test": data.test},
+            metrics={"acc": correct},
+            mesh=mesh,
+        )
+        total += seconds
+        print(f"{',' * (i > 0)} {duration(seconds)} ({name})", end="", flush=True)
+    print(
+        f"; {config.epochs} epoch{'s' * (config.epochs > 1)}: about "
+        f"{duration(total * config.epochs)} in all (--quick: a "
+        "seconds-long run; without --book: the CPU-sized one)",
+        flush=True,
+    )
 
 
 def _report(variants: dict, results: dict[str, Result], data: ClassifierData):

@@ -209,6 +209,7 @@ class Config:
     seed: int = 0
     quick: bool = False
     book: bool = True
+    gpu_sized: bool = False  # --book (not --quick) in a section whose default run is CPU-sized
     seeds: int | None = None  # None: a section without --seeds, one seed
     out: Path | None = None
     data_dir: Path | None = None
@@ -378,7 +379,8 @@ def configure(declaration: Declaration, args: argparse.Namespace) -> Config:
         if value is not None:
             settings[name] = list(value) if isinstance(value, tuple) else value
     run = {k: v for k, v in given.items() if k in options and k != "book"}
-    return Config(settings, book=book, **run)
+    gpu_sized = declaration.cpu is not None and book and not given["quick"]
+    return Config(settings, book=book, gpu_sized=gpu_sized, **run)
 
 
 def declared(name: str, folder: Path = SECTIONS) -> Declaration:

@@ -39,6 +39,20 @@ def _modern_configuration(m: dict) -> str:
     return "the book's configuration" if not differ else f"the book's sizes ({', '.join(differ)})"
 
 
+def duration(seconds: float) -> str:
+    """Seconds as a person reads them: seconds under a minute and a half, minutes under an
+    hour and a half, else hours.
+
+    >>> duration(42.4), duration(600), duration(4 * 3600 + 1800)
+    ('42 s', '10 min', '4.5 h')
+    """
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def with_spread(m: dict, key: str) -> str:
     """``m[key]`` to 3 decimals, with ``± std`` when ``m`` holds several seeds' spread.
 

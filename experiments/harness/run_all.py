@@ -2,7 +2,9 @@
 
 The experiments run one after another in one worker process (``main(["--out", OUT/NAME])`` of
 each script, so JAX and the libraries are imported once), each with its output (everything
-written to stdout and stderr) in ``OUT/NAME/log.txt`` and a progress line here. An experiment
+written to stdout and stderr) in ``OUT/NAME/log.txt`` and a line here when it ends. While one
+runs, a status line (redrawn in a terminal, else once a minute) says which, for how long, its
+latest epoch and about how long the job has left (:mod:`harness.status`). An experiment
 that fails (an exception, or ``SystemExit``) fails alone; one that kills the worker is marked
 failed and a fresh worker runs the rest. With JAX's persistent compilation cache (on by
 default, see ``--compilation-cache``), a second run compiles nothing.
@@ -26,6 +28,7 @@ experiment: a seconds-long smoke run).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import atexit
 import contextlib
 import ctypes
@@ -56,6 +59,7 @@ from harness.config import add_cache_flag, folder
 from harness.notebooks import as_notebook
 from harness.reference import BOOK
 from harness.report import EXPERIMENTS, Entry, band_check
+from harness.status import Status
 
 
 @contextlib.contextmanager
@@ -164,6 +168,46 @@ def notebook_client(notebook, folder: Path):
     )
 
 
+class _NoSignalHandlers(asyncio.SelectorEventLoop):
+    """An event loop that leaves SIGINT and SIGTERM to the job: it refuses nbclient's handlers
+    (as a loop outside the main thread would), which shut the kernel down under the running
+    cell and then failed on an assertion, the job going on."""
+
+    def add_signal_handler(self, sig, callback, *args):
+        raise RuntimeError("run_all.py handles SIGINT and SIGTERM")
+
+
+def execute(client) -> None:
+    """Executes the notebook of ``client`` (:func:`notebook_client`), then shuts its kernel
+    down (nbclient leaves a kernel it did not start running: each notebook's kernel, holding
+    its memory, lived until the job ended). On Ctrl-C or ``kill`` (:class:`Stopped`), at once,
+    and the interruption goes on to the job."""
+    loop = _NoSignalHandlers()
+    task = loop.create_task(client.async_execute(cleanup_kc=True))
+    try:
+        loop.run_until_complete(task)
+    except (KeyboardInterrupt, SystemExit):
+        # What nbclient's tasks meet as they are stopped midway (this very exception, in the
+        # one it reached; the client gone, in another) is not for asyncio to log.
+        loop.set_exception_handler(lambda loop, context: None)
+        client.shutdown_kernel = "immediate"
+        if not task.done():  # (one that the signal ended stopped the loop: not run again)
+            task.cancel()  # nbclient's own cleanup runs: the kernel shut down
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(task)
+        raise
+    finally:
+        left = asyncio.all_tasks(loop)  # nbclient's polls of a cell it stopped waiting for
+        for t in left:
+            t.cancel()
+        if left:
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        loop.close()
+        atexit.unregister(client._cleanup_kernel)  # nbclient's, done here: at exit it hung
+        if client.km is not None and client.km.has_kernel:  # stopped while it started
+            client.km.shutdown_kernel(now=True)
+
+
 def run_notebooks(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
     """Runs each experiment as its notebook (as a learner's working copy has it,
     ``notebooks.as_notebook``) in a kernel of its own (nbclient), saves the executed notebook,
@@ -186,7 +230,7 @@ def run_notebooks(names: list[str], out: Path, quick: bool) -> Iterator[dict]:
         start, ok = time.perf_counter(), True
         with open(folder / "log.txt", "w") as log:
             try:
-                client.execute()
+                execute(client)
                 log.write(f"executed as a notebook: {out / 'notebooks' / name}.ipynb\n")
             except nbclient.exceptions.CellExecutionError as error:
                 log.write(str(error))
@@ -259,6 +303,7 @@ def main(argv=None) -> int:
     entries = [e for e in EXPERIMENTS if not args.only or e.name in args.only]
     if args.worker is not None:
         _die_with_parent()
+        sys.stdout.reconfigure(line_buffering=True)  # the log, line by line: the job's status
         sys.path.insert(0, str(args.scripts))
         with os.fdopen(args.worker, "w") as report:
             try:
@@ -271,22 +316,29 @@ def main(argv=None) -> int:
         lock = FolderLock(args.out, "--out")
     except InputError as error:
         p.error(str(error))
-    signal.signal(signal.SIGTERM, _stop)  # `kill` ends the job through its finally clauses
+    previous = signal.signal(signal.SIGTERM, _stop)  # `kill`: through the finally clauses
     try:
         return _job(args, entries)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped) as stop:
+        how = "stopped (kill)" if isinstance(stop, Stopped) else "interrupted (Ctrl-C)"
         print(
-            f"run_all.py: interrupted (Ctrl-C); the sections that ended are in {args.out}, "
+            f"run_all.py: {how}; the sections that ended are in {args.out}, "
             "REPORT.md is not written",
             file=sys.stderr,
         )
-        return 130
+        return stop.code if isinstance(stop, Stopped) else 130
     finally:
+        signal.signal(signal.SIGTERM, previous)
         lock.release()
 
 
+class Stopped(SystemExit):
+    """The job got SIGTERM (``kill``): raised where it runs, it ends the job through its
+    finally clauses (worker or kernel stopped, the folder's lock released), status 128 + 15."""
+
+
 def _stop(signum, frame):
-    raise SystemExit(128 + signum)
+    raise Stopped(128 + signum)
 
 
 def _job(args, entries) -> int:
@@ -298,22 +350,27 @@ def _job(args, entries) -> int:
     rows, failed, times = [], [], {}
     total_start = time.perf_counter()
     run_them = run_notebooks if args.notebooks else run
-    reports = run_them([e.name for e in entries], args.out, args.quick)
-    for i, report in enumerate(reports, 1):
-        entry, folder = by_name[report["name"]], args.out / report["name"]
-        row = report_row(entry, folder, report["ok"], report["seconds"], args.out, args.quick)
-        ok = report["ok"] and "metrics.json unreadable" not in row
-        times[entry.name] = t = {"ok": ok, **timing(folder, report["seconds"], ok)}
-        parts = [f"{t['wall_s']:.1f} s"]
-        if "compile_s" in t:
-            parts.append(f"compile {t['compile_s']:.1f} s, train {t['train_s']:.1f} s")
-        status = "ok" if ok else "FAILED"
-        print(f"[{i}/{len(entries)}] {entry.name} ... {status} ({'; '.join(parts)})", flush=True)
-        if not ok:
-            failed.append(entry.name)
-            tail = (folder / "log.txt").read_text().splitlines()[-15:]
-            print("\n".join("    " + line for line in tail), file=sys.stderr)
-        rows.append(row)
+    progress = Status(list(by_name), args.out, args.quick)
+    reports = run_them(list(by_name), args.out, args.quick)
+    with progress.shown():
+        for i, report in enumerate(reports, 1):
+            entry, folder = by_name[report["name"]], args.out / report["name"]
+            row = report_row(entry, folder, report["ok"], report["seconds"], args.out, args.quick)
+            ok = report["ok"] and "metrics.json unreadable" not in row
+            times[entry.name] = t = {"ok": ok, **timing(folder, report["seconds"], ok)}
+            parts = [f"{t['wall_s']:.1f} s"]
+            if "compile_s" in t:
+                parts.append(f"compile {t['compile_s']:.1f} s, train {t['train_s']:.1f} s")
+            status = "ok" if ok else "FAILED"
+            with progress.paused():
+                print(f"[{i}/{len(entries)}] {entry.name} ... {status} ({'; '.join(parts)})")
+                if not ok:
+                    failed.append(entry.name)
+                    tail = (folder / "log.txt").read_text().splitlines()[-15:]
+                    print("\n".join("    " + line for line in tail), file=sys.stderr)
+                sys.stdout.flush()
+            progress.begin(i)  # the next section runs
+            rows.append(row)
     total = time.perf_counter() - total_start
     write_json(
         args.out / "run_all.json",

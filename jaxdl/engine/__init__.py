@@ -15,7 +15,7 @@ __all__ = attach(
     {
         "checkpoint": ["Checkpointer"],
         "divergence": ["check_finite", "divergences"],
-        "drivers": ["Result", "fit", "train"],
+        "drivers": ["Result", "estimate_epoch_seconds", "fit", "train"],
         "epoch": ["make_epoch"],
         "keys": ["RunKeys", "run_keys", "shuffle_key", "step_key"],
         "progress": ["ProgressBoard"],

@@ -4,12 +4,14 @@ program), and :func:`fit`, one jitted dispatch per epoch from the host, which ad
 host can do (the state donated between epochs, a progress bar, each epoch's wall time,
 checkpoints with resume, a stop with a clear error as soon as a loss turns NaN or inf). Both
 follow the run's key schedule (:mod:`jaxdl.engine.keys`), so they agree bit for bit, and both
-return a :class:`Result`.
+return a :class:`Result`. :func:`estimate_epoch_seconds` times a run's first minibatches to say
+how long its epochs will take, before it trains.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from jaxdl._checks import check_int
 from jaxdl.engine.divergence import check_history
 from jaxdl.engine.epoch import Loss, Metric, Transform, record_names
 from jaxdl.engine.record import Run
@@ -306,3 +309,83 @@ def fit(
     if s.models is not None:  # [models, epochs], as train's
         history = {name: v if name == "seconds" else v.T for name, v in history.items()}
     return Result(state, history, s.run)
+
+
+def estimate_epoch_seconds(
+    model: Model,
+    loss: Loss,
+    optimizer,
+    data,
+    *,
+    batch_size: int,
+    key: jax.Array,
+    eval_data: Mapping[str, tuple] | None = None,
+    metrics: Mapping[str, Metric] | None = None,
+    regularizer: Callable[[Any], jax.Array] | None = None,
+    transform: Transform | None = None,
+    eval_batch_size: int | None = None,
+    mesh: Mesh | None = None,
+    steps: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """About how many seconds an epoch of :func:`fit` with these arguments takes here, timed on
+    its first ``steps`` minibatches: a short epoch (those minibatches, and the same share of
+    each evaluation set) is compiled, then run once from the run's first state, and its time
+    (compilation not counted) is scaled to the whole epoch.
+
+    It trains nothing of the run: the short epoch's state and record are thrown away, and the
+    run's keys, state and history are those it would have had without the estimate.
+
+    Args:
+      model, loss, optimizer, data, batch_size, key, eval_data, metrics, regularizer,
+        transform, eval_batch_size, mesh: as :func:`fit`, checked as it checks them.
+      steps: minibatches to time, >= 1 (at most an epoch's).
+      clock: the clock read before and after the short epoch (seconds).
+
+    Returns:
+      The estimated seconds of one epoch, training and evaluation.
+
+    >>> from jaxdl.models.linear import linear_regression
+    >>> from jaxdl.losses import squared_loss
+    >>> from jaxdl.optim import sgd
+    >>> x = jnp.arange(8.0).reshape(4, 2)
+    >>> ticks = iter([10.0, 10.5])  # a fake clock: the first of two steps takes 0.5 s
+    >>> estimate_epoch_seconds(linear_regression(), squared_loss, sgd(0.01), (x, x[:, 0]),
+    ...     batch_size=2, key=jax.random.key(0), clock=lambda: next(ticks))
+    1.0
+    """
+    check_int(steps, "steps", low=1)
+    checks = dict(
+        epochs=1,
+        batch_size=batch_size,
+        key=key,
+        metrics=metrics,
+        regularizer=regularizer,
+        transform=transform,
+        eval_batch_size=eval_batch_size,
+        mesh=mesh,
+        data_digest="",  # the short epoch's record is thrown away: no need to hash the data
+    )
+    full = prepare(model, loss, optimizer, data, eval_data=eval_data, **checks)
+    per_epoch = -(-full.data[1].shape[0] // batch_size)
+    steps = min(steps, per_epoch)
+
+    def head(triple, rows: int):
+        return tuple(a[:rows] for a in triple if a is not None)
+
+    def share(triple):  # of an evaluation set: as much of it as the steps are of the epoch
+        return head(triple, math.ceil(triple[1].shape[0] * steps / per_epoch))
+
+    short = prepare(
+        model,
+        loss,
+        optimizer,
+        head(full.data, steps * batch_size),
+        eval_data={name: share(triple) for name, triple in full.eval_data.items()},
+        **checks,
+    )
+    data, eval_data, state = replicate((short.data, short.eval_data, short.state), short.mesh)
+    epoch = jax.jit(short.epoch).lower(state, short.keys, 0, data, eval_data).compile()
+    began = clock()
+    jax.block_until_ready(epoch(state, short.keys, 0, data, eval_data))
+    return (clock() - began) * per_epoch / steps

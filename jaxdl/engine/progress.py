@@ -2,7 +2,8 @@
 
 A :class:`ProgressBoard` is the ``on_epoch`` callback of :func:`jaxdl.engine.fit` and
 :func:`jaxdl.engine.train`: after every epoch it redraws the training curves in a notebook, one
-figure updated in place, and prints one line in a terminal. ``train`` calls it from inside the
+figure updated in place, and prints one line in a terminal (flushed: it shows as the epoch
+ends in a file or pipe too). ``train`` calls it from inside the
 compiled program (``jax.debug.callback``), so even a vmapped sweep of many models reports each
 epoch as it ends.
 """
@@ -146,7 +147,8 @@ class ProgressBoard:
             shown = [f"{k} {v:.4g}" for k, v in values.items() if k != "seconds"]
             if "seconds" in values:
                 shown.append(f"{values['seconds']:.2f} s")
-            print(f"{name} epoch {epoch}/{self.epochs}: {', '.join(shown)}", file=self.out)
+            line = f"{name} epoch {epoch}/{self.epochs}: {', '.join(shown)}"
+            print(line, file=self.out, flush=True)  # now, not when the run ends, into a pipe
         elif last:  # a sweep draws once its last model has reported the epoch
             self.show()
 
