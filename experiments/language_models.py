@@ -34,11 +34,8 @@ import numpy as np
 from jaxdl.data.sequences import KINDS, random_partition, seq_minibatches, sequential_partition
 from jaxdl.data.text import Vocab, tokenize
 from jaxdl.data.time_machine import (
-    EXPECTED_SHA1,
-    find_time_machine,
     load_corpus_time_machine,
     read_time_machine,
-    sha1,
 )
 from jaxdl.errors import InputError
 from jaxdl.plotting import plot
@@ -88,14 +85,8 @@ if need > MY_SEQ_LENGTH:
 # necessarily a sentence or a paragraph.
 
 # %%
-if config.data_dir is not None and not (config.data_dir / "timemachine.txt").is_file():
-    raise FileNotFoundError(
-        f"--data-dir: expected a folder holding timemachine.txt, got {str(config.data_dir)!r}"
-    )
-path = find_time_machine(config.data_dir)
-digest = sha1(path)
-books_text = digest == EXPECTED_SHA1
-print(f"{path}:", "the book's text" if books_text else "not the book's text: not its figures")
+path, text = harness.time_machine_text(config.data_dir)
+books_text = text["books_text"]
 
 tokens = tokenize(read_time_machine(path.parent))
 corpus = [token for line in tokens for token in line]
@@ -332,7 +323,7 @@ for i, kind in enumerate(KINDS):
     print(f"row 0 of the first: {row!r}")
 
 metrics = {
-    "data": {"path": str(path), "books_text": books_text, "sha1": digest},
+    "data": text,
     "num_words": len(corpus),
     **{
         name: {

@@ -22,11 +22,8 @@
 # %%
 from jaxdl.data.text import Vocab, count_corpus, tokenize
 from jaxdl.data.time_machine import (
-    EXPECTED_SHA1,
-    find_time_machine,
     load_corpus_time_machine,
     read_time_machine,
-    sha1,
 )
 from jaxdl.errors import InputError
 
@@ -53,14 +50,8 @@ config, out = harness.start("text_preprocessing", BOOK, data_dir="folder holding
 # stripped and lowered. A line without letters becomes an empty string.
 
 # %%
-if config.data_dir is not None and not (config.data_dir / "timemachine.txt").is_file():
-    raise FileNotFoundError(
-        f"--data-dir: expected a folder holding timemachine.txt, got {str(config.data_dir)!r}"
-    )
-path = find_time_machine(config.data_dir)
-digest = sha1(path)
-books_text = digest == EXPECTED_SHA1
-print(f"{path}:", "the book's text" if books_text else "not the book's text: not its figures")
+path, text = harness.time_machine_text(config.data_dir)
+books_text = text["books_text"]
 harness.show_source(read_time_machine)
 
 # %%
@@ -127,7 +118,7 @@ print((len(corpus), len(char_vocab)))
 print("the characters by index:", char_vocab.idx_to_token)
 
 metrics = {
-    "data": {"path": str(path), "books_text": books_text, "sha1": digest},
+    "data": text,
     "num_lines": len(lines),
     "line_0": lines[0],
     "line_10": lines[10],

@@ -29,6 +29,7 @@ __all__ = attach(
             "show",
             "show_source",
             "start",
+            "time_machine_text",
         ],
     },
 )

@@ -322,3 +322,20 @@ def finish(results: Results, metrics: dict, figures: dict) -> dict:
         print(f"wrote {path}")
     _release_results()
     return metrics
+
+
+def time_machine_text(data_dir: Path | None) -> tuple[Path, dict]:
+    """The Time Machine's file for a section (``--data-dir``, else the library's order), and
+    whether it is the book's, printed and as the section's metrics record it: ``(path,
+    {"path", "books_text", "sha1"})``. Only the book's text is held to the book's figures."""
+    from jaxdl.data.time_machine import EXPECTED_SHA1, find_time_machine, sha1
+
+    if data_dir is not None and not (data_dir / "timemachine.txt").is_file():
+        raise FileNotFoundError(
+            f"--data-dir: expected a folder holding timemachine.txt, got {str(data_dir)!r}"
+        )
+    path = find_time_machine(data_dir)
+    digest = sha1(path)
+    books_text = digest == EXPECTED_SHA1
+    print(f"{path}:", "the book's text" if books_text else "not the book's text: not its figures")
+    return path, {"path": str(path), "books_text": books_text, "sha1": digest}

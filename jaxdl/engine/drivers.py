@@ -23,6 +23,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxdl._checks import check_int
+from jaxdl.data.batching import num_batches
 from jaxdl.engine.divergence import check_history
 from jaxdl.engine.epoch import Loss, Metric, Transform, record_names
 from jaxdl.engine.record import Run
@@ -367,7 +368,7 @@ def estimate_epoch_seconds(
         data_digest="",  # the short epoch's record is thrown away: no need to hash the data
     )
     full = prepare(model, loss, optimizer, data, eval_data=eval_data, **checks)
-    per_epoch = -(-full.data[1].shape[0] // batch_size)
+    per_epoch = num_batches(full.data[1].shape[0], batch_size)
     steps = min(steps, per_epoch)
 
     def head(triple, rows: int):
